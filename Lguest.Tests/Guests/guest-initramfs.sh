@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# guest-initramfs.sh [--force]: build the L2 guest image and print its path.
+#
+# The image (also the Demo's) is an initramfs, gzip'd newc cpio: Debian's busybox-static, the Debian cloud
+# kernel's virtio modules (decompressed, dependencies first) and guest-init.sh as /init, plus the test
+# scenarios in scenarios/ as /scenarios/NAME. Boot it with the cloud kernel from kernels.sh; see README.md.
+# It lands in ${LGUEST_CACHE:-$HOME/.cache/lguest}/images/guest-<release>.cpio.gz and is rebuilt only
+# when an input changes (this folder's scripts, busybox, the kernel release) or with --force.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=initramfs-lib.sh
+source "$here/initramfs-lib.sh"
+
+force=0
+[[ "${1:-}" == --force ]] && force=1
+
+# The issue's order; resolve-modules.sh keeps it and skips any that are built in.
+modules=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk
+    failover net_failover virtio_net virtio_console virtio-rng)
+
+eval "$("$here/kernels.sh")"
+images="$LGUEST_CACHE/images"
+image="$images/guest-$LGUEST_CLOUD_RELEASE.cpio.gz"
+mkdir -p "$images"
+exec 8>"$images/.guest.lock"
+flock 8
+
+digest="$(inputs_digest "$LGUEST_CLOUD_RELEASE ${modules[*]}" "${BUSYBOX:-/bin/busybox}" \
+    "$here/guest-initramfs.sh" "$here/initramfs-lib.sh" "$here/resolve-modules.sh" "$here/guest-init.sh" \
+    "$here"/scenarios/*)"
+if (( force == 0 )) && [[ -f "$image" && "$(cat "$image.digest" 2>/dev/null)" == "$digest" ]]; then
+    printf '%s\n' "$image"
+    exit 0
+fi
+
+echo "guest-initramfs.sh: building $image" >&2
+root="$(mktemp -d)"
+trap 'rm -rf "$root"' EXIT
+stage_busybox "$root"
+stage_modules "$root" "$LGUEST_CLOUD_MODULES" "${modules[@]}"
+install -m 0755 "$here/guest-init.sh" "$root/init"
+mkdir -p "$root/scenarios"
+install -m 0755 "$here"/scenarios/* "$root/scenarios/"
+printf 'lguest-guest\n' > "$root/etc/hostname"
+pack_cpio "$root" "$image"
+printf '%s\n' "$digest" > "$image.digest"
+printf '%s\n' "$image"

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# kernels.sh: fetch and unpack the two Debian kernels the nested bed uses.
+#
+#   generic (linux-image-amd64):       boots L1; it has 9p, kvm and kvm-amd as modules.
+#   cloud   (linux-image-cloud-amd64): boots L2 (and the Demo); small, virtio only, no 9p.
+#
+# The current ABI is resolved through the meta-packages with `apt-cache depends`; the .debs come from
+# `apt-get download` (no other downloads) into ${LGUEST_CACHE:-$HOME/.cache/lguest}/debs, never the clone,
+# and are unpacked with `dpkg-deb -x` into .../kernels/<package>/. Idempotent: a .deb or tree already in
+# the cache is reused. Offline (or with stale apt lists) the newest kernels already cached are used.
+# LGUEST_KERNEL_ABI=6.1.0-50 pins an ABI instead of the meta-packages' choice.
+#
+# Output (stdout), one shell-quoted assignment a line, for `eval "$(kernels.sh)"` or a parser:
+#   LGUEST_CACHE  LGUEST_{GENERIC,CLOUD}_{PACKAGE,RELEASE,VMLINUZ,MODULES}
+# RELEASE is `uname -r` of that kernel; MODULES is its lib/modules/<release> folder. Progress goes to stderr.
+set -euo pipefail
+
+cache="${LGUEST_CACHE:-$HOME/.cache/lguest}"
+debs="$cache/debs"
+kernels="$cache/kernels"
+mkdir -p "$debs" "$kernels"
+
+say() { printf 'kernels.sh: %s\n' "$*" >&2; }
+
+# Parallel test runs share the cache: one fetcher at a time.
+exec 9>"$cache/.kernels.lock"
+flock 9
+
+# Package name a meta-package currently depends on, e.g. linux-image-6.1.0-56-cloud-amd64; empty if unknown.
+resolve_meta() {
+    apt-cache depends "$1" 2>/dev/null |
+        awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }'
+}
+
+# Newest cached .deb for a flavour ("amd64" or "cloud-amd64"), as a package name; empty if none.
+newest_cached() {
+    local flavour="$1" deb name
+    for deb in "$debs"/linux-image-*-"$flavour"_*.deb; do
+        [[ -e "$deb" ]] || continue
+        name="${deb##*/}"
+        name="${name%%_*}"
+        # linux-image-<abi>-amd64 must not match the cloud flavour's files, and vice versa.
+        [[ "$name" =~ ^linux-image-[0-9][0-9.]*-[0-9]+-"$flavour"$ ]] && printf '%s\n' "$name"
+    done | sort -V | tail -n 1
+}
+
+# Path of the cached .deb of a package, fetching it if needed; fails if neither works.
+fetch_deb() {
+    local pkg="$1" deb
+    deb="$(find "$debs" -maxdepth 1 -name "${pkg}_*_amd64.deb" | sort -V | tail -n 1)"
+    if [[ -z "$deb" ]]; then
+        say "downloading $pkg with apt-get download"
+        local -a apt=(apt-get download -q)
+        # As root apt drops to _apt, which may not write into a private cache folder.
+        [[ "$(id -u)" == 0 ]] && apt+=(-o APT::Sandbox::User=root)
+        (cd "$debs" && "${apt[@]}" "$pkg" >&2) || return 1
+        deb="$(find "$debs" -maxdepth 1 -name "${pkg}_*_amd64.deb" | sort -V | tail -n 1)"
+    fi
+    [[ -n "$deb" ]] && printf '%s\n' "$deb"
+}
+
+# Unpack a .deb once into kernels/<pkg>; print the tree.
+unpack() {
+    local pkg="$1" deb="$2" tree="$kernels/$1"
+    if [[ ! -e "$tree/.complete" ]]; then
+        say "unpacking ${deb##*/}"
+        rm -rf "$tree" "$tree.tmp"
+        dpkg-deb -x "$deb" "$tree.tmp"
+        mv "$tree.tmp" "$tree"
+        touch "$tree/.complete"
+    fi
+    printf '%s\n' "$tree"
+}
+
+# Resolve, fetch and unpack one flavour; print its assignments with the given prefix.
+kernel() {
+    local prefix="$1" meta="$2" flavour="$3" pkg="" deb="" tree release vmlinuz modules
+    if [[ -n "${LGUEST_KERNEL_ABI:-}" ]]; then
+        pkg="linux-image-$LGUEST_KERNEL_ABI-$flavour"
+    else
+        pkg="$(resolve_meta "$meta")"
+    fi
+    if [[ -n "$pkg" ]]; then
+        deb="$(fetch_deb "$pkg")" || deb=""
+    fi
+    if [[ -z "$deb" && -z "${LGUEST_KERNEL_ABI:-}" ]]; then
+        local cached
+        cached="$(newest_cached "$flavour")"
+        if [[ -n "$cached" ]]; then
+            say "cannot get ${pkg:-the package $meta depends on}; using cached $cached (try: apt-get update)"
+            pkg="$cached"
+            deb="$(fetch_deb "$pkg")"
+        fi
+    fi
+    if [[ -z "$deb" ]]; then
+        say "no $flavour kernel: ${pkg:-$meta} is neither cached nor downloadable (try: apt-get update)"
+        return 1
+    fi
+    tree="$(unpack "$pkg" "$deb")"
+    release="${pkg#linux-image-}"
+    vmlinuz="$tree/boot/vmlinuz-$release"
+    modules="$tree/lib/modules/$release"
+    [[ -d "$modules" ]] || modules="$tree/usr/lib/modules/$release"
+    if [[ ! -f "$vmlinuz" || ! -d "$modules" ]]; then
+        say "$deb holds no boot/vmlinuz-$release or lib/modules/$release"
+        return 1
+    fi
+    printf 'LGUEST_%s_PACKAGE=%q\n' "$prefix" "$pkg"
+    printf 'LGUEST_%s_RELEASE=%q\n' "$prefix" "$release"
+    printf 'LGUEST_%s_VMLINUZ=%q\n' "$prefix" "$vmlinuz"
+    printf 'LGUEST_%s_MODULES=%q\n' "$prefix" "$modules"
+}
+
+printf 'LGUEST_CACHE=%q\n' "$cache"
+kernel GENERIC linux-image-amd64 amd64
+kernel CLOUD linux-image-cloud-amd64 cloud-amd64
