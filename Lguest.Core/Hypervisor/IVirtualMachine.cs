@@ -1,0 +1,31 @@
+using Lguest.Memory;
+
+namespace Lguest.Hypervisor;
+
+/// <summary>
+/// A guest as a backend runs it: its memory registered with the hypervisor, its vCPUs and its
+/// interrupt inputs. Everything above this seam (the launcher, buses, PCI, devices) is shared by
+/// every backend.
+/// </summary>
+public interface IVirtualMachine : IDisposable
+{
+    /// <summary>The guest's RAM.</summary>
+    GuestMemory Memory { get; }
+
+    /// <summary>
+    /// Creates vCPU <paramref name="index"/>. The boot vCPU (0) starts at <paramref name="boot"/>; the
+    /// others wait for the boot vCPU to start them (INIT/SIPI) and take null.
+    /// </summary>
+    IVcpu CreateVcpu(int index, BootState? boot);
+
+    /// <summary>The interrupt input numbered <paramref name="gsi"/>.</summary>
+    IInterruptLine GetInterruptLine(int gsi);
+
+    /// <summary>
+    /// Asks the backend to signal <paramref name="notifier"/> itself when the guest writes
+    /// <paramref name="width"/> bytes at MMIO <paramref name="address"/> (a virtqueue notification), so the
+    /// write never costs a vCPU exit (KVM ioeventfd). Returns false when the backend cannot; the write
+    /// then reaches the MMIO bus as usual. Dispose the registration when the address moves.
+    /// </summary>
+    bool TryRegisterNotifyEvent(GuestAddress address, int width, EventNotifier notifier, out IDisposable? registration);
+}
