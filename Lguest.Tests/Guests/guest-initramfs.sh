@@ -9,7 +9,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=initramfs-lib.sh
+# shellcheck source=SCRIPTDIR/initramfs-lib.sh
 source "$here/initramfs-lib.sh"
 
 force=0
@@ -19,7 +19,8 @@ force=0
 modules=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk
     failover net_failover virtio_net virtio_console virtio-rng)
 
-eval "$("$here/kernels.sh")"
+# bed.sh exports what kernels.sh printed; run it only when called on our own.
+[[ -n "${LGUEST_CLOUD_MODULES:-}" ]] || eval "$("$here/kernels.sh")"
 images="$LGUEST_CACHE/images"
 image="$images/guest-$LGUEST_CLOUD_RELEASE.cpio.gz"
 mkdir -p "$images"

@@ -1,0 +1,83 @@
+#!/bin/sh
+# bed-init.sh: /init of the L1 bed image (busybox sh). Built into the image by bed-initramfs.sh.
+#
+# L1 is a TCG QEMU whose `-cpu max` emulates AMD SVM, so kvm-amd here gives a /dev/kvm with hardware-
+# virtualization semantics. This init mounts the host's root filesystem (9p tag "host", read-only) at
+# /host, gives it fresh proc, sys, dev and tmpfs scratch (/tmp, /run, /var/tmp, /dev/shm) so programs
+# there work on a read-only root, runs ONE command inside it with `chroot /host /bin/sh -c`, prints
+# BED-EXIT <status> and powers off. Everything runs as root on the console.
+#
+# Kernel command line (bed.sh writes it):
+#   bed.cmd=<base64 of a /bin/sh command>   or   bed.script=<host path of a /bin/sh script>
+#   bed.msize=<9p msize bytes>               optional, default 512000
+# Markers: BED-KVM yes|no (whether /dev/kvm exists), BED-COMMAND-START, BED-EXIT <status>.
+# shellcheck shell=sh
+
+export PATH=/sbin:/bin:/usr/sbin:/usr/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+[ -c /dev/console ] && exec </dev/console >/dev/console 2>&1
+
+say() { echo "bed-init: $*"; }
+finish() {
+    echo "BED-EXIT $1"
+    poweroff -f
+    while :; do sleep 3600; done
+}
+
+while read -r module; do
+    insmod "$module" 2>/dev/null || say "insmod $module failed"
+done < /etc/modules.load
+if [ -c /dev/kvm ]; then echo "BED-KVM yes"; else echo "BED-KVM no"; fi
+
+cmd=""
+msize=512000
+read -r cmdline < /proc/cmdline
+for word in $cmdline; do
+    case "$word" in
+        bed.cmd=*) cmd="$(echo "${word#bed.cmd=}" | base64 -d)" || { say "bed.cmd is not base64"; finish 125; } ;;
+        bed.script=*) cmd="exec /bin/sh '${word#bed.script=}'" ;;
+        bed.msize=*) msize="${word#bed.msize=}" ;;
+    esac
+done
+[ -n "$cmd" ] || { say "no bed.cmd= or bed.script= on the kernel command line"; finish 125; }
+
+mkdir -p /host
+# cache=loose: the host tree does not change under a bed run, and caching makes dotnet start fast.
+if ! mount -t 9p -o "trans=virtio,version=9p2000.L,ro,msize=$msize,cache=loose" host /host; then
+    say "cannot mount the host root (9p tag 'host')"
+    finish 125
+fi
+mount -t proc proc /host/proc
+mount -t sysfs sysfs /host/sys
+mount -t cgroup2 cgroup2 /host/sys/fs/cgroup 2>/dev/null
+mount -t devtmpfs devtmpfs /host/dev
+mkdir -p /host/dev/pts /host/dev/shm
+mount -t devpts -o newinstance,ptmxmode=0666 devpts /host/dev/pts
+ln -sf pts/ptmx /host/dev/ptmx
+mount -t tmpfs -o mode=1777 tmpfs /host/dev/shm
+ln -sf /proc/self/fd /host/dev/fd
+ln -sf /proc/self/fd/0 /host/dev/stdin
+ln -sf /proc/self/fd/1 /host/dev/stdout
+ln -sf /proc/self/fd/2 /host/dev/stderr
+for scratch in /tmp /var/tmp; do
+    mount -t tmpfs -o mode=1777 tmpfs "/host$scratch"
+done
+mount -t tmpfs -o mode=0755 tmpfs /host/run
+mkdir -p /host/run/lock /host/run/user/0 /host/tmp/home
+chmod 0700 /host/run/user/0
+
+echo BED-COMMAND-START
+# A clean, root-like environment; everything a program would write under $HOME goes to the tmpfs.
+env -i \
+    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    HOME=/root USER=root LOGNAME=root SHELL=/bin/sh TERM="${TERM:-linux}" LANG=C.UTF-8 \
+    TMPDIR=/tmp XDG_RUNTIME_DIR=/run/user/0 XDG_CACHE_HOME=/tmp/home/.cache \
+    XDG_CONFIG_HOME=/tmp/home/.config XDG_DATA_HOME=/tmp/home/.local/share XDG_STATE_HOME=/tmp/home/.local/state \
+    DOTNET_CLI_HOME=/tmp/home DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1 \
+    DOTNET_NOLOGO=1 DOTNET_GENERATE_ASPNET_CERTIFICATE=false DOTNET_ADD_GLOBAL_TOOLS_TO_PATH=false \
+    DOTNET_CLI_WORKLOAD_UPDATE_NOTIFY_DISABLE=1 DOTNET_CLI_UI_LANGUAGE=en \
+    LGUEST_BED=1 \
+    chroot /host /bin/sh -c "$cmd"
+finish $?

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# bed.sh [options] [--] COMMAND...: run COMMAND inside the nested test bed (L1) and exit with its status.
+#
+# This host's /dev/kvm (kvm_pvm) cannot boot a stock Linux in useful time, so the bed is a TCG QEMU with
+# `-cpu max` (which emulates AMD SVM) booting Debian's generic kernel with bed-initramfs.sh's image: its
+# kernel loads kvm-amd and gets a real hardware-virtualization /dev/kvm. The host's root filesystem is
+# shared read-only over 9p and COMMAND runs in it as root (chroot), so a VMM runs straight from the
+# host's build output; /tmp, /var/tmp, /run and /dev/shm are fresh tmpfs, so the host's are not visible.
+#
+# COMMAND is joined with spaces and run by /bin/sh -c (like ssh), in the caller's working directory,
+# with LGUEST_CACHE, LGUEST_GUEST_VMLINUZ and LGUEST_GUEST_INITRD (the L2 cloud kernel and guest image,
+# built here if needed) exported. The L1 console streams to stdout (stdin is its console's input).
+#
+# Options:
+#   --timeout SECONDS  hang protection: stop L1 after this long (default 600); exit 124
+#   --smp N            L1 vCPUs (default 1: with TCG a second vCPU makes boots slower on a 2-CPU host)
+#   --memory MB        L1 memory (default 3072)
+#   --verbose          show L1's kernel log
+# Exit status: COMMAND's, read from the BED-EXIT marker; 124 on timeout; 125 when the bed failed
+# (no marker: L1 did not boot, crashed or was killed).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+timeout=600
+smp=1
+memory=3072
+verbose=0
+usage() { echo "usage: bed.sh [--timeout SECONDS] [--smp N] [--memory MB] [--verbose] [--] COMMAND..." >&2; exit 2; }
+while (( $# > 0 )); do
+    case "$1" in
+        --timeout) [[ $# -ge 2 && "$2" =~ ^[0-9]+$ ]] || usage; timeout="$2"; shift 2 ;;
+        --smp) [[ $# -ge 2 && "$2" =~ ^[0-9]+$ ]] || usage; smp="$2"; shift 2 ;;
+        --memory) [[ $# -ge 2 && "$2" =~ ^[0-9]+$ ]] || usage; memory="$2"; shift 2 ;;
+        --verbose) verbose=1; shift ;;
+        --) shift; break ;;
+        -*) usage ;;
+        *) break ;;
+    esac
+done
+(( $# > 0 )) || usage
+say() { printf 'bed.sh: %s\n' "$*" >&2; }
+
+if ! command -v qemu-system-x86_64 > /dev/null; then
+    say "qemu-system-x86_64 not found: run Lguest.Tests/Guests/prepare.sh"
+    exit 125
+fi
+set -a
+eval "$("$here/kernels.sh")"
+set +a
+bed_image="$("$here/bed-initramfs.sh")"
+guest_image="$("$here/guest-initramfs.sh")"
+case "$LGUEST_CACHE" in
+    /tmp/* | /var/tmp/* | /run/* | /dev/shm/*)
+        say "warning: LGUEST_CACHE=$LGUEST_CACHE is hidden inside L1 (a tmpfs covers it there)" ;;
+esac
+
+quote() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
+script="cd $(quote "$PWD") 2>/dev/null || cd /
+export LGUEST_CACHE=$(quote "$LGUEST_CACHE") LGUEST_GUEST_VMLINUZ=$(quote "$LGUEST_CLOUD_VMLINUZ") LGUEST_GUEST_INITRD=$(quote "$guest_image")
+$*"
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+encoded="$(printf '%s' "$script" | base64 -w0)"
+# x86 kernels take 2048 bytes of command line; beyond a safe share, pass a script file by its host path
+# (in the cache: the host's /tmp is not visible in L1).
+if (( ${#encoded} <= 1536 )); then
+    command_arg="bed.cmd=$encoded"
+else
+    mkdir -p "$LGUEST_CACHE/runs"
+    command_file="$(mktemp "$LGUEST_CACHE/runs/command.XXXXXX")"
+    trap 'rm -rf "$work" "$command_file"' EXIT
+    printf '%s\n' "$script" > "$command_file"
+    command_arg="bed.script=$command_file"
+fi
+
+# The ELF vmlinux boots through PVH: no kernel decompression under TCG (~2.5 s); qboot, when QEMU ships
+# it, starts faster than SeaBIOS (~0.3 s).
+kernel="$LGUEST_GENERIC_VMLINUX"
+[[ -s "$kernel" ]] || kernel="$LGUEST_GENERIC_VMLINUZ"
+firmware=()
+qboot="$(qemu-system-x86_64 -L help 2>/dev/null | while read -r dir; do [[ -f "$dir/qboot.rom" ]] && echo "$dir/qboot.rom" && break; done || true)"
+[[ -n "$qboot" ]] && firmware=(-bios "$qboot")
+
+append="console=ttyS0 panic=-1 $command_arg"
+(( verbose )) || append="quiet loglevel=1 $append"
+
+log="$work/console.log"
+set +e
+timeout --foreground --kill-after=10 "$timeout" \
+    qemu-system-x86_64 -accel tcg -cpu max -m "$memory" -smp "$smp" "${firmware[@]}" \
+        -display none -serial stdio -monitor none -no-reboot -nic none \
+        -kernel "$kernel" -initrd "$bed_image" -append "$append" \
+        -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap |
+    tee "$log"
+statuses=("${PIPESTATUS[@]}")
+set -e
+
+marker="$(tr -d '\r' < "$log" | grep -a -o 'BED-EXIT [0-9]\+' | tail -n 1 || true)"
+if [[ -n "$marker" ]]; then
+    exit "${marker#BED-EXIT }"
+fi
+if (( statuses[0] == 124 || statuses[0] == 137 )); then
+    say "timed out after ${timeout} s; L1 stopped"
+    exit 124
+fi
+say "L1 ended without a BED-EXIT marker (qemu exit status ${statuses[0]}): the bed did not run the command"
+exit 125
