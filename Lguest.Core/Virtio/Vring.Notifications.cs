@@ -1,0 +1,91 @@
+using Lguest.Hypervisor;
+using Lguest.Memory;
+
+namespace Lguest.Virtio;
+
+// Suppressing notifications in both directions, virtio 1.2 §2.7.7 (device to driver) and §2.7.10
+// (driver to device), with and without VIRTIO_F_EVENT_IDX.
+public sealed partial class Vring
+{
+    private const ushort AvailFlagNoInterrupt = 1; // VIRTQ_AVAIL_F_NO_INTERRUPT
+    private const ushort UsedFlagNoNotify = 1;     // VIRTQ_USED_F_NO_NOTIFY
+
+    /// <summary>
+    /// Whether the guest wants an interrupt for the chains published since the last time this
+    /// returned true. Call after <see cref="PublishUsed"/>; the answer follows the driver's
+    /// VIRTQ_AVAIL_F_NO_INTERRUPT flag, or with EVENT_IDX its used_event and the vring_need_event rule.
+    /// </summary>
+    /// <exception cref="BadDriverException">Without EVENT_IDX, the driver set flags other than 0 or 1.</exception>
+    public bool NeedsInterrupt()
+    {
+        ushort newUsed = _nextUsed;
+        ushort oldUsed = _signalledUsed;
+        if (newUsed == oldUsed)
+            return false;
+        _signalledUsed = newUsed;
+
+        // The used index store must be visible before we read the driver's wishes, or both sides
+        // can decide the other will act (the lost-wake-up race of §2.7.7.1's note).
+        Interlocked.MemoryBarrier();
+        if (_eventIndex)
+        {
+            ushort usedEvent = _memory.Read<ushort>(UsedEventField);
+            return NeedEvent(usedEvent, newUsed, oldUsed);
+        }
+        ushort flags = _memory.Read<ushort>(_avail.Offset(AvailFlagsOffset));
+        // §2.7.7.1: without EVENT_IDX the driver MUST set flags to 0 or 1.
+        if (flags > AvailFlagNoInterrupt)
+            Fail($"available ring flags {flags} (only 0 or 1 without VIRTIO_F_EVENT_IDX)");
+        return (flags & AvailFlagNoInterrupt) == 0;
+    }
+
+    /// <summary>
+    /// Asks the driver not to notify: the device is busy popping and will look again before it sleeps.
+    /// With EVENT_IDX there is nothing to write; the driver notifies only when it passes avail_event.
+    /// </summary>
+    public void DisableNotifications()
+    {
+        if (!_eventIndex)
+            _memory.Write(_used.Offset(UsedFlagsOffset), UsedFlagNoNotify);
+    }
+
+    /// <summary>
+    /// Asks the driver to notify on its next available chain, then looks again: returns true when a
+    /// chain became available meanwhile (the caller should pop instead of sleeping).
+    /// </summary>
+    public bool EnableNotifications()
+    {
+        if (_eventIndex)
+            _memory.Write(AvailEventField, _nextAvail);
+        else
+            _memory.Write(_used.Offset(UsedFlagsOffset), (ushort)0);
+        // Our write must be visible before we re-read the index, or a chain added in between goes
+        // unnoticed by both sides.
+        Interlocked.MemoryBarrier();
+        return HasAvailable();
+    }
+
+    /// <summary>
+    /// Sleeps until the driver makes a chain available, woken by <paramref name="notifier"/> (the
+    /// queue's notification, signalled by the transport or by KVM's ioeventfd). Returns false when
+    /// <paramref name="stop"/> is signalled first. Never spins.
+    /// </summary>
+    public bool WaitForAvailable(EventNotifier notifier, EventNotifier stop)
+    {
+        ArgumentNullException.ThrowIfNull(notifier);
+        ArgumentNullException.ThrowIfNull(stop);
+        while (!HasAvailable())
+        {
+            if (EnableNotifications())
+                break;
+            if (!notifier.Wait(stop))
+                return false;
+        }
+        DisableNotifications();
+        return true;
+    }
+
+    // vring_need_event, §2.7.7.2: interrupt when used_event lies in (old, new].
+    private static bool NeedEvent(ushort eventIndex, ushort newIndex, ushort oldIndex) =>
+        (ushort)(newIndex - eventIndex - 1) < (ushort)(newIndex - oldIndex);
+}
