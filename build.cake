@@ -6,6 +6,7 @@
 //   Publish  the NativeAOT `lguest` binary in artifacts/lguest/
 //   Guests   install the test machines' apt packages, fetch kernels, build guest images (cached)
 //   Demo     boot the demo guest to a shell
+//   Bench    micro-benchmarks (bench/Lguest.Benchmarks)
 // Options: --configuration=Release|Debug, --layers=unit,kvm,linux
 using System.Xml.Linq;
 
@@ -132,6 +133,15 @@ Task("Demo")
     int exit = StartProcess("bash", new ProcessSettings { Arguments = demo.Path.FullPath });
     if (exit != 0)
         throw new CakeException($"demo exited with {exit}");
+});
+
+Task("Bench")
+    .Description("micro-benchmarks of the hot paths (BenchmarkDotNet); --bench-filter='*Vring*' to pick")
+    .Does(() =>
+{
+    var filter = Argument("bench-filter", "*");
+    DotNetRun("./bench/Lguest.Benchmarks/Lguest.Benchmarks.csproj", new ProcessArgumentBuilder().Append("--filter").AppendQuoted(filter),
+        new DotNetRunSettings { Configuration = "Release" });
 });
 
 Task("Default").IsDependentOn("Test");
