@@ -10,6 +10,7 @@
 # Kernel command line (bed.sh writes it):
 #   bed.cmd=<base64 of a /bin/sh command>   or   bed.script=<host path of a /bin/sh script>
 #   bed.msize=<9p msize bytes>               optional, default 512000
+#   bed.cache=<9p cache mode>                optional, default loose (none, mmap, fscache, loose)
 # Markers: BED-KVM yes|no (whether /dev/kvm exists), BED-COMMAND-START, BED-EXIT <status>.
 # shellcheck shell=sh
 
@@ -33,19 +34,21 @@ if [ -c /dev/kvm ]; then echo "BED-KVM yes"; else echo "BED-KVM no"; fi
 
 cmd=""
 msize=512000
+cache=loose
 read -r cmdline < /proc/cmdline
 for word in $cmdline; do
     case "$word" in
         bed.cmd=*) cmd="$(echo "${word#bed.cmd=}" | base64 -d)" || { say "bed.cmd is not base64"; finish 125; } ;;
         bed.script=*) cmd="exec /bin/sh '${word#bed.script=}'" ;;
         bed.msize=*) msize="${word#bed.msize=}" ;;
+        bed.cache=*) cache="${word#bed.cache=}" ;;
     esac
 done
 [ -n "$cmd" ] || { say "no bed.cmd= or bed.script= on the kernel command line"; finish 125; }
 
 mkdir -p /host
 # cache=loose: the host tree does not change under a bed run, and caching makes dotnet start fast.
-if ! mount -t 9p -o "trans=virtio,version=9p2000.L,ro,msize=$msize,cache=loose" host /host; then
+if ! mount -t 9p -o "trans=virtio,version=9p2000.L,ro,msize=$msize,cache=$cache" host /host; then
     say "cannot mount the host root (9p tag 'host')"
     finish 125
 fi

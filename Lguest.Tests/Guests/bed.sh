@@ -15,6 +15,7 @@
 #   --timeout SECONDS  hang protection: stop L1 after this long (default 600); exit 124
 #   --smp N            L1 vCPUs (default 1: with TCG a second vCPU makes boots slower on a 2-CPU host)
 #   --memory MB        L1 memory (default 3072)
+#   --append ARGS      extra L1 kernel command line arguments
 #   --verbose          show L1's kernel log
 # Exit status: COMMAND's, read from the BED-EXIT marker; 124 on timeout; 125 when the bed failed
 # (no marker: L1 did not boot, crashed or was killed).
@@ -25,12 +26,14 @@ timeout=600
 smp=1
 memory=3072
 verbose=0
-usage() { echo "usage: bed.sh [--timeout SECONDS] [--smp N] [--memory MB] [--verbose] [--] COMMAND..." >&2; exit 2; }
+extra_append=""
+usage() { echo "usage: bed.sh [--timeout SECONDS] [--smp N] [--memory MB] [--append ARGS] [--verbose] [--] COMMAND..." >&2; exit 2; }
 while (( $# > 0 )); do
     case "$1" in
         --timeout) [[ $# -ge 2 && "$2" =~ ^[0-9]+$ ]] || usage; timeout="$2"; shift 2 ;;
         --smp) [[ $# -ge 2 && "$2" =~ ^[0-9]+$ ]] || usage; smp="$2"; shift 2 ;;
         --memory) [[ $# -ge 2 && "$2" =~ ^[0-9]+$ ]] || usage; memory="$2"; shift 2 ;;
+        --append) [[ $# -ge 2 ]] || usage; extra_append="$2"; shift 2 ;;
         --verbose) verbose=1; shift ;;
         --) shift; break ;;
         -*) usage ;;
@@ -82,7 +85,7 @@ firmware=()
 qboot="$(qemu-system-x86_64 -L help 2>/dev/null | while read -r dir; do [[ -f "$dir/qboot.rom" ]] && echo "$dir/qboot.rom" && break; done || true)"
 [[ -n "$qboot" ]] && firmware=(-bios "$qboot")
 
-append="console=ttyS0 panic=-1 $command_arg"
+append="console=ttyS0 panic=-1 $extra_append $command_arg"
 (( verbose )) || append="quiet loglevel=1 $append"
 
 log="$work/console.log"
