@@ -121,6 +121,9 @@ Task("Publish")
         Runtime = "linux-x64",
         OutputDirectory = artifacts + Directory("lguest"),
     });
+    // The command is `lguest`; the assembly keeps its project name so `dotnet Lguest.Cli.dll` works too.
+    CopyFile(artifacts + Directory("lguest") + File("Lguest.Cli"), artifacts + Directory("lguest") + File("lguest"));
+    Information($"NativeAOT binary: {MakeAbsolute(artifacts + Directory("lguest") + File("lguest"))}");
 });
 
 Task("Demo")
