@@ -1,0 +1,156 @@
+using System.Runtime.InteropServices;
+using Lguest.Hypervisor;
+using Lguest.Interop;
+using Lguest.Memory;
+
+namespace Lguest.Kvm;
+
+/// <summary>A KVM VM: guest RAM in memory slots, KVM's in-kernel PIC/IOAPIC/PIT, and its vCPUs.</summary>
+internal sealed unsafe class KvmVirtualMachine : IVirtualMachine
+{
+    /// <summary>
+    /// Three pages KVM needs for the real-mode TSS on Intel (api.rst KVM_SET_TSS_ADDR), and one for its
+    /// EPT identity map: just below the 4 GiB boundary's BIOS area, above the IOAPIC and local APIC,
+    /// outside RAM and outside the PCI window, where QEMU and Firecracker also put them.
+    /// </summary>
+    public const ulong TssAddress = 0xFFFB_D000;
+
+    /// <summary>The EPT identity-map page (api.rst KVM_SET_IDENTITY_MAP_ADDR), one page below the TSS.</summary>
+    public const ulong IdentityMapAddress = 0xFFFB_C000;
+
+    /// <summary>The ISA and IOAPIC inputs an interrupt line may name: the in-kernel IOAPIC has 24 pins.</summary>
+    public const int MaxGsi = 23;
+
+    private readonly FileDescriptor _vm;
+    private readonly KvmInterruptLine?[] _lines = new KvmInterruptLine?[MaxGsi + 1];
+    private readonly Lock _linesLock = new();
+    private bool _disposed;
+
+    public KvmVirtualMachine(KvmHypervisor kvm, FileDescriptor vm, GuestMemory memory)
+    {
+        Kvm = kvm;
+        _vm = vm;
+        Memory = memory;
+        HasIrqchip = kvm.Options.InKernelIrqchip;
+
+        // Order matters: the TSS and identity map come before any vCPU, the IRQ chip before the PIT.
+        Check(Libc.Ioctl(_vm, KvmIoctl.SetTssAddr, (nuint)TssAddress), "KVM_SET_TSS_ADDR");
+        ulong identityMap = IdentityMapAddress;
+        Check(Libc.Ioctl(_vm, KvmIoctl.SetIdentityMapAddr, &identityMap), "KVM_SET_IDENTITY_MAP_ADDR");
+        if (HasIrqchip)
+        {
+            Check(Libc.Ioctl(_vm, KvmIoctl.CreateIrqchip, 0), "KVM_CREATE_IRQCHIP");
+            // The speaker port (0x61) is answered in the kernel too, so Linux's PIT calibration never exits.
+            var pit = new KvmPitConfig { Flags = KvmIoctl.PitSpeakerDummy };
+            Check(Libc.Ioctl(_vm, KvmIoctl.CreatePit2, &pit), "KVM_CREATE_PIT2");
+        }
+        IReadOnlyList<GuestMemoryRegion> regions = memory.Layout.Regions;
+        for (int slot = 0; slot < regions.Count; slot++)
+        {
+            var region = new KvmUserspaceMemoryRegion
+            {
+                Slot = (uint)slot,
+                GuestPhysAddr = regions[slot].Start.Value,
+                MemorySize = regions[slot].Size,
+                UserspaceAddr = (ulong)memory.HostAddressOf(regions[slot]),
+            };
+            Check(Libc.Ioctl(_vm, KvmIoctl.SetUserMemoryRegion, &region), "KVM_SET_USER_MEMORY_REGION");
+        }
+    }
+
+    public KvmHypervisor Kvm { get; }
+
+    public GuestMemory Memory { get; }
+
+    public bool HasIrqchip { get; }
+
+    internal FileDescriptor Handle => _vm;
+
+    public IVcpu CreateVcpu(int index, BootState? boot)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        if (index >= Kvm.MaxVcpus)
+            throw new ArgumentOutOfRangeException(nameof(index), $"vCPU {index}: this host allows {Kvm.MaxVcpus}");
+        int fd = Libc.Ioctl(_vm, KvmIoctl.CreateVcpu, (nuint)index);
+        if (fd < 0)
+            throw HypervisorException.FromErrno($"KVM_CREATE_VCPU {index}", Marshal.GetLastPInvokeError());
+        var vcpu = new FileDescriptor(fd);
+        KvmVcpu? created = null;
+        try
+        {
+            created = new KvmVcpu(this, vcpu, index);
+            created.Configure(boot);
+            return created;
+        }
+        catch
+        {
+            if (created is not null)
+                created.Dispose();
+            else
+                vcpu.Dispose();
+            throw;
+        }
+    }
+
+    public IInterruptLine GetInterruptLine(int gsi)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentOutOfRangeException.ThrowIfNegative(gsi);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(gsi, MaxGsi);
+        if (!HasIrqchip)
+            throw new HypervisorException("this VM has no in-kernel interrupt controller to raise lines on");
+        lock (_linesLock)
+            return _lines[gsi] ??= new KvmInterruptLine(this, gsi);
+    }
+
+    public bool TryRegisterNotifyEvent(GuestAddress address, int width, EventNotifier notifier, out IDisposable? registration)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(notifier);
+        registration = null;
+        if (!Kvm.HasIoeventfd || width is not (1 or 2 or 4 or 8))
+            return false;
+        var request = new KvmIoeventfd { Addr = address.Value, Len = (uint)width, Fd = notifier.Handle.Number, Flags = 0 };
+        if (Libc.Ioctl(_vm, KvmIoctl.Ioeventfd, &request) < 0)
+            throw HypervisorException.FromErrno($"KVM_IOEVENTFD at {address}", Marshal.GetLastPInvokeError());
+        registration = new KvmIoeventfdRegistration(this, request);
+        return true;
+    }
+
+    /// <summary>Removes an ioeventfd registered by <see cref="TryRegisterNotifyEvent"/>.</summary>
+    internal void Deassign(KvmIoeventfd request)
+    {
+        if (_disposed)
+            return; // closing the VM dropped every registration
+        request.Flags |= KvmIoctl.IoeventfdFlagDeassign;
+        _ = Libc.Ioctl(_vm, KvmIoctl.Ioeventfd, &request);
+    }
+
+    /// <summary>Sets GSI <paramref name="gsi"/> to <paramref name="level"/> through KVM_IRQ_LINE.</summary>
+    internal void SetIrqLine(int gsi, bool level)
+    {
+        var irq = new KvmIrqLevel { Irq = (uint)gsi, Level = level ? 1u : 0u };
+        if (Libc.Ioctl(_vm, KvmIoctl.IrqLine, &irq) < 0)
+            throw HypervisorException.FromErrno($"KVM_IRQ_LINE {gsi}", Marshal.GetLastPInvokeError());
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+            return;
+        _disposed = true;
+        lock (_linesLock)
+        {
+            foreach (KvmInterruptLine? line in _lines)
+                line?.Dispose();
+        }
+        _vm.Dispose();
+    }
+
+    private static void Check(int rc, string request)
+    {
+        if (rc < 0)
+            throw HypervisorException.FromErrno(request, Marshal.GetLastPInvokeError());
+    }
+}

@@ -1,0 +1,134 @@
+using System.Runtime.InteropServices;
+using Lguest.Interop;
+using Lguest.Kvm;
+using Lguest.Tests.Support;
+
+namespace Lguest.Tests.Kvm;
+
+/// <summary>Every kernel struct the KVM backend passes, checked against &lt;linux/kvm.h&gt; by the C compiler.</summary>
+public class KvmStructsTests
+{
+    private static readonly List<(string C, Func<ulong> Managed)> Checks = [];
+
+    private static IReadOnlyDictionary<string, ulong>? _c;
+
+    static KvmStructsTests()
+    {
+        Size<KvmRegs>("struct kvm_regs");
+        Fields<KvmRegs>("struct kvm_regs", ("Rax", "rax"), ("Rbx", "rbx"), ("Rcx", "rcx"), ("Rdx", "rdx"), ("Rsi", "rsi"),
+            ("Rdi", "rdi"), ("Rsp", "rsp"), ("Rbp", "rbp"), ("R8", "r8"), ("R15", "r15"), ("Rip", "rip"), ("Rflags", "rflags"));
+        Size<KvmSegment>("struct kvm_segment");
+        Fields<KvmSegment>("struct kvm_segment", ("Base", "base"), ("Limit", "limit"), ("Selector", "selector"), ("Type", "type"),
+            ("Present", "present"), ("Dpl", "dpl"), ("Db", "db"), ("S", "s"), ("L", "l"), ("G", "g"), ("Avl", "avl"),
+            ("Unusable", "unusable"), ("Padding", "padding"));
+        Size<KvmDtable>("struct kvm_dtable");
+        Fields<KvmDtable>("struct kvm_dtable", ("Base", "base"), ("Limit", "limit"), ("Padding", "padding"));
+        Size<KvmSregs>("struct kvm_sregs");
+        Fields<KvmSregs>("struct kvm_sregs", ("Cs", "cs"), ("Ds", "ds"), ("Es", "es"), ("Fs", "fs"), ("Gs", "gs"), ("Ss", "ss"),
+            ("Tr", "tr"), ("Ldt", "ldt"), ("Gdt", "gdt"), ("Idt", "idt"), ("Cr0", "cr0"), ("Cr2", "cr2"), ("Cr3", "cr3"),
+            ("Cr4", "cr4"), ("Cr8", "cr8"), ("Efer", "efer"), ("ApicBase", "apic_base"), ("InterruptBitmap", "interrupt_bitmap"));
+        Size<KvmUserspaceMemoryRegion>("struct kvm_userspace_memory_region");
+        Fields<KvmUserspaceMemoryRegion>("struct kvm_userspace_memory_region", ("Slot", "slot"), ("Flags", "flags"),
+            ("GuestPhysAddr", "guest_phys_addr"), ("MemorySize", "memory_size"), ("UserspaceAddr", "userspace_addr"));
+        Size<KvmCpuid2>("struct kvm_cpuid2");
+        Fields<KvmCpuid2>("struct kvm_cpuid2", ("Nent", "nent"), ("Padding", "padding"));
+        Checks.Add(("offsetof(struct kvm_cpuid2, entries)", () => (ulong)Marshal.SizeOf<KvmCpuid2>()));
+        Size<KvmCpuidEntry2>("struct kvm_cpuid_entry2");
+        Fields<KvmCpuidEntry2>("struct kvm_cpuid_entry2", ("Function", "function"), ("Index", "index"), ("Flags", "flags"),
+            ("Eax", "eax"), ("Ebx", "ebx"), ("Ecx", "ecx"), ("Edx", "edx"), ("Padding", "padding"));
+        Size<KvmMsrs>("struct kvm_msrs");
+        Fields<KvmMsrs>("struct kvm_msrs", ("Nmsrs", "nmsrs"), ("Pad", "pad"));
+        Checks.Add(("offsetof(struct kvm_msrs, entries)", () => (ulong)Marshal.SizeOf<KvmMsrs>()));
+        Size<KvmMsrEntry>("struct kvm_msr_entry");
+        Fields<KvmMsrEntry>("struct kvm_msr_entry", ("Index", "index"), ("Reserved", "reserved"), ("Data", "data"));
+        Size<KvmPitConfig>("struct kvm_pit_config");
+        Fields<KvmPitConfig>("struct kvm_pit_config", ("Flags", "flags"), ("Pad", "pad"));
+        Size<KvmIrqLevel>("struct kvm_irq_level");
+        Fields<KvmIrqLevel>("struct kvm_irq_level", ("Irq", "irq"), ("Level", "level"));
+        Size<KvmIrqfd>("struct kvm_irqfd");
+        Fields<KvmIrqfd>("struct kvm_irqfd", ("Fd", "fd"), ("Gsi", "gsi"), ("Flags", "flags"), ("Resamplefd", "resamplefd"), ("Pad", "pad"));
+        Size<KvmIoeventfd>("struct kvm_ioeventfd");
+        Fields<KvmIoeventfd>("struct kvm_ioeventfd", ("Datamatch", "datamatch"), ("Addr", "addr"), ("Len", "len"), ("Fd", "fd"),
+            ("Flags", "flags"), ("Pad", "pad"));
+        Size<KvmFpu>("struct kvm_fpu");
+        Fields<KvmFpu>("struct kvm_fpu", ("Fpr", "fpr"), ("Fcw", "fcw"), ("Fsw", "fsw"), ("Ftwx", "ftwx"), ("LastOpcode", "last_opcode"),
+            ("LastIp", "last_ip"), ("LastDp", "last_dp"), ("Xmm", "xmm"), ("Mxcsr", "mxcsr"));
+        Size<KvmLapicState>("struct kvm_lapic_state");
+        Fields<KvmSignalMask>("struct kvm_signal_mask", ("Len", "len"), ("Sigset", "sigset"));
+
+        // kvm_run: the head, then each exit struct at the union's offset.
+        Fields<KvmRun>("struct kvm_run", ("RequestInterruptWindow", "request_interrupt_window"), ("ImmediateExit", "immediate_exit"),
+            ("ExitReason", "exit_reason"), ("ReadyForInterruptInjection", "ready_for_interrupt_injection"), ("IfFlag", "if_flag"),
+            ("Flags", "flags"), ("Cr8", "cr8"), ("ApicBase", "apic_base"));
+        Checks.Add(("offsetof(struct kvm_run, io)", () => KvmRun.ExitUnionOffset));
+        Union<KvmRunIo>("io", ("Direction", "direction"), ("Size", "size"), ("Port", "port"), ("Count", "count"), ("DataOffset", "data_offset"));
+        Union<KvmRunMmio>("mmio", ("PhysAddr", "phys_addr"), ("Data", "data"), ("Len", "len"), ("IsWrite", "is_write"));
+        Union<KvmRunFailEntry>("fail_entry", ("HardwareEntryFailureReason", "hardware_entry_failure_reason"), ("Cpu", "cpu"));
+        Union<KvmRunInternal>("internal", ("Suberror", "suberror"), ("Ndata", "ndata"), ("Data", "data"));
+        Union<KvmRunSystemEvent>("system_event", ("Type", "type"), ("Ndata", "ndata"), ("Data", "data"));
+
+        // glibc's signal structs, which the vCPU kick passes.
+        Size<Libc.SigSet>("sigset_t");
+        Size<Libc.SigAction>("struct sigaction");
+        Fields<Libc.SigAction>("struct sigaction", ("Handler", "sa_handler"), ("Mask", "sa_mask"), ("Flags", "sa_flags"), ("Restorer", "sa_restorer"));
+    }
+
+    private static void Size<T>(string c) where T : unmanaged => Checks.Add(($"sizeof({c})", () => (ulong)Marshal.SizeOf<T>()));
+
+    private static void Fields<T>(string c, params (string Managed, string C)[] fields) where T : unmanaged
+    {
+        foreach ((string managed, string cField) in fields)
+            Checks.Add(($"offsetof({c}, {cField})", () => (ulong)Marshal.OffsetOf<T>(managed)));
+    }
+
+    private static void Union<T>(string member, params (string Managed, string C)[] fields) where T : unmanaged
+    {
+        foreach ((string managed, string cField) in fields)
+            Checks.Add(($"offsetof(struct kvm_run, {member}.{cField})", () => KvmRun.ExitUnionOffset + (ulong)Marshal.OffsetOf<T>(managed)));
+    }
+
+    private static IReadOnlyDictionary<string, ulong> C =>
+        _c ??= CLayout.Evaluate(["linux/kvm.h", "signal.h"], Checks.Select(c => c.C));
+
+    public static IEnumerable<TestCaseData> Cases() => Checks.Select(c => new TestCaseData(c.C).SetName($"Layout matches the header: {c.C}"));
+
+    [TestCaseSource(nameof(Cases))]
+    public void Layout_matches_the_C_header(string expression)
+    {
+        ulong managed = Checks.First(c => c.C == expression).Managed();
+        Assert.That(managed, Is.EqualTo(C[expression]), expression);
+    }
+
+    [Test]
+    public void Ioctl_numbers_match_the_C_header()
+    {
+        (string Name, ulong Value)[] numbers =
+        [
+            ("KVM_GET_API_VERSION", KvmIoctl.GetApiVersion), ("KVM_CREATE_VM", KvmIoctl.CreateVm),
+            ("KVM_CHECK_EXTENSION", KvmIoctl.CheckExtension), ("KVM_GET_VCPU_MMAP_SIZE", KvmIoctl.GetVcpuMmapSize),
+            ("KVM_GET_SUPPORTED_CPUID", KvmIoctl.GetSupportedCpuid), ("KVM_CREATE_VCPU", KvmIoctl.CreateVcpu),
+            ("KVM_SET_USER_MEMORY_REGION", KvmIoctl.SetUserMemoryRegion), ("KVM_SET_TSS_ADDR", KvmIoctl.SetTssAddr),
+            ("KVM_SET_IDENTITY_MAP_ADDR", KvmIoctl.SetIdentityMapAddr), ("KVM_CREATE_IRQCHIP", KvmIoctl.CreateIrqchip),
+            ("KVM_IRQ_LINE", KvmIoctl.IrqLine), ("KVM_IRQFD", KvmIoctl.Irqfd), ("KVM_CREATE_PIT2", KvmIoctl.CreatePit2),
+            ("KVM_IOEVENTFD", KvmIoctl.Ioeventfd), ("KVM_RUN", KvmIoctl.Run), ("KVM_GET_REGS", KvmIoctl.GetRegs),
+            ("KVM_SET_REGS", KvmIoctl.SetRegs), ("KVM_GET_SREGS", KvmIoctl.GetSregs), ("KVM_SET_SREGS", KvmIoctl.SetSregs),
+            ("KVM_GET_MSRS", KvmIoctl.GetMsrs), ("KVM_SET_MSRS", KvmIoctl.SetMsrs), ("KVM_SET_SIGNAL_MASK", KvmIoctl.SetSignalMask),
+            ("KVM_SET_FPU", KvmIoctl.SetFpu), ("KVM_GET_LAPIC", KvmIoctl.GetLapic), ("KVM_SET_LAPIC", KvmIoctl.SetLapic),
+            ("KVM_SET_CPUID2", KvmIoctl.SetCpuid2), ("KVM_CAP_IRQCHIP", KvmIoctl.CapIrqchip), ("KVM_CAP_PIT2", KvmIoctl.CapPit2),
+            ("KVM_CAP_IRQFD", KvmIoctl.CapIrqfd), ("KVM_CAP_IOEVENTFD", KvmIoctl.CapIoeventfd),
+            ("KVM_CAP_IMMEDIATE_EXIT", KvmIoctl.CapImmediateExit), ("KVM_CAP_MAX_VCPUS", KvmIoctl.CapMaxVcpus),
+            ("KVM_CAP_SET_IDENTITY_MAP_ADDR", KvmIoctl.CapSetIdentityMapAddr), ("KVM_EXIT_IO", KvmIoctl.ExitIo),
+            ("KVM_EXIT_MMIO", KvmIoctl.ExitMmio), ("KVM_EXIT_HLT", KvmIoctl.ExitHlt), ("KVM_EXIT_SHUTDOWN", KvmIoctl.ExitShutdown),
+            ("KVM_EXIT_FAIL_ENTRY", KvmIoctl.ExitFailEntry), ("KVM_EXIT_INTR", KvmIoctl.ExitIntr),
+            ("KVM_EXIT_INTERNAL_ERROR", KvmIoctl.ExitInternalError), ("KVM_EXIT_SYSTEM_EVENT", KvmIoctl.ExitSystemEvent),
+            ("KVM_SYSTEM_EVENT_SHUTDOWN", KvmIoctl.SystemEventShutdown), ("KVM_SYSTEM_EVENT_RESET", KvmIoctl.SystemEventReset),
+            ("KVM_PIT_SPEAKER_DUMMY", KvmIoctl.PitSpeakerDummy), ("KVM_IOEVENTFD_FLAG_DEASSIGN", KvmIoctl.IoeventfdFlagDeassign),
+        ];
+        IReadOnlyDictionary<string, ulong> c = CLayout.Evaluate(["linux/kvm.h"], numbers.Select(n => n.Name));
+        Assert.Multiple(() =>
+        {
+            foreach ((string name, ulong value) in numbers)
+                Assert.That(value, Is.EqualTo(c[name] & 0xFFFF_FFFF), name); // the kernel takes the request as 32 bits
+        });
+    }
+}

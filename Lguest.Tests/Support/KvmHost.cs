@@ -1,0 +1,21 @@
+using Lguest.Hypervisor;
+using Lguest.Kvm;
+
+namespace Lguest.Tests.Support;
+
+/// <summary>Opens this host's /dev/kvm for a test, or ignores the test with the reason it cannot.</summary>
+internal static class KvmHost
+{
+    public static KvmHypervisor OpenOrIgnore(bool inKernelIrqchip = true)
+    {
+        try
+        {
+            return KvmHypervisor.Open(new KvmHypervisorOptions { InKernelIrqchip = inKernelIrqchip });
+        }
+        catch (HypervisorException e)
+        {
+            Assert.Ignore($"KVM is not usable here: {e.Message}");
+            throw; // unreachable: Assert.Ignore throws
+        }
+    }
+}
