@@ -44,7 +44,9 @@ newest_cached() {
         name="${deb##*/}"
         name="${name%%_*}"
         # linux-image-<abi>-amd64 must not match the cloud flavour's files, and vice versa.
-        [[ "$name" =~ ^linux-image-[0-9][0-9.]*-[0-9]+-"$flavour"$ ]] && printf '%s\n' "$name"
+        if [[ "$name" =~ ^linux-image-[0-9][0-9.]*-[0-9]+-"$flavour"$ ]]; then
+            printf '%s\n' "$name"
+        fi
     done | sort -V | tail -n 1
 }
 
