@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Builds the probe guest: build.sh [OUTDIR] -> OUTDIR/probe.elf
+# OUTDIR defaults to ${LGUEST_CACHE:-$HOME/.cache/lguest}/probe.
+# Needs only Debian's gcc and binutils (no multilib: nothing links libc or libgcc).
+set -euo pipefail
+export LC_ALL=C
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+out=${1:-${LGUEST_CACHE:-$HOME/.cache/lguest}/probe}
+mkdir -p "$out"
+cc=${CC:-gcc}
+
+cflags=(
+	-m32 -march=i686 -std=gnu11 -O2
+	-ffreestanding -nostdlib -fno-pic -fno-pie -fno-builtin
+	-fno-stack-protector -fno-asynchronous-unwind-tables -fno-unwind-tables
+	-mgeneral-regs-only -mno-sse -mno-mmx -mno-80387
+	-fno-common -ffunction-sections -fdata-sections
+	-Wall -Wextra -Werror -Wno-unused-parameter
+	-ffile-prefix-map="$here"=.
+)
+ldflags=(
+	-static -no-pie -Wl,-T,"$here/probe.ld" -Wl,--build-id=none -Wl,--gc-sections
+	-Wl,-m,elf_i386 -Wl,--no-warn-rwx-segments -Wl,-Map,"$out/probe.map"
+)
+
+sources=("$here"/*.S "$here"/*.c)
+tmp="$out/probe.elf.tmp"
+"$cc" "${cflags[@]}" "${ldflags[@]}" -o "$tmp" "${sources[@]}"
+mv -f "$tmp" "$out/probe.elf"
+echo "$out/probe.elf"

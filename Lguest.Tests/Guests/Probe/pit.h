@@ -1,0 +1,32 @@
+/* The 8254 PIT, channel 0 (ISA IRQ 0), and the probe's only clock.
+ *
+ * The probe must not hang when an interrupt never comes, and a spin count is
+ * no clock: this machine's emulator runs ~1M instructions/s, TCG a hundred
+ * times more. So waits poll the PIT counter itself (a latch and two reads) and
+ * count its periods; that clock runs whether or not its interrupt arrives. */
+#ifndef PROBE_PIT_H
+#define PROBE_PIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define PIT_INPUT_HZ 1193182u
+#define PIT_IRQ 0
+
+/* Starts channel 0 as a rate generator (mode 2) at about hz. */
+void pit_start(uint32_t hz);
+/* Starts it at the default rate (probe.hz, 1000) unless already running. */
+void pit_ensure_running(void);
+uint32_t pit_hz(void);
+
+/* Waits until *count reaches want, or timeout_periods PIT periods pass.
+ * With halt, once the first interrupt has come, the wait uses sti; hlt and
+ * counts each wake-up as a period: only for counts the PIT itself drives.
+ * Returns the periods waited. Interrupts are on during the wait and off
+ * (cli) when it returns. */
+uint32_t pit_wait(volatile uint32_t *count, uint32_t want, uint32_t timeout_periods, bool halt);
+
+/* Busy-waits about ms milliseconds of PIT time, interrupts as they are. */
+void pit_delay_ms(uint32_t ms);
+
+#endif
