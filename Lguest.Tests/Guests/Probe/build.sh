@@ -24,8 +24,22 @@ ldflags=(
 	-Wl,-m,elf_i386 -Wl,--no-warn-rwx-segments -Wl,-Map,"$out/probe.map"
 )
 
-sources=("$here"/*.S "$here"/*.c)
+# One object per source under fixed names: the objects' names end up in the
+# symbol table, so gcc's random temporary names would make builds differ.
+mkdir -p "$out/obj"
+objects=()
+pids=()
+for source in "$here"/*.S "$here"/*.c; do
+	object="$out/obj/$(basename "$source").o"
+	objects+=("$object")
+	"$cc" "${cflags[@]}" -c -o "$object" "$source" &
+	pids+=($!)
+done
+for pid in "${pids[@]}"; do
+	wait "$pid"
+done
+
 tmp="$out/probe.elf.tmp"
-"$cc" "${cflags[@]}" "${ldflags[@]}" -o "$tmp" "${sources[@]}"
+"$cc" "${cflags[@]}" "${ldflags[@]}" -o "$tmp" "${objects[@]}"
 mv -f "$tmp" "$out/probe.elf"
 echo "$out/probe.elf"
