@@ -79,7 +79,8 @@ void probe_memmap(void)
 		probe_result(false, "start_info version 0 has no memmap");
 		return;
 	}
-	if (!boot.start_info->memmap_paddr || boot.start_info->memmap_paddr > 0xffffffffu) {
+	if (!boot.start_info->memmap_paddr ||
+	    boot.start_info->memmap_paddr > 0xffffffffu - MEMMAP_MAX_ENTRIES * sizeof(*entries)) {
 		probe_result(false, "memmap_paddr 0x%llx", boot.start_info->memmap_paddr);
 		return;
 	}

@@ -26,7 +26,7 @@ static struct idt_gate idt[IDT_ENTRIES] __attribute__((aligned(8)));
 static interrupt_handler handlers[IDT_ENTRIES];
 static volatile uint32_t unexpected;
 
-volatile uint8_t interrupt_return_with_iret = 1;
+volatile uint8_t interrupt_return_with_iret;
 
 static const char *const exception_names[32] = {
 	"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM",

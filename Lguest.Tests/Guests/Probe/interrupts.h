@@ -27,8 +27,9 @@ void interrupt_register(uint8_t vector, interrupt_handler handler);
 /* How many interrupts arrived on vectors with no handler (e.g. spurious). */
 uint32_t interrupts_unexpected(void);
 
-/* 1 (default): return from interrupts with iret. 0: with popfl; ret, for
- * emulators that cannot iret in protected mode (probe.iret=0). */
+/* 0 (default): return from interrupts with popfl; ret $4, because KVM's
+ * instruction emulator (all there is under kvm_pvm) fails a protected-mode
+ * iret with KVM_EXIT_INTERNAL_ERROR. 1 (probe.iret=1): with iret. */
 extern volatile uint8_t interrupt_return_with_iret;
 
 #endif

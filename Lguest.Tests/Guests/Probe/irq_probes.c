@@ -13,7 +13,7 @@
 #define TICKS_DEFAULT 10
 #define TICKS_MAX     20
 /* PIT periods to wait for the wanted ticks before calling it a failure. */
-#define TIMEOUT_PERIODS(want) ((want) * 5 + 50)
+#define TIMEOUT_PERIODS(want) ((want) * 10 + 100)
 #define UART_TIMEOUT_PERIODS 50
 
 #define IOAPIC_PIT_PINS 2 /* pins 0 and 2: ISA IRQ 0 is on one of them */
@@ -80,16 +80,19 @@ static uint32_t take_uart_interrupt(void)
 
 void probe_pit_pic(void)
 {
-	uint32_t want = wanted_ticks(), periods;
+	uint32_t want = wanted_ticks();
+	struct pit_wait_result wait;
 
 	interrupt_register(VECTOR_PIC_BASE + PIT_IRQ, on_pic_timer);
 	pit_start(option_u32("hz", 1000, 20, 10000));
 	pic_ticks = 0;
 	pic_unmask(PIT_IRQ);
-	periods = pit_wait(&pic_ticks, want, TIMEOUT_PERIODS(want), true);
+	wait = pit_wait(&pic_ticks, want, TIMEOUT_PERIODS(want), true);
 	pic_mask(PIT_IRQ);
-	probe_result(pic_ticks >= want, "%u ticks in %u periods at %u Hz (irq 0 vector 0x%x) unexpected %u",
-		     pic_ticks, periods, pit_hz(), VECTOR_PIC_BASE + PIT_IRQ, interrupts_unexpected());
+	probe_result(pic_ticks >= want,
+		     "%u ticks in %u periods at %u Hz (irq 0 vector 0x%x) hlt %u empty-wakes %u unexpected %u",
+		     pic_ticks, wait.periods, pit_hz(), VECTOR_PIC_BASE + PIT_IRQ, wait.halts,
+		     wait.empty_wakes, interrupts_unexpected());
 }
 
 void probe_uart_irq(void)
@@ -109,7 +112,8 @@ void probe_ioapic(void)
 {
 	static const uint32_t pit_pins[IOAPIC_PIT_PINS] = { 0, 2 };
 	struct acpi_info acpi;
-	uint32_t want = wanted_ticks(), apic_id, pins, i, uart_pin, uart_count, periods;
+	uint32_t want = wanted_ticks(), apic_id, pins, i, uart_pin, uart_count;
+	struct pit_wait_result wait;
 	int32_t expected_pin = -1;
 	bool pit_ok;
 
@@ -141,7 +145,7 @@ void probe_ioapic(void)
 		interrupt_register((uint8_t)(VECTOR_IOAPIC_BASE + pit_pins[i]), on_ioapic_timer);
 		ioapic_route(pit_pins[i], (uint8_t)(VECTOR_IOAPIC_BASE + pit_pins[i]), apic_id);
 	}
-	periods = pit_wait(&ioapic_ticks_total, want, TIMEOUT_PERIODS(want), true);
+	wait = pit_wait(&ioapic_ticks_total, want, TIMEOUT_PERIODS(want), true);
 	for (i = 0; i < IOAPIC_PIT_PINS; i++)
 		ioapic_mask(pit_pins[i]);
 	/* A MADT that puts IRQ 0 on a pin we do not watch fails the probe. */
@@ -156,7 +160,7 @@ void probe_ioapic(void)
 	ioapic_mask(uart_pin);
 
 	probe_result(pit_ok && uart_count >= 1,
-		     "pit pin0 %u pin2 %u in %u periods, uart pin %u %u, unexpected %u",
-		     ioapic_ticks[0], ioapic_ticks[2], periods, uart_pin, uart_count,
-		     interrupts_unexpected());
+		     "pit pin0 %u pin2 %u in %u periods hlt %u empty-wakes %u, uart pin %u %u, unexpected %u",
+		     ioapic_ticks[0], ioapic_ticks[2], wait.periods, wait.halts, wait.empty_wakes,
+		     uart_pin, uart_count, interrupts_unexpected());
 }

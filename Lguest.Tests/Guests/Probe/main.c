@@ -132,7 +132,7 @@ void probe_main(uint32_t start_info_address)
 	 * all masked, before anything can sti. */
 	pic_init(VECTOR_PIC_BASE);
 	take_start_info(start_info_address);
-	interrupt_return_with_iret = (uint8_t)option_u32("iret", 1, 0, 1);
+	interrupt_return_with_iret = (uint8_t)option_u32("iret", 0, 0, 1);
 
 	console_printf("\n");
 	if (boot.start_info)

@@ -7,9 +7,10 @@
 #define PIT_CMD_CHANNEL0_LATCH 0x00
 #define PIT_CMD_CHANNEL0_MODE2 0x34 /* channel 0, lobyte/hibyte, mode 2, binary */
 
-/* If the counter never moves, no period ever passes: bound the polls too.
- * Generous: a poll costs three port accesses, ~1-50 us depending on the host. */
-#define PIT_WAIT_MAX_POLLS 200000u
+/* If the counter stops, no period ever passes: a wait also ends after this
+ * many polls reading the same value in a row. At 1.19 MHz the counter moves
+ * between any two polls (a poll is three port accesses, >= ~0.3 us). */
+#define PIT_STUCK_POLLS 10000u
 
 static uint32_t running_hz;
 
@@ -46,49 +47,64 @@ static uint16_t read_counter(void)
 	return (uint16_t)(low | high << 8);
 }
 
+/* Polls the counter once; true if a period ended since the last poll.
+ * Counts polls that saw no change in *stuck. */
+static bool period_ended(uint16_t *last, uint32_t *stuck)
+{
+	uint16_t now = read_counter();
+	bool ended = now > *last; /* mode 2 counts down, then reloads */
+
+	*stuck = now == *last ? *stuck + 1 : 0;
+	*last = now;
+	return ended;
+}
+
 void pit_delay_ms(uint32_t ms)
 {
-	uint32_t passed = 0, polls = 0, periods;
-	uint16_t last, now;
+	uint32_t passed = 0, stuck = 0, periods;
+	uint16_t last;
 
 	pit_ensure_running();
 	periods = ms * running_hz / 1000;
 	last = read_counter();
-	while (passed < periods && polls < PIT_WAIT_MAX_POLLS) {
+	while (passed < periods && stuck < PIT_STUCK_POLLS) {
 		cpu_pause();
-		now = read_counter();
-		if (now > last)
+		if (period_ended(&last, &stuck))
 			passed++;
-		last = now;
-		polls++;
 	}
 }
 
-uint32_t pit_wait(volatile uint32_t *count, uint32_t want, uint32_t timeout_periods, bool halt)
+struct pit_wait_result pit_wait(volatile uint32_t *count, uint32_t want, uint32_t timeout_periods,
+				bool halt)
 {
-	uint32_t periods = 0, polls = 0;
-	uint16_t last, now;
+	struct pit_wait_result result = { 0, 0, 0 };
+	uint32_t stuck = 0, before;
+	uint16_t last;
 
 	pit_ensure_running();
 	last = read_counter();
 	for (;;) {
 		cpu_cli();
-		if (*count >= want || periods >= timeout_periods || polls >= PIT_WAIT_MAX_POLLS)
+		before = *count;
+		if (before >= want || result.periods >= timeout_periods || stuck >= PIT_STUCK_POLLS)
 			break;
-		if (halt && *count > 0) {
+		if (halt && before > 0) {
 			cpu_sti_hlt();
-			periods++;
+			cpu_cli();
+			if (*count == before) {
+				result.empty_wakes++;
+				halt = false;
+			} else {
+				result.halts++;
+				result.periods++;
+			}
 			last = read_counter();
 			continue;
 		}
 		cpu_sti();
 		cpu_pause();
-		/* Mode 2 counts down and reloads: a larger value means a period ended. */
-		now = read_counter();
-		if (now > last)
-			periods++;
-		last = now;
-		polls++;
+		if (period_ended(&last, &stuck))
+			result.periods++;
 	}
-	return periods;
+	return result;
 }

@@ -19,12 +19,20 @@ void pit_start(uint32_t hz);
 void pit_ensure_running(void);
 uint32_t pit_hz(void);
 
+/* What one pit_wait saw. */
+struct pit_wait_result {
+	uint32_t periods;      /* PIT periods waited */
+	uint32_t halts;        /* hlt wake-ups that brought a new count */
+	uint32_t empty_wakes;  /* hlt wake-ups that did not (then the wait polls) */
+};
+
 /* Waits until *count reaches want, or timeout_periods PIT periods pass.
  * With halt, once the first interrupt has come, the wait uses sti; hlt and
- * counts each wake-up as a period: only for counts the PIT itself drives.
- * Returns the periods waited. Interrupts are on during the wait and off
- * (cli) when it returns. */
-uint32_t pit_wait(volatile uint32_t *count, uint32_t want, uint32_t timeout_periods, bool halt);
+ * counts each wake-up as a period: only for counts the PIT itself drives. A
+ * wake-up that brings no new count is not a period: from then on the wait
+ * polls. Interrupts are on during the wait and off (cli) when it returns. */
+struct pit_wait_result pit_wait(volatile uint32_t *count, uint32_t want, uint32_t timeout_periods,
+				bool halt);
 
 /* Busy-waits about ms milliseconds of PIT time, interrupts as they are. */
 void pit_delay_ms(uint32_t ms);
