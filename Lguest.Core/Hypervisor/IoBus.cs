@@ -24,20 +24,39 @@ public sealed class IoBus
     /// <exception cref="ArgumentException">The range is empty, wraps, or overlaps a registered one.</exception>
     public void Register(ulong start, ulong length, IIoDevice device)
     {
+        if (!TryRegister(start, length, device, out string? refusal))
+            throw new ArgumentException(refusal, nameof(start));
+    }
+
+    /// <summary>
+    /// Maps [<paramref name="start"/>, +<paramref name="length"/>) to <paramref name="device"/> unless the
+    /// range is empty, wraps or overlaps a registered one; then returns false and says why. For ranges the
+    /// guest chooses (a PCI BAR it moved), where a refusal is the guest's mistake, not the VMM's.
+    /// </summary>
+    public bool TryRegister(ulong start, ulong length, IIoDevice device, [NotNullWhen(false)] out string? refusal)
+    {
         ArgumentNullException.ThrowIfNull(device);
         if (length == 0 || start + length < start)
-            throw new ArgumentException($"{Name} range 0x{start:x}+0x{length:x} is empty or wraps", nameof(length));
+        {
+            refusal = $"{Name} range 0x{start:x}+0x{length:x} is empty or wraps";
+            return false;
+        }
         lock (_writeLock)
         {
             foreach (Entry e in _entries)
             {
                 if (start < e.Start + e.Length && e.Start < start + length)
-                    throw new ArgumentException($"{Name} range 0x{start:x}+0x{length:x} overlaps 0x{e.Start:x}+0x{e.Length:x}", nameof(start));
+                {
+                    refusal = $"{Name} range 0x{start:x}+0x{length:x} overlaps 0x{e.Start:x}+0x{e.Length:x}";
+                    return false;
+                }
             }
             Entry[] next = [.. _entries, new Entry(start, length, device)];
             Array.Sort(next, static (a, b) => a.Start.CompareTo(b.Start));
             Volatile.Write(ref _entries, next);
         }
+        refusal = null;
+        return true;
     }
 
     /// <summary>Removes the range registered at <paramref name="start"/> for <paramref name="device"/>, if any.</summary>

@@ -86,4 +86,21 @@ public class IoBusTests
         Assert.That(devices[37].Accesses.Single().Offset, Is.EqualTo(7UL));
         Assert.That(devices.Where((_, i) => i != 37).All(d => d.Accesses.Count == 0), Is.True);
     }
+
+    [Test]
+    public void TryRegister_refuses_an_overlap_with_a_reason_instead_of_throwing()
+    {
+        var bus = new IoBus("mmio");
+        bus.Register(0x1000, 0x100, new RecordingIoDevice());
+        Assert.That(bus.TryRegister(0x10ff, 1, new RecordingIoDevice(), out string? refusal), Is.False);
+        Assert.That(refusal, Does.Contain("overlaps"));
+    }
+
+    [Test]
+    public void TryRegister_refuses_a_range_ending_at_2_to_the_64()
+    {
+        var bus = new IoBus("mmio");
+        Assert.That(bus.TryRegister(0xffff_ffff_ffff_c000, 0x4000, new RecordingIoDevice(), out string? refusal), Is.False);
+        Assert.That(refusal, Does.Contain("wraps"));
+    }
 }
