@@ -8,8 +8,8 @@
 # host's build output; /tmp, /var/tmp, /run and /dev/shm are fresh tmpfs, so the host's are not visible.
 #
 # COMMAND is joined with spaces and run by /bin/sh -c (like ssh), in the caller's working directory,
-# with LGUEST_CACHE, LGUEST_GUEST_VMLINUZ and LGUEST_GUEST_INITRD (the L2 cloud kernel and guest image,
-# built here if needed) exported. The L1 console streams to stdout (stdin is its console's input).
+# with LGUEST_CACHE, LGUEST_GUEST_VMLINUZ, LGUEST_GUEST_VMLINUX and LGUEST_GUEST_INITRD (the L2 cloud kernel
+# as bzImage and as ELF for PVH, and the guest image, built here if needed) exported. The L1 console streams to stdout (stdin is its console's input).
 #
 # Options:
 #   --timeout SECONDS  hang protection: stop L1 after this long (default 600); exit 124
@@ -59,7 +59,8 @@ esac
 
 quote() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 script="cd $(quote "$PWD") 2>/dev/null || cd /
-export LGUEST_CACHE=$(quote "$LGUEST_CACHE") LGUEST_GUEST_VMLINUZ=$(quote "$LGUEST_CLOUD_VMLINUZ") LGUEST_GUEST_INITRD=$(quote "$guest_image")
+export LGUEST_CACHE=$(quote "$LGUEST_CACHE") LGUEST_GUEST_INITRD=$(quote "$guest_image")
+export LGUEST_GUEST_VMLINUZ=$(quote "$LGUEST_CLOUD_VMLINUZ") LGUEST_GUEST_VMLINUX=$(quote "$LGUEST_CLOUD_VMLINUX")
 $*"
 
 work="$(mktemp -d)"

@@ -26,4 +26,27 @@ public class NestedBedTests
             Assert.That(run.ExitStatus, Is.Zero, run.ToString());
         });
     }
+
+    [Test]
+    public void Qemu_guest_binds_the_image_virtio_drivers_to_block_net_console_and_rng_devices()
+    {
+        var bed = NestedBed.OpenOrIgnore();
+
+        // The disk lives in L1's /tmp (a tmpfs); the host root is read-only there.
+        NestedBedRun run = bed.Run(
+            "truncate -s 8M /tmp/disk.img && Lguest.Tests/Guests/l2-qemu.sh '' '' " +
+            "'console=ttyS0 quiet lguest.scenario=devices' -drive file=/tmp/disk.img,if=virtio,format=raw " +
+            "-device virtio-rng-pci -nic user,model=virtio-net-pci -device virtio-serial-pci -device virtconsole");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(run.Console, Does.Match(@"GUEST-VIRTIO \S+ device=0x0001 vendor=0x1af4 driver=virtio_net"), run.ToString());
+            Assert.That(run.Console, Does.Match(@"GUEST-VIRTIO \S+ device=0x0002 vendor=0x1af4 driver=virtio_blk"), run.ToString());
+            Assert.That(run.Console, Does.Match(@"GUEST-VIRTIO \S+ device=0x0003 vendor=0x1af4 driver=virtio_console"), run.ToString());
+            Assert.That(run.Console, Does.Match(@"GUEST-VIRTIO \S+ device=0x0004 vendor=0x1af4 driver=virtio_rng"), run.ToString());
+            Assert.That(run.Console, Does.Contain("GUEST-BLOCK vda sectors=16384 ro=0"), run.ToString());
+            Assert.That(run.Console, Does.Contain("GUEST-SCENARIO-EXIT 0"), run.ToString());
+            Assert.That(run.ExitStatus, Is.Zero, run.ToString());
+        });
+    }
 }
