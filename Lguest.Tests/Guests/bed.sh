@@ -8,12 +8,13 @@
 # host's build output; /tmp, /var/tmp, /run and /dev/shm are fresh tmpfs, so the host's are not visible.
 #
 # COMMAND is joined with spaces and run by /bin/sh -c (like ssh), in the caller's working directory,
-# with LGUEST_CACHE, LGUEST_GUEST_VMLINUZ, LGUEST_GUEST_VMLINUX and LGUEST_GUEST_INITRD (the L2 cloud kernel
-# as bzImage and as ELF for PVH, and the guest image, built here if needed) exported. The L1 console streams to stdout (stdin is its console's input).
+# with LGUEST_CACHE, LGUEST_GUEST_VMLINUZ, LGUEST_GUEST_VMLINUX and LGUEST_GUEST_INITRD exported (the L2
+# cloud kernel as bzImage and as ELF for PVH, and the guest image, built here if needed). The L1 console
+# streams to stdout; stdin is its console's input.
 #
 # Options:
 #   --timeout SECONDS  hang protection: stop L1 after this long (default 600); exit 124
-#   --smp N            L1 vCPUs (default 1: with TCG a second vCPU makes boots slower on a 2-CPU host)
+#   --smp N            L1 vCPUs (default 1: a second TCG vCPU made no run faster on a 2-CPU host)
 #   --memory MB        L1 memory (default 3072)
 #   --append ARGS      extra L1 kernel command line arguments
 #   --verbose          show L1's kernel log
@@ -52,10 +53,12 @@ eval "$("$here/kernels.sh")"
 set +a
 bed_image="$("$here/bed-initramfs.sh")"
 guest_image="$("$here/guest-initramfs.sh")"
-case "$LGUEST_CACHE" in
-    /tmp/* | /var/tmp/* | /run/* | /dev/shm/*)
-        say "warning: LGUEST_CACHE=$LGUEST_CACHE is hidden inside L1 (a tmpfs covers it there)" ;;
-esac
+for path in "$LGUEST_CACHE" "$PWD"; do
+    case "$path/" in
+        /tmp/* | /var/tmp/* | /run/* | /dev/shm/*)
+            say "warning: $path is hidden inside L1 (a tmpfs covers it there)" ;;
+    esac
+done
 
 quote() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 script="cd $(quote "$PWD") 2>/dev/null || cd /
