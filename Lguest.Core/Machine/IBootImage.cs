@@ -1,0 +1,13 @@
+using Lguest.Hypervisor;
+using Lguest.Memory;
+
+namespace Lguest.Machine;
+
+/// <summary>What the launcher boots: puts a kernel (or any guest code) into fresh guest memory, on every boot and reboot.</summary>
+public interface IBootImage
+{
+    /// <summary>Loads the guest into <paramref name="memory"/> and says how the boot vCPU starts it.</summary>
+    /// <param name="memory">Zeroed guest RAM, with the platform's ACPI tables already written.</param>
+    /// <param name="acpiRsdp">The ACPI RSDP to hand the kernel.</param>
+    BootState Load(GuestMemory memory, GuestAddress acpiRsdp);
+}

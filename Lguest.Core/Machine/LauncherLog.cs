@@ -1,0 +1,21 @@
+using Microsoft.Extensions.Logging;
+
+namespace Lguest.Machine;
+
+internal static partial class LauncherLog
+{
+    [LoggerMessage(EventId = 2100, Level = LogLevel.Information, Message = "booting {MemoryMiB} MiB, {Cpus} vCPU(s) on {Backend}: entry {Entry} ({Mode})")]
+    public static partial void Booting(this ILogger logger, ulong memoryMiB, int cpus, string backend, string entry, string mode);
+
+    [LoggerMessage(EventId = 2101, Level = LogLevel.Information, Message = "first guest instruction {Milliseconds:F1} ms after process start")]
+    public static partial void FirstEntry(this ILogger logger, double milliseconds);
+
+    [LoggerMessage(EventId = 2102, Level = LogLevel.Information, Message = "the guest asked for a reset: rebooting")]
+    public static partial void Rebooting(this ILogger logger);
+
+    [LoggerMessage(EventId = 2103, Level = LogLevel.Information, Message = "guest stopped: {Kind}: {Message}")]
+    public static partial void Stopped(this ILogger logger, GuestExitKind kind, string message);
+
+    [LoggerMessage(EventId = 2104, Level = LogLevel.Debug, Message = "unclaimed {Bus} {Direction} at 0x{Address:x}, width {Width}")]
+    public static partial void Unclaimed(this ILogger logger, string bus, string direction, ulong address, int width);
+}

@@ -1,0 +1,38 @@
+namespace Lguest.Machine;
+
+/// <summary>The machine the launcher builds.</summary>
+public sealed class LauncherOptions
+{
+    /// <summary>The most RAM accepted: 1 TiB, far beyond what the CLI allows, so arithmetic on it never overflows.</summary>
+    public const ulong MaxMemoryBytes = 1UL << 40;
+
+    /// <summary>The least RAM a PC guest can boot in: the low megabyte plus room for a kernel.</summary>
+    public const ulong MinMemoryBytes = 2UL << 20;
+
+    /// <summary>The most vCPUs: the MADT's room and one byte of APIC ID.</summary>
+    public const int MaxCpus = 255;
+
+    /// <summary>Guest RAM in bytes.</summary>
+    public ulong MemoryBytes { get; set; } = 512UL << 20;
+
+    /// <summary>How many vCPUs.</summary>
+    public int CpuCount { get; set; } = 1;
+
+    /// <summary>End the run when the guest reboots instead of booting it again.</summary>
+    public bool NoReboot { get; set; }
+
+    /// <summary>What the guest's COM1 reads: the host's input, or null for none.</summary>
+    public Stream? ConsoleInput { get; set; }
+
+    /// <summary>Where the guest's COM1 writes: the host's output, or null to drop it.</summary>
+    public Stream? ConsoleOutput { get; set; }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming a bad option.</summary>
+    public void Validate()
+    {
+        if (MemoryBytes < MinMemoryBytes || MemoryBytes > MaxMemoryBytes)
+            throw new ArgumentException($"guest memory of {MemoryBytes >> 20} MiB is outside {MinMemoryBytes >> 20} MiB..{MaxMemoryBytes >> 20} MiB", nameof(MemoryBytes));
+        if (CpuCount < 1 || CpuCount > MaxCpus)
+            throw new ArgumentException($"{CpuCount} vCPUs is outside 1..{MaxCpus}", nameof(CpuCount));
+    }
+}

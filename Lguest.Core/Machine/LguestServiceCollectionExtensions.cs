@@ -1,0 +1,40 @@
+using Lguest.Hypervisor;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Lguest.Machine;
+
+/// <summary>Composes a launcher from the container: a backend (<c>AddKvm</c>), an <see cref="IBootImage"/>, device plugins.</summary>
+public static class LguestServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds the <see cref="Launcher"/> with its options. The container must also hold an
+    /// <see cref="IHypervisor"/> and an <see cref="IBootImage"/>; every <see cref="IPlatformDeviceFactory"/>
+    /// registered (in order) adds devices to each boot.
+    /// </summary>
+    public static IServiceCollection AddLguest(this IServiceCollection services, Action<LauncherOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
+        var options = new LauncherOptions();
+        configure(options);
+        options.Validate();
+        services.AddSingleton(options);
+        services.AddSingleton(sp => new Launcher(
+            sp.GetRequiredService<IHypervisor>(),
+            sp.GetRequiredService<IBootImage>(),
+            options,
+            sp.GetServices<IPlatformDeviceFactory>(),
+            sp.GetService<ILoggerFactory>()));
+        return services;
+    }
+
+    /// <summary>Adds a device factory; registration order is the order devices are created in, so slots stay stable.</summary>
+    public static IServiceCollection AddPlatformDevice(this IServiceCollection services, IPlatformDeviceFactory factory)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(factory);
+        services.AddSingleton(factory);
+        return services;
+    }
+}

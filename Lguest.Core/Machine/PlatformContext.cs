@@ -1,0 +1,63 @@
+using Lguest.Hypervisor;
+using Lguest.Memory;
+using Lguest.Pci;
+using Lguest.Platform;
+using Microsoft.Extensions.Logging;
+
+namespace Lguest.Machine;
+
+/// <summary>One boot of the machine, as device factories see it: where to register and what to wire to.</summary>
+public sealed class PlatformContext
+{
+    private readonly List<IDisposable> _resources = [];
+
+    internal PlatformContext(IVirtualMachine machine, IoBus portBus, IoBus mmioBus, PciBus pciBus, IPowerControl power,
+        int cpuCount, ILoggerFactory loggerFactory)
+    {
+        Machine = machine;
+        PortBus = portBus;
+        MmioBus = mmioBus;
+        PciBus = pciBus;
+        Power = power;
+        CpuCount = cpuCount;
+        LoggerFactory = loggerFactory;
+    }
+
+    /// <summary>The guest as the backend runs it: interrupt lines, notify events.</summary>
+    public IVirtualMachine Machine { get; }
+
+    /// <summary>Guest RAM.</summary>
+    public GuestMemory Memory => Machine.Memory;
+
+    /// <summary>The port I/O space.</summary>
+    public IoBus PortBus { get; }
+
+    /// <summary>The MMIO space outside RAM.</summary>
+    public IoBus MmioBus { get; }
+
+    /// <summary>PCI bus 0, with its host bridge on 0xCF8-0xCFF.</summary>
+    public PciBus PciBus { get; }
+
+    /// <summary>The machine's power and reset inputs.</summary>
+    public IPowerControl Power { get; }
+
+    /// <summary>How many vCPUs the guest has.</summary>
+    public int CpuCount { get; }
+
+    /// <summary>Where devices get their loggers.</summary>
+    public ILoggerFactory LoggerFactory { get; }
+
+    /// <summary>Disposes <paramref name="resource"/> when this boot ends, after every vCPU has stopped.</summary>
+    public void DisposeAtShutdown(IDisposable resource)
+    {
+        ArgumentNullException.ThrowIfNull(resource);
+        _resources.Add(resource);
+    }
+
+    internal void DisposeResources()
+    {
+        for (int i = _resources.Count - 1; i >= 0; i--)
+            _resources[i].Dispose();
+        _resources.Clear();
+    }
+}

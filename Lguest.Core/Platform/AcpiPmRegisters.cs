@@ -1,0 +1,99 @@
+using Lguest.Hypervisor;
+
+namespace Lguest.Platform;
+
+/// <summary>
+/// The ACPI PM1a fixed registers (ACPI 6.5 §4.8.3), where QEMU's PIIX4 puts them: the event block
+/// (status and enable, 16 bits each) at 0x600 and the control block at 0x604. Writing SLP_EN with
+/// SLP_TYP 0, the S5 type the DSDT's \_S5 package names, powers the machine off. SCI_EN always reads
+/// set: the machine is in ACPI mode from the start, and the FADT has no SMI command port.
+/// </summary>
+public sealed class AcpiPmRegisters(IPowerControl power) : IIoDevice
+{
+    /// <summary>PM1a_EVT_BLK.</summary>
+    public const ushort EventBlockPort = 0x600;
+
+    /// <summary>PM1a_CNT_BLK.</summary>
+    public const ushort ControlBlockPort = 0x604;
+
+    /// <summary>PM1_EVT_LEN: status and enable, 2 bytes each.</summary>
+    public const int EventBlockLength = 4;
+
+    /// <summary>PM1_CNT_LEN.</summary>
+    public const int ControlBlockLength = 2;
+
+    /// <summary>The ports from the event block through the control block.</summary>
+    public const int PortCount = 6;
+
+    /// <summary>The SLP_TYP value of S5 (soft off) in the DSDT's \_S5 package.</summary>
+    public const int SleepTypeS5 = 0;
+
+    private const ushort SciEn = 1 << 0;        // PM1_CNT.SCI_EN
+    private const ushort SlpEn = 1 << 13;       // PM1_CNT.SLP_EN
+    private const int SlpTypShift = 10;         // PM1_CNT.SLP_TYP, bits 12:10
+    private const ushort WakeStatus = 1 << 15;  // PM1_STS.WAK_STS
+
+    private readonly Lock _lock = new();
+    private ushort _status, _enable, _control = SciEn;
+
+    /// <inheritdoc />
+    public void Read(ulong offset, Span<byte> data)
+    {
+        lock (_lock)
+        {
+            for (int i = 0; i < data.Length; i++)
+                data[i] = ByteAt(offset + (ulong)i);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Write(ulong offset, ReadOnlySpan<byte> data)
+    {
+        bool powerOff = false;
+        lock (_lock)
+        {
+            for (int i = 0; i < data.Length; i++)
+            {
+                ulong at = offset + (ulong)i;
+                byte value = data[i];
+                switch (at)
+                {
+                    case 0 or 1:
+                        // Status bits are write-1-to-clear.
+                        _status &= (ushort)~(value << (int)(8 * at));
+                        break;
+                    case 2 or 3:
+                        _enable = (ushort)((_enable & ~(0xFF << (int)(8 * (at - 2)))) | (value << (int)(8 * (at - 2))));
+                        break;
+                    case 4 or 5:
+                        _control = (ushort)((_control & ~(0xFF << (int)(8 * (at - 4)))) | (value << (int)(8 * (at - 4))));
+                        break;
+                }
+            }
+            if ((_control & SlpEn) != 0)
+            {
+                // SLP_EN is write-only: it reads as 0 and triggers the sleep once.
+                int type = (_control >> SlpTypShift) & 7;
+                _control = (ushort)((_control & ~SlpEn) | SciEn);
+                if (type == SleepTypeS5)
+                    powerOff = true;
+                else
+                    _status |= WakeStatus; // another sleep state: wake at once, as if resumed
+            }
+            _control |= SciEn;
+        }
+        if (powerOff)
+            power.RequestPowerOff();
+    }
+
+    private byte ByteAt(ulong at) => at switch
+    {
+        0 => (byte)_status,
+        1 => (byte)(_status >> 8),
+        2 => (byte)_enable,
+        3 => (byte)(_enable >> 8),
+        4 => (byte)_control,
+        5 => (byte)(_control >> 8),
+        _ => 0xFF,
+    };
+}
