@@ -45,6 +45,14 @@ internal static class BzImageLoader
     public static SetupHeader ReadHeader(ReadOnlySpan<byte> probe) =>
         MemoryMarshal.Read<SetupHeader>(probe.Slice(SetupHeader.OffsetInImage, SetupHeader.Size));
 
+    /// <summary>The setup header from <paramref name="headerBytes"/> (starting at 0x1f1), fields past their end read as zero.</summary>
+    private static SetupHeader ReadHeaderFields(byte[] headerBytes)
+    {
+        Span<byte> padded = stackalloc byte[SetupHeader.Size];
+        headerBytes.AsSpan(0, Math.Min(headerBytes.Length, SetupHeader.Size)).CopyTo(padded);
+        return MemoryMarshal.Read<SetupHeader>(padded);
+    }
+
     /// <summary>Checks the bzImage in <paramref name="file"/> and places it in <paramref name="layout"/> for <paramref name="platform"/>.</summary>
     /// <param name="file">The kernel file.</param>
     /// <param name="probe">The file's first <see cref="ProbeSize"/> bytes, zero-padded past its end.</param>
@@ -64,6 +72,10 @@ internal static class BzImageLoader
         int headerEnd = MagicOffset + probe[JumpTargetOffset];
         if (headerEnd < Protocol206End)
             throw file.Refuse($"has a setup header ending at 0x{headerEnd:x} (the jump at 0x200), too short for protocol {h.VersionMajor}.{h.VersionMinor:d2}");
+
+        // From here on read only what the header holds: bytes past its end are setup code, not fields.
+        byte[] headerBytes = probe[SetupHeader.OffsetInImage..Math.Min(headerEnd, HeaderRegionEnd)].ToArray();
+        h = ReadHeaderFields(headerBytes);
 
         // setup_sects counts the setup sectors after the boot sector; 0 means 4 (boot.rst, note 1).
         int setupSects = h.SetupSects == 0 ? 4 : h.SetupSects;
@@ -144,7 +156,7 @@ internal static class BzImageLoader
             Entry32 = entry32,
             Entry64 = entry64,
             Header = h,
-            HeaderBytes = probe[SetupHeader.OffsetInImage..Math.Min(headerEnd, HeaderRegionEnd)].ToArray(),
+            HeaderBytes = headerBytes,
             CmdlineSize = h.CmdlineSize,
             InitrdAddrMax = h.InitrdAddrMax,
         };
