@@ -8,14 +8,15 @@ namespace Lguest.Tests.Support;
 
 /// <summary>
 /// Real Debian kernels for tests, from the shared cache (<c>${LGUEST_CACHE:-~/.cache/lguest}</c>, never the
-/// clone). The bzImage comes from <c>Lguest.Tests/Guests/kernels.sh</c> (which fetches with apt-get
-/// download and unpacks with dpkg-deb); the ELF vmlinux is extracted from it once and cached. A test
-/// that asks for a kernel that cannot be had is ignored with the reason.
+/// clone), as <c>Lguest.Tests/Guests/kernels.sh</c> provides them: the bzImage fetched with apt-get download
+/// and unpacked with dpkg-deb, and the ELF vmlinux it extracts next to it. When the script cannot run
+/// (offline, no lz4 tool) the newest kernel already unpacked in the cache is used, and its vmlinux is
+/// extracted here, to the same place. A test that asks for a kernel that cannot be had is ignored with the reason.
 /// </summary>
 internal static class TestKernel
 {
-    private static readonly Lazy<(string? Path, string? Release, string Reason)> s_cloud = new(FindCloudKernel);
-    private static readonly Lazy<(string? Path, string Reason)> s_vmlinux = new(ExtractCloudVmlinux);
+    private static readonly Lazy<(string? Path, string? Release, string? Vmlinux, string Reason)> s_cloud = new(FindCloudKernel);
+    private static readonly Lazy<(string? Path, string Reason)> s_vmlinux = new(FindCloudVmlinux);
 
     /// <summary>The cache folder shared by the test scripts.</summary>
     public static string Cache =>
@@ -29,7 +30,7 @@ internal static class TestKernel
     /// <summary>The cloud kernel's release (uname -r), e.g. 6.1.0-56-cloud-amd64.</summary>
     public static string CloudRelease => s_cloud.Value.Release ?? Ignore(s_cloud.Value.Reason);
 
-    /// <summary>The ELF vmlinux decompressed from the cloud bzImage's payload, cached next to the kernels.</summary>
+    /// <summary>The ELF vmlinux decompressed from the cloud bzImage's payload, next to the bzImage in the cache.</summary>
     public static string CloudVmlinux => s_vmlinux.Value.Path ?? Ignore(s_vmlinux.Value.Reason);
 
     /// <summary>The compression format a payload's first bytes name (arch/x86/boot/compressed: one of the kernel's decompressors).</summary>
@@ -60,18 +61,18 @@ internal static class TestKernel
         return ""; // not reached: Assert.Ignore throws
     }
 
-    private static (string?, string?, string) FindCloudKernel()
+    private static (string?, string?, string?, string) FindCloudKernel()
     {
-        string why = "";
+        string why;
         string? script = FindRepositoryFile(Path.Combine("Lguest.Tests", "Guests", "kernels.sh"));
         if (script is not null)
         {
-            // kernels.sh prints shell assignments; let bash evaluate them and print the two we need.
+            // kernels.sh prints shell assignments; let bash evaluate them and print the ones needed.
             var (exit, output, error) = Run("bash", "-c",
-                "eval \"$(bash \"$0\")\" && printf '%s\\n%s\\n' \"$LGUEST_CLOUD_VMLINUZ\" \"$LGUEST_CLOUD_RELEASE\"", script);
-            string[] lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-            if (exit == 0 && lines.Length == 2 && File.Exists(lines[0]))
-                return (lines[0], lines[1], "");
+                "eval \"$(bash \"$0\")\" && printf '%s\\n%s\\n%s\\n' \"$LGUEST_CLOUD_VMLINUZ\" \"$LGUEST_CLOUD_RELEASE\" \"${LGUEST_CLOUD_VMLINUX:-}\"", script);
+            string[] lines = output.Split('\n');
+            if (exit == 0 && lines.Length >= 3 && File.Exists(lines[0]))
+                return (lines[0], lines[1], lines[2].Length > 0 ? lines[2] : null, "");
             why = $"kernels.sh failed ({exit}): {Tail(error)}";
         }
         else
@@ -89,50 +90,67 @@ internal static class TestKernel
                 .OrderByDescending(k => k.Release, StringComparer.Ordinal)
                 .FirstOrDefault();
             if (found.Path is not null)
-                return (found.Path, found.Release, "");
+                return (found.Path, found.Release, null, "");
         }
-        return (null, null, $"no Debian cloud kernel: {why}");
+        return (null, null, null, $"no Debian cloud kernel: {why}");
     }
 
-    private static (string?, string) ExtractCloudVmlinux()
+    private static (string?, string) FindCloudVmlinux()
     {
-        var (bzImage, release, reason) = s_cloud.Value;
+        var (bzImage, release, vmlinux, reason) = s_cloud.Value;
         if (bzImage is null || release is null)
             return (null, reason);
-        string folder = Path.Combine(Cache, "vmlinux");
-        string target = Path.Combine(folder, "vmlinux-" + release);
+        if (vmlinux is not null && File.Exists(vmlinux))
+            return (vmlinux, "");
+        // Where kernels.sh puts it, so the script and the tests share one copy.
+        string target = Path.Combine(Path.GetDirectoryName(bzImage)!, "vmlinux-" + release);
         if (File.Exists(target) && new FileInfo(target).Length > 0)
             return (target, "");
-
         byte[] payload = ReadPayload(bzImage);
+        byte[] elf;
+        try
+        {
+            elf = DecompressPayload(payload);
+        }
+        catch (InvalidDataException e)
+        {
+            return (null, $"{bzImage}: {e.Message}");
+        }
+        // Write then rename, so a parallel run never sees half a file.
+        string temporary = $"{target}.{Environment.ProcessId}.tmp";
+        File.WriteAllBytes(temporary, elf);
+        File.Move(temporary, target, overwrite: true);
+        return (target, "");
+    }
+
+    /// <summary>
+    /// Decompresses a bzImage payload (the stripped vmlinux ELF with the relocation table appended) by
+    /// the format its magic names: LZ4 legacy frames (K4os.Compression.LZ4 per block) or gzip.
+    /// </summary>
+    /// <exception cref="InvalidDataException">Another format, or a corrupt payload.</exception>
+    public static byte[] DecompressPayload(byte[] payload)
+    {
         string format = PayloadFormat(payload);
-        byte[] vmlinux;
+        byte[] elf;
         switch (format)
         {
             case "lz4-legacy":
-                vmlinux = Lz4LegacyFrames.DecompressKernelPayload(payload);
+                elf = Lz4LegacyFrames.DecompressKernelPayload(payload);
                 break;
             case "gzip":
                 using (var gzip = new GZipStream(new MemoryStream(payload), CompressionMode.Decompress))
                 using (var buffer = new MemoryStream())
                 {
                     gzip.CopyTo(buffer);
-                    vmlinux = buffer.ToArray();
+                    elf = buffer.ToArray();
                 }
                 break;
             default:
-                return (null, $"{bzImage}: payload compressed with {format}, which the test support cannot decompress");
+                throw new InvalidDataException($"payload compressed with {format}, which the test support cannot decompress");
         }
-        // The payload is vmlinux.bin (the stripped ELF) with the relocation table appended; the ELF
-        // loader reads only what its headers point at.
-        if (vmlinux.Length < 4 || BinaryPrimitives.ReadUInt32LittleEndian(vmlinux) != 0x464C457F)
-            return (null, $"{bzImage}: the decompressed payload is not an ELF file");
-        Directory.CreateDirectory(folder);
-        // Write then rename, so a parallel test run never sees half a file.
-        string temporary = $"{target}.{Environment.ProcessId}.tmp";
-        File.WriteAllBytes(temporary, vmlinux);
-        File.Move(temporary, target, overwrite: true);
-        return (target, "");
+        if (elf.Length < 4 || BinaryPrimitives.ReadUInt32LittleEndian(elf) != 0x464C457F)
+            throw new InvalidDataException("the decompressed payload is not an ELF file");
+        return elf;
     }
 
     /// <summary>Walks up from the test binaries to the repository root and returns the file there, if any.</summary>
