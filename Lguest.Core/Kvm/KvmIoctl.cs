@@ -22,7 +22,8 @@ internal static class KvmIoctl
     public const uint SetTssAddr = 0xAE47;             // KVM_SET_TSS_ADDR         _IO(0xAE, 0x47)
     public const uint SetIdentityMapAddr = 0x4008AE48; // KVM_SET_IDENTITY_MAP_ADDR _IOW(0xAE, 0x48, __u64)
     public const uint CreateIrqchip = 0xAE60;          // KVM_CREATE_IRQCHIP       _IO(0xAE, 0x60)
-    public const uint IrqLine = 0x4008AE61;            // KVM_IRQ_LINE             _IOW(0xAE, 0x61, struct kvm_irq_level)
+    public const uint IrqLine = 0x4008AE61;
+    public const uint SetGsiRouting = 0x4008AE6A;      // KVM_SET_GSI_ROUTING      _IOW(0xAE, 0x6a, struct kvm_irq_routing)            // KVM_IRQ_LINE             _IOW(0xAE, 0x61, struct kvm_irq_level)
     public const uint Irqfd = 0x4020AE76;              // KVM_IRQFD                _IOW(0xAE, 0x76, struct kvm_irqfd)
     public const uint CreatePit2 = 0x4040AE77;         // KVM_CREATE_PIT2          _IOW(0xAE, 0x77, struct kvm_pit_config)
     public const uint Ioeventfd = 0x4040AE79;          // KVM_IOEVENTFD            _IOW(0xAE, 0x79, struct kvm_ioeventfd)
@@ -84,6 +85,11 @@ internal static class KvmIoctl
     public const uint InternalErrorSimulEx = 2;         // KVM_INTERNAL_ERROR_SIMUL_EX
     public const uint InternalErrorDeliveryEv = 3;      // KVM_INTERNAL_ERROR_DELIVERY_EV
     public const uint InternalErrorUnexpectedExitReason = 4; // KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON
+
+    public const uint IrqRoutingIrqchip = 1;           // KVM_IRQ_ROUTING_IRQCHIP
+    public const uint IrqchipPicMaster = 0;            // KVM_IRQCHIP_PIC_MASTER
+    public const uint IrqchipPicSlave = 1;             // KVM_IRQCHIP_PIC_SLAVE
+    public const uint IrqchipIoapic = 2;               // KVM_IRQCHIP_IOAPIC
 
     public const uint PitSpeakerDummy = 1;              // KVM_PIT_SPEAKER_DUMMY
     public const uint IoeventfdFlagDatamatch = 1;       // KVM_IOEVENTFD_FLAG_DATAMATCH

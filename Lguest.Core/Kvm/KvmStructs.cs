@@ -232,3 +232,24 @@ internal struct KvmSignalMask
     public uint Len;
     public ulong Sigset;
 }
+
+/// <summary>The head of struct kvm_irq_routing; <see cref="KvmIrqRoutingEntry"/> entries follow it.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct KvmIrqRouting
+{
+    public uint Nr;
+    public uint Flags;
+}
+
+/// <summary>struct kvm_irq_routing_entry with its union as the irqchip variant (the only one used).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct KvmIrqRoutingEntry
+{
+    public uint Gsi;
+    public uint Type;
+    public uint Flags;
+    public uint Pad;
+    public uint Irqchip; // u.irqchip.irqchip
+    public uint Pin;     // u.irqchip.pin
+    private fixed uint _rest[6]; // the union is 32 bytes
+}

@@ -40,6 +40,7 @@ internal sealed unsafe class KvmVirtualMachine : IVirtualMachine
         if (HasIrqchip)
         {
             Check(Libc.Ioctl(_vm, KvmIoctl.CreateIrqchip, 0), "KVM_CREATE_IRQCHIP");
+            SetPcInterruptRouting();
             // The speaker port (0x61) is answered in the kernel too, so Linux's PIT calibration never exits.
             var pit = new KvmPitConfig { Flags = KvmIoctl.PitSpeakerDummy };
             Check(Libc.Ioctl(_vm, KvmIoctl.CreatePit2, &pit), "KVM_CREATE_PIT2");
@@ -133,6 +134,54 @@ internal sealed unsafe class KvmVirtualMachine : IVirtualMachine
         var irq = new KvmIrqLevel { Irq = (uint)gsi, Level = level ? 1u : 0u };
         if (Libc.Ioctl(_vm, KvmIoctl.IrqLine, &irq) < 0)
             throw HypervisorException.FromErrno($"KVM_IRQ_LINE {gsi}", Marshal.GetLastPInvokeError());
+    }
+
+    /// <summary>
+    /// The PC's wiring of GSIs to the interrupt controllers, which the MADT describes: ISA IRQs 0-15 to
+    /// the 8259 pair (2 is the cascade), and to the IOAPIC pin of the same number except the PIT's
+    /// IRQ 0, which a PC wires to IOAPIC pin 2 (the MADT's override; KVM's default routing would use
+    /// pin 0). GSIs 16-23 reach only the IOAPIC.
+    /// </summary>
+    internal static KvmIrqRoutingEntry[] PcInterruptRouting()
+    {
+        var entries = new List<KvmIrqRoutingEntry>();
+        for (uint gsi = 0; gsi < 16; gsi++)
+        {
+            if (gsi == 2)
+                continue;
+            entries.Add(new KvmIrqRoutingEntry
+            {
+                Gsi = gsi,
+                Type = KvmIoctl.IrqRoutingIrqchip,
+                Irqchip = gsi < 8 ? KvmIoctl.IrqchipPicMaster : KvmIoctl.IrqchipPicSlave,
+                Pin = gsi % 8,
+            });
+        }
+        for (uint gsi = 0; gsi <= MaxGsi; gsi++)
+        {
+            if (gsi == 2)
+                continue;
+            entries.Add(new KvmIrqRoutingEntry { Gsi = gsi, Type = KvmIoctl.IrqRoutingIrqchip, Irqchip = KvmIoctl.IrqchipIoapic, Pin = gsi == 0 ? 2 : gsi });
+        }
+        return entries.ToArray();
+    }
+
+    private void SetPcInterruptRouting()
+    {
+        KvmIrqRoutingEntry[] entries = PcInterruptRouting();
+        int bytes = sizeof(KvmIrqRouting) + entries.Length * sizeof(KvmIrqRoutingEntry);
+        byte* buffer = (byte*)System.Runtime.InteropServices.NativeMemory.AllocZeroed((nuint)bytes);
+        try
+        {
+            // Safety: buffer holds the head and entries.Length entries.
+            ((KvmIrqRouting*)buffer)->Nr = (uint)entries.Length;
+            entries.AsSpan().CopyTo(new Span<KvmIrqRoutingEntry>(buffer + sizeof(KvmIrqRouting), entries.Length));
+            Check(Libc.Ioctl(_vm, KvmIoctl.SetGsiRouting, buffer), "KVM_SET_GSI_ROUTING");
+        }
+        finally
+        {
+            System.Runtime.InteropServices.NativeMemory.Free(buffer);
+        }
     }
 
     public void Dispose()

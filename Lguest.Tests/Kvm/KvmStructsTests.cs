@@ -54,6 +54,12 @@ public class KvmStructsTests
         Fields<KvmFpu>("struct kvm_fpu", ("Fpr", "fpr"), ("Fcw", "fcw"), ("Fsw", "fsw"), ("Ftwx", "ftwx"), ("LastOpcode", "last_opcode"),
             ("LastIp", "last_ip"), ("LastDp", "last_dp"), ("Xmm", "xmm"), ("Mxcsr", "mxcsr"));
         Size<KvmLapicState>("struct kvm_lapic_state");
+        Size<KvmIrqRouting>("struct kvm_irq_routing");
+        Fields<KvmIrqRouting>("struct kvm_irq_routing", ("Nr", "nr"), ("Flags", "flags"));
+        Checks.Add(("offsetof(struct kvm_irq_routing, entries)", () => (ulong)Marshal.SizeOf<KvmIrqRouting>()));
+        Size<KvmIrqRoutingEntry>("struct kvm_irq_routing_entry");
+        Fields<KvmIrqRoutingEntry>("struct kvm_irq_routing_entry", ("Gsi", "gsi"), ("Type", "type"), ("Flags", "flags"), ("Pad", "pad"),
+            ("Irqchip", "u.irqchip.irqchip"), ("Pin", "u.irqchip.pin"));
         Fields<KvmSignalMask>("struct kvm_signal_mask", ("Len", "len"), ("Sigset", "sigset"));
 
         // kvm_run: the head, then each exit struct at the union's offset.
@@ -109,7 +115,9 @@ public class KvmStructsTests
             ("KVM_GET_SUPPORTED_CPUID", KvmIoctl.GetSupportedCpuid), ("KVM_CREATE_VCPU", KvmIoctl.CreateVcpu),
             ("KVM_SET_USER_MEMORY_REGION", KvmIoctl.SetUserMemoryRegion), ("KVM_SET_TSS_ADDR", KvmIoctl.SetTssAddr),
             ("KVM_SET_IDENTITY_MAP_ADDR", KvmIoctl.SetIdentityMapAddr), ("KVM_CREATE_IRQCHIP", KvmIoctl.CreateIrqchip),
-            ("KVM_IRQ_LINE", KvmIoctl.IrqLine), ("KVM_IRQFD", KvmIoctl.Irqfd), ("KVM_CREATE_PIT2", KvmIoctl.CreatePit2),
+            ("KVM_IRQ_LINE", KvmIoctl.IrqLine), ("KVM_SET_GSI_ROUTING", KvmIoctl.SetGsiRouting),
+            ("KVM_IRQ_ROUTING_IRQCHIP", KvmIoctl.IrqRoutingIrqchip), ("KVM_IRQCHIP_IOAPIC", KvmIoctl.IrqchipIoapic),
+            ("KVM_IRQCHIP_PIC_SLAVE", KvmIoctl.IrqchipPicSlave), ("KVM_IRQFD", KvmIoctl.Irqfd), ("KVM_CREATE_PIT2", KvmIoctl.CreatePit2),
             ("KVM_IOEVENTFD", KvmIoctl.Ioeventfd), ("KVM_RUN", KvmIoctl.Run), ("KVM_GET_REGS", KvmIoctl.GetRegs),
             ("KVM_SET_REGS", KvmIoctl.SetRegs), ("KVM_GET_SREGS", KvmIoctl.GetSregs), ("KVM_SET_SREGS", KvmIoctl.SetSregs),
             ("KVM_GET_MSRS", KvmIoctl.GetMsrs), ("KVM_SET_MSRS", KvmIoctl.SetMsrs), ("KVM_SET_SIGNAL_MASK", KvmIoctl.SetSignalMask),
