@@ -2,10 +2,11 @@
 # bed-init.sh: /init of the L1 bed image (busybox sh). Built into the image by bed-initramfs.sh.
 #
 # L1 is a TCG QEMU whose `-cpu max` emulates AMD SVM, so kvm-amd here gives a /dev/kvm with hardware-
-# virtualization semantics. This init mounts the host's root filesystem (9p tag "host", read-only) at
-# /host, gives it fresh proc, sys, dev and tmpfs scratch (/tmp, /run, /var/tmp, /dev/shm) so programs
-# there work on a read-only root, runs ONE command inside it with `chroot /host /bin/sh -c`, prints
-# BED-EXIT <status> and powers off. Everything runs as root on the console.
+# virtualization semantics. This init mounts the host's root filesystem (9p tag "host", read-only) and
+# lays a tmpfs over it with overlayfs at /host: every host path (a clone under /tmp included) is seen
+# as it is, and writes land in L1's memory, never on the host. It gives the root fresh proc, sys, dev
+# and /run, runs ONE command inside it with `chroot /host /bin/sh -c`, prints BED-EXIT <status> and
+# powers off. Everything runs as root on the console.
 #
 # Kernel command line (bed.sh writes it):
 #   bed.cmd=<base64 of a /bin/sh command>   or   bed.script=<host path of a /bin/sh script>
@@ -46,11 +47,22 @@ for word in $cmdline; do
 done
 [ -n "$cmd" ] || { say "no bed.cmd= or bed.script= on the kernel command line"; finish 125; }
 
-mkdir -p /host
+mkdir -p /host /lower /rw
 # cache=loose: the host tree does not change under a bed run, and caching makes dotnet start fast.
-if ! mount -t 9p -o "trans=virtio,version=9p2000.L,ro,msize=$msize,cache=$cache" host /host; then
+if ! mount -t 9p -o "trans=virtio,version=9p2000.L,ro,msize=$msize,cache=$cache" host /lower; then
     say "cannot mount the host root (9p tag 'host')"
     finish 125
+fi
+# Writable scratch over the read-only host root: the host's own /tmp (where a CI clone may live) stays
+# visible, unlike with tmpfs mounted over it.
+mount -t tmpfs -o mode=0755 tmpfs /rw
+mkdir -p /rw/upper /rw/work
+if ! mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work overlay /host; then
+    say "overlayfs over the host root failed; the root stays read-only with tmpfs scratch"
+    mount --move /lower /host
+    for scratch in /tmp /var/tmp; do
+        mount -t tmpfs -o mode=1777 tmpfs "/host$scratch"
+    done
 fi
 mount -t proc proc /host/proc
 mount -t sysfs sysfs /host/sys
@@ -64,9 +76,6 @@ ln -sf /proc/self/fd /host/dev/fd
 ln -sf /proc/self/fd/0 /host/dev/stdin
 ln -sf /proc/self/fd/1 /host/dev/stdout
 ln -sf /proc/self/fd/2 /host/dev/stderr
-for scratch in /tmp /var/tmp; do
-    mount -t tmpfs -o mode=1777 tmpfs "/host$scratch"
-done
 mount -t tmpfs -o mode=0755 tmpfs /host/run
 mkdir -p /host/run/lock /host/run/user/0 /host/tmp/home
 chmod 0700 /host/run/user/0

@@ -2,7 +2,7 @@
 # bed-initramfs.sh [--force]: build the L1 bed image and print its path.
 #
 # The image boots Debian's generic kernel (the cloud flavour lacks 9p) inside a TCG QEMU: busybox-static,
-# the modules for virtio-pci, 9p over virtio, kvm and kvm-amd (tun, bridge and veth too when present, for
+# the modules for virtio-pci, 9p over virtio, overlayfs, kvm and kvm-amd (tun, bridge and veth too when present, for
 # network tests), dependencies resolved by resolve-modules.sh into load order, and bed-init.sh as /init.
 # It lands in ${LGUEST_CACHE:-$HOME/.cache/lguest}/images/bed-<release>.cpio.gz and is rebuilt only when
 # an input changes or with --force.
@@ -16,7 +16,7 @@ force=0
 [[ "${1:-}" == --force ]] && force=1
 
 # A trailing '?' marks a module as optional (resolve-modules.sh).
-modules=(virtio_pci 9p 9pnet_virtio kvm_amd 'tun?' 'bridge?' 'veth?')
+modules=(virtio_pci 9p 9pnet_virtio overlay kvm_amd 'tun?' 'bridge?' 'veth?')
 
 # bed.sh exports what kernels.sh printed; run it only when called on our own.
 [[ -n "${LGUEST_GENERIC_MODULES:-}" ]] || eval "$("$here/kernels.sh")"

@@ -5,7 +5,8 @@
 # `-cpu max` (which emulates AMD SVM) booting Debian's generic kernel with bed-initramfs.sh's image: its
 # kernel loads kvm-amd and gets a real hardware-virtualization /dev/kvm. The host's root filesystem is
 # shared read-only over 9p and COMMAND runs in it as root (chroot), so a VMM runs straight from the
-# host's build output; /tmp, /var/tmp, /run and /dev/shm are fresh tmpfs, so the host's are not visible.
+# host's build output; an overlay keeps it writable in L1's memory (the host is never written), and
+# /run and /dev/shm are fresh tmpfs, so the host's are not visible.
 #
 # COMMAND is joined with spaces and run by /bin/sh -c (like ssh), in the caller's working directory,
 # with LGUEST_CACHE, LGUEST_GUEST_VMLINUZ, LGUEST_GUEST_VMLINUX and LGUEST_GUEST_INITRD exported (the L2
@@ -55,7 +56,7 @@ bed_image="$("$here/bed-initramfs.sh")"
 guest_image="$("$here/guest-initramfs.sh")"
 for path in "$LGUEST_CACHE" "$PWD"; do
     case "$path/" in
-        /tmp/* | /var/tmp/* | /run/* | /dev/shm/*)
+        /run/* | /dev/shm/*)
             say "warning: $path is hidden inside L1 (a tmpfs covers it there)" ;;
     esac
 done
@@ -70,7 +71,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 encoded="$(printf '%s' "$script" | base64 -w0)"
 # x86 kernels take 2048 bytes of command line; beyond a safe share, pass a script file by its host path
-# (in the cache: the host's /tmp is not visible in L1).
+# (in the cache, which L1 sees through its overlay).
 if (( ${#encoded} <= 1536 )); then
     command_arg="bed.cmd=$encoded"
 else
