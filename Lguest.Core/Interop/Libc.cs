@@ -11,6 +11,7 @@ internal static unsafe partial class Libc
     public const int MapShared = 0x01;      // MAP_SHARED
     public const int MapPrivate = 0x02;     // MAP_PRIVATE
     public const int MapFixed = 0x10;       // MAP_FIXED
+    public const int Map32Bit = 0x40;       // MAP_32BIT (x86-64): map in the low 2 GiB
     public const int MapAnonymous = 0x20;   // MAP_ANONYMOUS
     public const int MapNoReserve = 0x4000; // MAP_NORESERVE
     public const int MadvDontNeed = 4;      // MADV_DONTNEED

@@ -48,7 +48,17 @@ public sealed unsafe partial class GuestMemory : IDisposable
     /// host memory is used only where the guest touches it.
     /// </summary>
     /// <exception cref="GuestMemoryException">The host refused the mapping (too large for its address space or overcommit policy).</exception>
-    public static GuestMemory Allocate(GuestMemoryLayout layout)
+    public static GuestMemory Allocate(GuestMemoryLayout layout) => Allocate(layout, reservationFlags: 0);
+
+    /// <summary>
+    /// Maps RAM as <see cref="Allocate(GuestMemoryLayout)"/> does, but inside the low 2 GiB of this process's
+    /// address space (MAP_32BIT, x86-64): for a 64-bit process that must name the mapping in a 32-bit word, as
+    /// the /dev/lguest backend's i386 ABI does (its tests run in a 64-bit process; a 32-bit launcher gets low
+    /// addresses anyway).
+    /// </summary>
+    internal static GuestMemory AllocateBelow2GiB(GuestMemoryLayout layout) => Allocate(layout, Libc.Map32Bit);
+
+    private static GuestMemory Allocate(GuestMemoryLayout layout, int reservationFlags)
     {
         ArgumentNullException.ThrowIfNull(layout);
         ulong total = layout.TotalSize;
@@ -59,7 +69,7 @@ public sealed unsafe partial class GuestMemory : IDisposable
         // Reserve the whole range inaccessible first, then map RAM inside it: the guard pages are the
         // untouched ends of the reservation.
         nint reservation = Libc.Mmap(0, reservationSize, Libc.ProtNone,
-            Libc.MapPrivate | Libc.MapAnonymous | Libc.MapNoReserve, -1, 0);
+            Libc.MapPrivate | Libc.MapAnonymous | Libc.MapNoReserve | reservationFlags, -1, 0);
         if (reservation == Libc.MapFailed)
             throw MappingFailed(total, Marshal.GetLastPInvokeError());
 
