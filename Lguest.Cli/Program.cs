@@ -1,11 +1,21 @@
 namespace Lguest.Cli;
 
-/// <summary>Entry point of the <c>lguest</c> command.</summary>
+/// <summary>Entry point of the <c>lguest</c> command: parse, run, map errors to exit codes.</summary>
 internal static class Program
 {
     private static int Main(string[] args)
     {
-        Console.Error.WriteLine("lguest: the launcher is not built yet (issue 4)");
-        return args.Length == 0 ? 2 : 1;
+        if (!RunArguments.TryParse(args, out RunArguments arguments, out string? error))
+        {
+            Console.Error.WriteLine($"lguest: {error}");
+            Console.Error.WriteLine("Try 'lguest --help'.");
+            return (int)ExitCode.Usage;
+        }
+        if (arguments.Help)
+        {
+            Console.Out.WriteLine(RunArguments.Usage);
+            return (int)ExitCode.Ok;
+        }
+        return (int)RunCommand.Execute(arguments, Console.Error);
     }
 }

@@ -1,0 +1,143 @@
+using System.Globalization;
+
+namespace Lguest.Cli;
+
+/// <summary>The parsed command line: <c>lguest [options] MEM-IN-MB KERNEL [kernel args...]</c>.</summary>
+internal sealed record RunArguments
+{
+    public const string Usage = """
+        Usage: lguest [options] MEM-IN-MB KERNEL [kernel args...]
+        Boots a Linux kernel (bzImage or ELF vmlinux) with MEM-IN-MB megabytes of RAM, its console on
+        this terminal (COM1); Ctrl-A x stops the guest.
+
+        Options (--opt=value and --opt value are both accepted; options come before MEM-IN-MB):
+          --initrd=FILE          load FILE as the initial RAM disk
+          --cpus=N               give the guest N vCPUs (default 1)
+          --backend=auto|kvm|lguest
+                                 the hypervisor (default auto: KVM)
+          --no-reboot            exit when the guest reboots instead of booting it again
+          --verbose              log what the launcher does, with timings, on stderr
+          --help                 show this help
+        """;
+
+    public bool Help { get; init; }
+
+    public bool Verbose { get; init; }
+
+    public bool NoReboot { get; init; }
+
+    public int Cpus { get; init; } = 1;
+
+    public string Backend { get; init; } = "auto";
+
+    public string? Initrd { get; init; }
+
+    public ulong MemoryMiB { get; init; }
+
+    public string Kernel { get; init; } = "";
+
+    public IReadOnlyList<string> KernelArguments { get; init; } = [];
+
+    public string CommandLine => string.Join(' ', KernelArguments);
+
+    /// <summary>Parses <paramref name="args"/>; on failure <paramref name="error"/> says what is wrong in one line.</summary>
+    public static bool TryParse(IReadOnlyList<string> args, out RunArguments parsed, out string? error)
+    {
+        parsed = new RunArguments();
+        error = null;
+        int i = 0;
+        for (; i < args.Count; i++)
+        {
+            string arg = args[i];
+            if (arg == "--")
+            {
+                i++;
+                break;
+            }
+            if (!arg.StartsWith('-') || arg == "-")
+                break;
+            string name = arg, value = "";
+            bool hasValue = false;
+            int equals = arg.IndexOf('=', StringComparison.Ordinal);
+            if (equals > 0)
+            {
+                name = arg[..equals];
+                value = arg[(equals + 1)..];
+                hasValue = true;
+            }
+            switch (name)
+            {
+                case "--help" or "-h":
+                    parsed = parsed with { Help = true };
+                    return true;
+                case "--verbose" or "-v" when !hasValue:
+                    parsed = parsed with { Verbose = true };
+                    break;
+                case "--no-reboot" when !hasValue:
+                    parsed = parsed with { NoReboot = true };
+                    break;
+                case "--initrd" or "--cpus" or "--backend":
+                    if (!hasValue)
+                    {
+                        if (i + 1 >= args.Count)
+                        {
+                            error = $"{name} needs a value";
+                            return false;
+                        }
+                        value = args[++i];
+                    }
+                    if (!TryApply(ref parsed, name, value, out error))
+                        return false;
+                    break;
+                default:
+                    error = hasValue && name is "--verbose" or "--no-reboot" ? $"{name} takes no value" : $"unknown option {arg}";
+                    return false;
+            }
+        }
+        if (args.Count - i < 2)
+        {
+            error = args.Count - i == 0 ? "missing MEM-IN-MB and KERNEL" : "missing KERNEL";
+            return false;
+        }
+        string memory = args[i];
+        if (!ulong.TryParse(memory, NumberStyles.None, CultureInfo.InvariantCulture, out ulong mib) || mib == 0)
+        {
+            error = $"memory size '{memory}' is not a number of megabytes";
+            return false;
+        }
+        parsed = parsed with { MemoryMiB = mib, Kernel = args[i + 1], KernelArguments = args.Skip(i + 2).ToArray() };
+        return true;
+    }
+
+    private static bool TryApply(ref RunArguments parsed, string name, string value, out string? error)
+    {
+        error = null;
+        switch (name)
+        {
+            case "--initrd":
+                if (value.Length == 0)
+                {
+                    error = "--initrd needs a file name";
+                    return false;
+                }
+                parsed = parsed with { Initrd = value };
+                return true;
+            case "--cpus":
+                if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int cpus) || cpus < 1 || cpus > Machine.LauncherOptions.MaxCpus)
+                {
+                    error = $"--cpus '{value}' is not a number from 1 to {Machine.LauncherOptions.MaxCpus}";
+                    return false;
+                }
+                parsed = parsed with { Cpus = cpus };
+                return true;
+            default: // --backend
+                if (value is not ("auto" or "kvm" or "lguest"))
+                {
+                    error = $"--backend '{value}' is not one of auto, kvm, lguest";
+                    return false;
+                }
+                parsed = parsed with { Backend = value };
+                return true;
+        }
+    }
+}
