@@ -32,7 +32,8 @@ internal sealed record RunArguments
 
     public string? Initrd { get; init; }
 
-    public ulong MemoryMiB { get; init; }
+    /// <summary>MEM-IN-MB as typed; <see cref="RunCommand"/> checks it (a bad size is bad input, not bad usage).</summary>
+    public string Memory { get; init; } = "";
 
     public string Kernel { get; init; } = "";
 
@@ -99,13 +100,7 @@ internal sealed record RunArguments
             error = args.Count - i == 0 ? "missing MEM-IN-MB and KERNEL" : "missing KERNEL";
             return false;
         }
-        string memory = args[i];
-        if (!ulong.TryParse(memory, NumberStyles.None, CultureInfo.InvariantCulture, out ulong mib) || mib == 0)
-        {
-            error = $"memory size '{memory}' is not a number of megabytes";
-            return false;
-        }
-        parsed = parsed with { MemoryMiB = mib, Kernel = args[i + 1], KernelArguments = args.Skip(i + 2).ToArray() };
+        parsed = parsed with { Memory = args[i], Kernel = args[i + 1], KernelArguments = args.Skip(i + 2).ToArray() };
         return true;
     }
 

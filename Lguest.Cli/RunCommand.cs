@@ -20,6 +20,11 @@ internal static class RunCommand
             error.WriteLine("lguest: the lguest backend (/dev/lguest) is not available in this build; use --backend=kvm");
             return ExitCode.HostUnavailable;
         }
+        if (!TryCheckMemory(arguments.Memory, out ulong memoryBytes, out string? memoryError))
+        {
+            error.WriteLine($"lguest: {memoryError}");
+            return ExitCode.BadInput;
+        }
         if (!File.Exists(arguments.Kernel))
         {
             error.WriteLine($"lguest: kernel '{arguments.Kernel}' not found");
@@ -28,11 +33,6 @@ internal static class RunCommand
         if (arguments.Initrd is not null && !File.Exists(arguments.Initrd))
         {
             error.WriteLine($"lguest: initrd '{arguments.Initrd}' not found");
-            return ExitCode.BadInput;
-        }
-        if (!TryCheckMemory(arguments.MemoryMiB, out ulong memoryBytes, out string? memoryError))
-        {
-            error.WriteLine($"lguest: {memoryError}");
             return ExitCode.BadInput;
         }
 
@@ -115,10 +115,15 @@ internal static class RunCommand
     }
 
     /// <summary>The guest RAM in bytes, refusing sizes the layout cannot hold or the host does not have.</summary>
-    private static bool TryCheckMemory(ulong mib, out ulong bytes, out string? error)
+    private static bool TryCheckMemory(string text, out ulong bytes, out string? error)
     {
         bytes = 0;
         error = null;
+        if (!ulong.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out ulong mib))
+        {
+            error = $"memory size '{text}' is not a number of megabytes";
+            return false;
+        }
         ulong max = LauncherOptions.MaxMemoryBytes >> 20;
         ulong host = HostMemoryBytes();
         if (mib > max || (host > 0 && mib << 20 > host))

@@ -18,4 +18,12 @@ internal static class KvmHost
             throw; // unreachable: Assert.Ignore throws
         }
     }
+
+    /// <summary>Ignores the test unless /dev/kvm opens (for tests that run lguest in a child process).</summary>
+    public static Scope Require() => new(OpenOrIgnore());
+
+    public readonly struct Scope(KvmHypervisor kvm) : IDisposable
+    {
+        public void Dispose() => kvm.Dispose();
+    }
 }

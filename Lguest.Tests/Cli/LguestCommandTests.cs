@@ -1,0 +1,72 @@
+using Lguest.Tests.Support;
+
+namespace Lguest.Tests.Cli;
+
+/// <summary>The lguest command as a user runs it: exit codes and one-line errors.</summary>
+public class LguestCommandTests
+{
+    [Test]
+    public void Help_prints_the_usage_and_exits_0()
+    {
+        (int code, IReadOnlyList<string> stdout, _) = LguestProcess.Run("--help");
+        Assert.That(code, Is.Zero);
+        Assert.That(stdout[0], Does.StartWith("Usage: lguest [options] MEM-IN-MB KERNEL"));
+    }
+
+    [Test]
+    public void A_usage_error_exits_2_with_one_line_and_a_hint()
+    {
+        (int code, _, string stderr) = LguestProcess.Run("--bogus", "64", "k");
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(stderr, Does.StartWith("lguest: unknown option --bogus"));
+    }
+
+    [Test]
+    public void A_missing_kernel_exits_3_with_one_line()
+    {
+        (int code, _, string stderr) = LguestProcess.Run("64", "/nonexistent/vmlinux");
+        Assert.That((code, stderr.Trim()), Is.EqualTo((3, "lguest: kernel '/nonexistent/vmlinux' not found")));
+    }
+
+    [Test]
+    public void Memory_that_is_not_a_number_exits_3()
+    {
+        (int code, _, string stderr) = LguestProcess.Run("lots", "/nonexistent/vmlinux");
+        Assert.That((code, stderr.Trim()), Is.EqualTo((3, "lguest: memory size 'lots' is not a number of megabytes")));
+    }
+
+    [Test]
+    public void Memory_beyond_the_host_exits_3()
+    {
+        (int code, _, string stderr) = LguestProcess.Run("100000000", "/nonexistent/vmlinux");
+        Assert.That(code, Is.EqualTo(3));
+        Assert.That(stderr, Does.Contain("MiB of guest memory is more than"));
+    }
+
+    [Test]
+    public void The_lguest_backend_is_reported_unavailable()
+    {
+        (int code, _, string stderr) = LguestProcess.Run("--backend=lguest", "64", "/nonexistent/vmlinux");
+        Assert.That(code, Is.EqualTo(4));
+        Assert.That(stderr, Does.Contain("not available"));
+    }
+
+    [Test]
+    [Category("Kvm")]
+    public void A_file_that_is_not_a_kernel_exits_3_with_the_loader_s_reason()
+    {
+        using KvmHost.Scope kvm = KvmHost.Require();
+        string notKernel = Path.GetTempFileName();
+        File.WriteAllText(notKernel, "this is not a kernel\n");
+        try
+        {
+            (int code, _, string stderr) = LguestProcess.Run("64", notKernel);
+            Assert.That(code, Is.EqualTo(3), stderr);
+            Assert.That(stderr.Trim().Split('\n'), Has.Length.EqualTo(1));
+        }
+        finally
+        {
+            File.Delete(notKernel);
+        }
+    }
+}
