@@ -1,0 +1,68 @@
+namespace Lguest.Virtio;
+
+/// <summary>
+/// A virtio device as its transport sees it: what it offers, its configuration space and its queues.
+/// It knows nothing of PCI or of the hypervisor backend; a transport (<see cref="VirtioPciTransport"/>)
+/// negotiates with the driver and hands the device live queues at DRIVER_OK.
+/// </summary>
+/// <remarks>
+/// Threads: the transport calls every member from a vCPU thread, one call at a time per device. The
+/// device does its I/O on its own worker(s), started by <see cref="Activate"/> and stopped by
+/// <see cref="Reset"/>: a vCPU thread never waits for device I/O.
+/// </remarks>
+public interface IVirtioDevice
+{
+    /// <summary>A short name for messages and the bad-driver error ("console", "block0").</summary>
+    string Name { get; }
+
+    /// <summary>The virtio device ID.</summary>
+    VirtioDeviceType DeviceType { get; }
+
+    /// <summary>
+    /// The feature bits the device offers, device-specific ones and the ring features its queues
+    /// support (<see cref="VirtioFeatures.RingEventIndex"/>, <see cref="VirtioFeatures.RingIndirectDescriptors"/>).
+    /// The transport adds <see cref="VirtioFeatures.Version1"/> and withholds transport features it does
+    /// not implement (<see cref="VirtioFeatures.UnsupportedByPciTransport"/>).
+    /// </summary>
+    ulong DeviceFeatures { get; }
+
+    /// <summary>The maximum size of each queue (a power of two, 1 to 32768); the count is the number of queues.</summary>
+    IReadOnlyList<ushort> QueueMaxSizes { get; }
+
+    /// <summary>The size in bytes of the device-specific configuration space (0 for none), at most 4096.</summary>
+    int ConfigSize { get; }
+
+    /// <summary>
+    /// The configuration generation (virtio 1.2 §2.5.1): changes whenever any configuration field
+    /// changes, so a driver reading a multi-field value can tell it read a consistent one.
+    /// </summary>
+    byte ConfigGeneration { get; }
+
+    /// <summary>
+    /// The driver reads device configuration: <c>data.Length</c> (1, 2, 4 or 8) bytes at
+    /// <paramref name="offset"/>, which the transport has checked lie inside <see cref="ConfigSize"/>.
+    /// </summary>
+    void ReadConfig(int offset, Span<byte> data);
+
+    /// <summary>
+    /// The driver writes device configuration (same checks as <see cref="ReadConfig"/>). Writes to
+    /// read-only fields are ignored, or reported through the activation's transport as a bad driver.
+    /// </summary>
+    void WriteConfig(int offset, ReadOnlySpan<byte> data);
+
+    /// <summary>
+    /// The driver set DRIVER_OK: start serving the queues the driver enabled, with the features it
+    /// accepted. Start the worker(s) and return; throw <see cref="BadDriverException"/> when the set-up
+    /// cannot work (a required queue left disabled), which puts the device in DEVICE_NEEDS_RESET.
+    /// </summary>
+    void Activate(VirtioActivation activation);
+
+    /// <summary>
+    /// Returns the device to its initial state: stop and wait for the worker(s), forget the queues
+    /// and the negotiated features, reset the configuration generation. When this returns, the device
+    /// no longer touches guest memory nor calls the activation's transport. Called on every driver reset
+    /// (and when the device is marked broken), also when the device was never activated: it must be
+    /// idempotent. Never called from the device's own worker.
+    /// </summary>
+    void Reset();
+}

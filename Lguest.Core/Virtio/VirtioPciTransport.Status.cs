@@ -1,0 +1,215 @@
+using Lguest.Hypervisor;
+using Lguest.Memory;
+
+namespace Lguest.Virtio;
+
+// The device status state machine (virtio 1.2 §2.1, §3.1.1): reset, ACKNOWLEDGE, DRIVER, feature
+// negotiation closed by FEATURES_OK, queue set-up, DRIVER_OK; FAILED from the driver at any time;
+// DEVICE_NEEDS_RESET from the device.
+public sealed partial class VirtioPciTransport
+{
+    private const VirtioDeviceStatus DriverStatusBits = VirtioDeviceStatus.Acknowledge | VirtioDeviceStatus.Driver
+        | VirtioDeviceStatus.FeaturesOk | VirtioDeviceStatus.DriverOk | VirtioDeviceStatus.Failed;
+
+    // The split ring's alignment and sizes (virtio 1.2 §2.7): descriptor table 16 × size at 16 bytes, driver
+    // ring flags/idx/ring[size]/used_event at 2 bytes, device ring flags/idx/ring[size]/avail_event at 4.
+    private const ulong DescriptorAlignment = 16;
+    private const ulong DriverAreaAlignment = 2;
+    private const ulong DeviceAreaAlignment = 4;
+
+    // Driver-visible state, under _lock.
+    private VirtioDeviceStatus _status;
+    private uint _deviceFeatureSelect;
+    private uint _driverFeatureSelect;
+    private ulong _driverFeatures;
+    private bool _driverFeaturesPast64;
+    private ushort _queueSelect;
+    private bool _featuresOkUnread;
+    private ActivationLink? _activation;
+
+    private VirtioDeviceStatus CurrentStatus => _broken ? _status | VirtioDeviceStatus.DeviceNeedsReset : _status;
+
+    private void WriteStatus(byte value)
+    {
+        if (value == 0)
+        {
+            // §4.1.4.3.1: the device MUST reset when 0 is written, and read 0 once that is done: it is done on return.
+            ResetLocked();
+            return;
+        }
+
+        var wanted = (VirtioDeviceStatus)value;
+        VirtioDeviceStatus current = _status;
+        // §2.1.1: the driver MUST NOT clear a status bit. (DEVICE_NEEDS_RESET is never in _status: while it
+        // shows, the driver's writes other than 0 are ignored before they get here.)
+        VirtioDeviceStatus cleared = current & ~wanted;
+        if (cleared != 0)
+        {
+            BadDriver($"device status 0x{(byte)current:x2} -> 0x{value:x2} clears bits");
+            return;
+        }
+        VirtioDeviceStatus added = wanted & ~current;
+        if ((added & ~DriverStatusBits) != 0)
+        {
+            BadDriver($"device status 0x{(byte)current:x2} -> 0x{value:x2} sets unknown bits");
+            return;
+        }
+
+        if ((added & VirtioDeviceStatus.Failed) != 0)
+        {
+            _status |= VirtioDeviceStatus.Failed;
+            _logger.DriverFailed(Name);
+        }
+        if ((added & VirtioDeviceStatus.Acknowledge) != 0)
+            _status |= VirtioDeviceStatus.Acknowledge;
+        if ((added & VirtioDeviceStatus.Driver) != 0)
+        {
+            if (!Require(VirtioDeviceStatus.Acknowledge, "DRIVER set before ACKNOWLEDGE"))
+                return;
+            _status |= VirtioDeviceStatus.Driver;
+        }
+        if ((added & VirtioDeviceStatus.FeaturesOk) != 0)
+        {
+            if (!Require(VirtioDeviceStatus.Driver, "FEATURES_OK set before DRIVER"))
+                return;
+            NegotiateFeatures();
+        }
+        if ((added & VirtioDeviceStatus.DriverOk) != 0)
+        {
+            // Also catches DRIVER_OK in the same write as a FEATURES_OK that was refused.
+            if (!Require(VirtioDeviceStatus.FeaturesOk, "DRIVER_OK set without FEATURES_OK"))
+                return;
+            if (_featuresOkUnread)
+            {
+                BadDriver("DRIVER_OK set without re-reading FEATURES_OK");
+                return;
+            }
+            ActivateLocked();
+        }
+    }
+
+    private bool Require(VirtioDeviceStatus bit, string what)
+    {
+        if ((_status & bit) != 0)
+            return true;
+        BadDriver(what);
+        return false;
+    }
+
+    // §2.2.1, §3.1.1 step 5: the device refuses (FEATURES_OK stays clear on read-back) a feature it did not
+    // offer, and here, a driver without VIRTIO_F_VERSION_1: there is no legacy interface to fall back to.
+    private void NegotiateFeatures()
+    {
+        bool offered = (_driverFeatures & ~_offeredFeatures) == 0 && !_driverFeaturesPast64;
+        if (!offered || (_driverFeatures & VirtioFeatures.Version1) == 0)
+        {
+            _logger.FeaturesRefused(Name, _driverFeatures, _offeredFeatures);
+            return;
+        }
+        _status |= VirtioDeviceStatus.FeaturesOk;
+        _featuresOkUnread = true;
+    }
+
+    private void WriteQueueEnable(ushort value)
+    {
+        int queue = _queueSelect;
+        if (queue < _queues.Length && _queues[queue].Enabled)
+        {
+            BadDriver($"queue {queue} enabled twice");
+            return;
+        }
+        if (!TryGetQueueForSetUp("queue_enable", out queue))
+            return;
+        if (value != 1)
+        {
+            // §4.1.4.3.2: the driver MUST NOT write 0 to queue_enable (without VIRTIO_F_RING_RESET, not offered).
+            BadDriver($"{value} written to queue_enable of queue {queue}");
+            return;
+        }
+        if ((_status & VirtioDeviceStatus.DriverOk) != 0)
+        {
+            // The device takes its queues at DRIVER_OK (§3.1.1 step 7 comes before step 8).
+            BadDriver($"queue {queue} enabled after DRIVER_OK");
+            return;
+        }
+
+        ref QueueState q = ref _queues[queue];
+        ulong size = q.Size;
+        if (!IsPlaced(q.Descriptors, DescriptorAlignment, 16 * size)
+            || !IsPlaced(q.Driver, DriverAreaAlignment, 6 + 2 * size)
+            || !IsPlaced(q.Device, DeviceAreaAlignment, 6 + 8 * size))
+        {
+            BadDriver($"queue {queue} (size {size}) has descriptors 0x{q.Descriptors:x}, driver area 0x{q.Driver:x}, device area 0x{q.Device:x}: misaligned or outside guest memory");
+            return;
+        }
+        q.Enabled = true;
+    }
+
+    // Aligned (§2.7, table "Virtqueue Part Alignment") and wholly inside one RAM region, so the ring
+    // code never meets a part that straddles a hole or the end of memory.
+    private bool IsPlaced(ulong address, ulong alignment, ulong length) =>
+        (address & (alignment - 1)) == 0 && _machine.Memory.IsValidRange(new GuestAddress(address), length);
+
+    private void ActivateLocked()
+    {
+        _status |= VirtioDeviceStatus.DriverOk;
+        var link = new ActivationLink(this);
+        _activation = link;
+        int enabled = 0;
+        try
+        {
+            var queues = new Virtqueue?[_queues.Length];
+            for (int i = 0; i < queues.Length; i++)
+            {
+                ref QueueState q = ref _queues[i];
+                if (!q.Enabled)
+                    continue;
+                var addresses = new VringAddresses(new GuestAddress(q.Descriptors), new GuestAddress(q.Driver), new GuestAddress(q.Device));
+                queues[i] = new Virtqueue(i, new Vring(_machine.Memory, $"{Name} vq {i}", q.Size, addresses, _driverFeatures), _notifiers[i]);
+                enabled++;
+            }
+            _device.Activate(new VirtioActivation(_driverFeatures, queues, link));
+        }
+        catch (BadDriverException e)
+        {
+            MarkBroken(e, onVcpu: true);
+            return;
+        }
+        int events = RegisterNotifyEventsLocked();
+        _logger.Activated(Name, _driverFeatures, enabled, events);
+    }
+
+    // Back to the state after power-on (§4.1.4.3.1, §2.4): device stopped, features, queues, ISR and
+    // selectors cleared, pending notifications dropped, the interrupt lowered.
+    private void ResetLocked()
+    {
+        RevokeActivationLocked();
+        _device.Reset();
+        foreach (EventNotifier notifier in _notifiers)
+            _ = notifier.TryConsume();
+        ClearIsr();
+        _status = VirtioDeviceStatus.None;
+        _deviceFeatureSelect = 0;
+        _driverFeatureSelect = 0;
+        _driverFeatures = 0;
+        _driverFeaturesPast64 = false;
+        _queueSelect = 0;
+        _featuresOkUnread = false;
+        ResetQueues();
+        _broken = false;
+        _logger.DeviceReset(Name);
+    }
+
+    private void RevokeActivationLocked()
+    {
+        _activation?.Revoke();
+        _activation = null;
+        DropNotifyEventsLocked();
+    }
+
+    private void ResetQueues()
+    {
+        for (int i = 0; i < _queues.Length; i++)
+            _queues[i] = new QueueState { Size = _maxSizes[i] };
+    }
+}
