@@ -23,6 +23,9 @@ public sealed class LguestHypervisor : IHypervisor, IDisposable
     /// <summary>The device node.</summary>
     public const string DefaultDevicePath = LguestDeviceFile.DefaultPath;
 
+    /// <summary>DEVICE_PAGES of the seed: the pages above RAM kept for devices (their BARs here).</summary>
+    public const int DevicePages = 256;
+
     private readonly Func<ILguestDevice> _open;
     private readonly Lock _lock = new();
     private ILguestDevice? _firstDevice;
@@ -69,6 +72,13 @@ public sealed class LguestHypervisor : IHypervisor, IDisposable
             throw new HypervisorException(whyNot);
         return hypervisor;
     }
+
+    /// <summary>
+    /// The layout this backend runs: <paramref name="ramBytes"/> of RAM from guest-physical 0 and
+    /// <see cref="DevicePages"/> pages of device window right above it, as the seed laid memory out.
+    /// </summary>
+    public static GuestMemoryLayout CreateLayout(ulong ramBytes) =>
+        GuestMemoryLayout.Flat(ramBytes, DevicePages * GuestMemoryLayout.PageSize);
 
     /// <inheritdoc />
     /// <exception cref="HypervisorException">

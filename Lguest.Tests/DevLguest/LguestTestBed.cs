@@ -18,7 +18,7 @@ internal sealed class LguestTestBed : IDisposable
     public LguestTestBed(LguestHostSimulator? host = null, GuestMemoryLayout? layout = null)
     {
         Host = host ?? new LguestHostSimulator();
-        Memory = GuestMemory.AllocateBelow2GiB(layout ?? GuestMemoryLayout.Flat(RamSize));
+        Memory = GuestMemory.AllocateBelow2GiB(layout ?? LguestHypervisor.CreateLayout(RamSize));
         Hypervisor = new LguestHypervisor(() => Host);
         Machine = Hypervisor.CreateVirtualMachine(Memory, PortBus, MmioBus);
     }

@@ -30,7 +30,7 @@ public class LguestVirtualMachineTests
     [Test]
     public void The_lguest_layout_puts_256_device_pages_right_above_ram()
     {
-        GuestMemoryLayout layout = GuestMemoryLayout.Flat(LguestTestBed.RamSize);
+        GuestMemoryLayout layout = LguestHypervisor.CreateLayout(LguestTestBed.RamSize);
         Assert.That(layout.Regions.Single().Start, Is.EqualTo(GuestAddress.Zero));
         Assert.That(layout.MmioWindow.Start.Value, Is.EqualTo(LguestTestBed.RamSize));
         Assert.That(layout.MmioWindow.Size, Is.EqualTo(256 * 4096));
