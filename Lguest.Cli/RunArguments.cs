@@ -10,7 +10,8 @@ internal sealed record RunArguments
         Boots a Linux kernel (bzImage or ELF vmlinux) with MEM-IN-MB megabytes of RAM, its console on
         this terminal (COM1); Ctrl-A x stops the guest.
 
-        Options (--opt=value and --opt value are both accepted; options come before MEM-IN-MB):
+        Options (--opt=value and --opt value are both accepted, before or after KERNEL; after KERNEL,
+        other arguments go to the kernel, and -- passes the rest as they are):
           --initrd=FILE          load FILE as the initial RAM disk
           --cpus=N               give the guest N vCPUs (default 1)
           --backend=auto|kvm|lguest
@@ -41,22 +42,43 @@ internal sealed record RunArguments
 
     public string CommandLine => string.Join(' ', KernelArguments);
 
-    /// <summary>Parses <paramref name="args"/>; on failure <paramref name="error"/> says what is wrong in one line.</summary>
+    /// <summary>
+    /// Parses <paramref name="args"/>; on failure <paramref name="error"/> says what is wrong in one line.
+    /// Launcher options may come anywhere (<c>lguest 512 vmlinuz --initrd=initrd.img console=ttyS0</c>, as
+    /// the seeds' users typed it); after KERNEL an argument that is not a launcher option goes to the
+    /// kernel, and <c>--</c> passes everything after it (itself included) to the kernel verbatim.
+    /// </summary>
     public static bool TryParse(IReadOnlyList<string> args, out RunArguments parsed, out string? error)
     {
         parsed = new RunArguments();
         error = null;
-        int i = 0;
-        for (; i < args.Count; i++)
+        var positional = new List<string>();
+        var kernelArguments = new List<string>();
+        for (int i = 0; i < args.Count; i++)
         {
             string arg = args[i];
+            bool afterKernel = positional.Count >= 2;
             if (arg == "--")
             {
-                i++;
+                // Before KERNEL it only ends the options; after it, the kernel gets "--" and the rest (init's arguments).
+                int from = afterKernel ? i : i + 1;
+                foreach (string rest in args.Skip(from))
+                {
+                    if (positional.Count < 2 && rest != "--")
+                        positional.Add(rest);
+                    else
+                        kernelArguments.Add(rest);
+                }
                 break;
             }
             if (!arg.StartsWith('-') || arg == "-")
-                break;
+            {
+                if (afterKernel)
+                    kernelArguments.Add(arg);
+                else
+                    positional.Add(arg);
+                continue;
+            }
             string name = arg, value = "";
             bool hasValue = false;
             int equals = arg.IndexOf('=', StringComparison.Ordinal);
@@ -91,16 +113,21 @@ internal sealed record RunArguments
                         return false;
                     break;
                 default:
+                    if (afterKernel)
+                    {
+                        kernelArguments.Add(arg); // not ours: the kernel's (or init's)
+                        break;
+                    }
                     error = hasValue && name is "--verbose" or "--no-reboot" ? $"{name} takes no value" : $"unknown option {arg}";
                     return false;
             }
         }
-        if (args.Count - i < 2)
+        if (positional.Count < 2)
         {
-            error = args.Count - i == 0 ? "missing MEM-IN-MB and KERNEL" : "missing KERNEL";
+            error = positional.Count == 0 ? "missing MEM-IN-MB and KERNEL" : "missing KERNEL";
             return false;
         }
-        parsed = parsed with { Memory = args[i], Kernel = args[i + 1], KernelArguments = args.Skip(i + 2).ToArray() };
+        parsed = parsed with { Memory = positional[0], Kernel = positional[1], KernelArguments = kernelArguments };
         return true;
     }
 

@@ -39,9 +39,29 @@ public class RunArgumentsTests
     }
 
     [Test]
-    public void Arguments_after_the_kernel_that_look_like_options_go_to_the_kernel()
+    public void Launcher_options_after_the_kernel_are_still_the_launcher_s()
     {
-        Assert.That(Parse("64", "k", "--verbose").CommandLine, Is.EqualTo("--verbose"));
+        RunArguments a = Parse("512", "vmlinuz", "--initrd=initrd.img", "console=ttyS0");
+        Assert.That((a.Initrd, a.CommandLine), Is.EqualTo(("initrd.img", "console=ttyS0")));
+    }
+
+    [Test]
+    public void Unknown_options_after_the_kernel_go_to_the_kernel()
+    {
+        Assert.That(Parse("64", "k", "--weird", "quiet").CommandLine, Is.EqualTo("--weird quiet"));
+    }
+
+    [Test]
+    public void A_double_dash_after_the_kernel_passes_the_rest_verbatim()
+    {
+        Assert.That(Parse("64", "k", "ro", "--", "--verbose", "single").CommandLine, Is.EqualTo("ro -- --verbose single"));
+    }
+
+    [Test]
+    public void A_double_dash_before_the_positionals_only_ends_the_options()
+    {
+        RunArguments a = Parse("--", "64", "-k", "quiet");
+        Assert.That((a.Memory, a.Kernel, a.CommandLine), Is.EqualTo(("64", "-k", "quiet")));
     }
 
     [Test]
