@@ -6,9 +6,10 @@ namespace Lguest.Virtio;
 /// negotiates with the driver and hands the device live queues at DRIVER_OK.
 /// </summary>
 /// <remarks>
-/// Threads: the transport calls every member from a vCPU thread, one call at a time per device. The
-/// device does its I/O on its own worker(s), started by <see cref="Activate"/> and stopped by
-/// <see cref="Reset"/>: a vCPU thread never waits for device I/O.
+/// Threads: the transport calls every member from a vCPU thread (or the thread disposing it), one call
+/// at a time per device. The device does its I/O on its own worker(s), started by <see cref="Activate"/>
+/// and stopped by <see cref="Reset"/>: a vCPU thread never waits for device I/O. A worker talks back only
+/// through the activation's <see cref="IVirtioTransport"/>, which never waits for a vCPU.
 /// </remarks>
 public interface IVirtioDevice
 {

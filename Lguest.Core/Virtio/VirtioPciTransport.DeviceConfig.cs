@@ -6,26 +6,34 @@ namespace Lguest.Virtio;
 // (§4.1.4.9) through which a driver without a BAR mapping (firmware) reaches the same registers.
 public sealed partial class VirtioPciTransport
 {
+    // Under _lock like every other call into the device, so a device sees one call at a time even when
+    // several vCPUs reach its registers at once.
     private void ReadDeviceConfig(int offset, Span<byte> data)
     {
-        if (data.Length > _deviceConfigSize - offset)
+        lock (_lock)
         {
-            ReportRegisterMisuse($"{data.Length}-byte read at device configuration 0x{offset:x}, past its {_deviceConfigSize} bytes");
-            return;
+            if (data.Length > _deviceConfigSize - offset)
+            {
+                BadDriver($"{data.Length}-byte read at device configuration 0x{offset:x}, past its {_deviceConfigSize} bytes");
+                return;
+            }
+            _device.ReadConfig(offset, data);
         }
-        _device.ReadConfig(offset, data);
     }
 
     private void WriteDeviceConfig(int offset, ReadOnlySpan<byte> data)
     {
-        if (_broken)
-            return;
-        if (data.Length > _deviceConfigSize - offset)
+        lock (_lock)
         {
-            ReportRegisterMisuse($"{data.Length}-byte write at device configuration 0x{offset:x}, past its {_deviceConfigSize} bytes");
-            return;
+            if (_broken)
+                return;
+            if (data.Length > _deviceConfigSize - offset)
+            {
+                BadDriver($"{data.Length}-byte write at device configuration 0x{offset:x}, past its {_deviceConfigSize} bytes");
+                return;
+            }
+            _device.WriteConfig(offset, data);
         }
-        _device.WriteConfig(offset, data);
     }
 
     // The driver read pci_cfg_data: read cap.length bytes at cap.offset of BAR cap.bar into it first.

@@ -200,4 +200,28 @@ public class VirtioPciTransportInterruptTests
         bed.Notify(0);
         Assert.That(bed.Transport.QueueNotifiers[0].IsSignalled, Is.True);
     }
+
+    [Test]
+    public void Under_a_racing_worker_and_driver_the_line_is_high_exactly_when_the_isr_has_something()
+    {
+        _bed.BringUp();
+        IVirtioTransport transport = _device.Active!.Transport;
+        for (int round = 0; round < 200; round++)
+        {
+            var worker = new Thread(() =>
+            {
+                for (int i = 0; i < 200; i++)
+                    transport.SignalUsedBuffers(0);
+            });
+            worker.Start();
+            while (worker.IsAlive)
+                _ = _bed.ReadIsr();
+            worker.Join();
+
+            bool high = _bed.Line.IsAsserted;
+            byte isr = _bed.ReadIsr();
+            Assert.That(high, Is.EqualTo(isr != 0), $"round {round}: line {(high ? "high" : "low")} with ISR {isr}");
+            Assert.That(_bed.Line.IsAsserted, Is.False);
+        }
+    }
 }
