@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Lguest.Boot;
+using Lguest.DevLguest;
 using Lguest.Hypervisor;
 using Lguest.Kvm;
 using Lguest.Machine;
@@ -17,7 +18,14 @@ internal static class RunCommand
     {
         if (arguments.Backend == "lguest")
         {
-            error.WriteLine("lguest: the lguest backend (/dev/lguest) is not available in this build; use --backend=kvm");
+            // The /dev/lguest backend exists, but the launcher builds only the PC machine so far: say which is missing.
+            if (!LguestHypervisor.TryOpen(out LguestHypervisor? lguest, out string? whyNot))
+            {
+                error.WriteLine($"lguest: {whyNot}");
+                return ExitCode.HostUnavailable;
+            }
+            lguest.Dispose();
+            error.WriteLine("lguest: /dev/lguest is here, but the launcher cannot build an lguest machine yet; use --backend=kvm");
             return ExitCode.HostUnavailable;
         }
         if (!TryCheckMemory(arguments.Memory, out ulong memoryBytes, out string? memoryError))
