@@ -52,6 +52,41 @@ public sealed unsafe partial class GuestMemory
         return n >= 0 || (errno == Libc.EAGAIN ? false : throw HostIoFailed("writev", errno));
     }
 
+    /// <summary>
+    /// One writev of <paramref name="prefix"/>, host bytes the caller owns, followed by
+    /// <paramref name="buffers"/>, to a packet descriptor (a tap). A device sends a header it copied out
+    /// of guest memory and checked this way, so the guest cannot change it between the check and the
+    /// write. Returns false when the descriptor is non-blocking and cannot take the data now.
+    /// </summary>
+    /// <exception cref="ArgumentException">More buffers than one writev takes after the prefix.</exception>
+    /// <exception cref="GuestMemoryException">A buffer is outside guest RAM.</exception>
+    /// <exception cref="IOException">The host write failed.</exception>
+    public bool TryWriteTo(SafeHandle fd, ReadOnlySpan<byte> prefix, ReadOnlySpan<GuestBuffer> buffers, out int bytesWritten)
+    {
+        if (buffers.Length > IovBatch - 1)
+            throw new ArgumentException($"at most {IovBatch - 1} buffers follow a prefix in one writev", nameof(buffers));
+        int count = buffers.Length + 1;
+        Libc.IoVec* vectors = stackalloc Libc.IoVec[count];
+        nint n;
+        fixed (byte* head = prefix)
+        {
+            vectors[0].Base = head;
+            vectors[0].Length = (nuint)prefix.Length;
+            for (int i = 0; i < buffers.Length; i++)
+            {
+                GuestBuffer b = buffers[i];
+                vectors[i + 1].Base = Translate(b.Address, b.Length);
+                vectors[i + 1].Length = b.Length;
+            }
+            // Safety: the prefix is pinned by fixed for the call; every guest iovec was translated and
+            // bounds-checked above and the mapping outlives the call.
+            n = Libc.Writev(fd, vectors, count);
+        }
+        int errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
+        bytesWritten = (int)Math.Max(n, 0);
+        return n >= 0 || (errno == Libc.EAGAIN ? false : throw HostIoFailed("writev", errno));
+    }
+
     private long TransferAll(SafeHandle file, long offset, ReadOnlySpan<GuestBuffer> buffers, bool write)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);

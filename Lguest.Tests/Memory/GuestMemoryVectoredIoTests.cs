@@ -61,4 +61,39 @@ public class GuestMemoryVectoredIoTests
         Assert.That(memory.ReadFromFile(file, 0, buffers), Is.EqualTo(3000));
         Assert.That(memory.Read<byte>(new GuestAddress(2 * 2999)), Is.EqualTo(unchecked((byte)2999)));
     }
+
+    [Test]
+    public void TryWriteTo_with_a_prefix_writes_the_host_bytes_then_the_guest_buffers_in_one_write()
+    {
+        using var memory = GuestMemory.Allocate(GuestMemoryLayout.Flat(MiB));
+        memory.Write(new GuestAddress(0x2000), "guest"u8);
+        memory.Write(new GuestAddress(0x5000), "-data"u8);
+        File.WriteAllBytes(_path, []);
+        using (SafeFileHandle file = File.OpenHandle(_path, FileMode.Open, FileAccess.Write))
+        {
+            bool written = memory.TryWriteTo(file, "host:"u8, [new(new GuestAddress(0x2000), 5), new(new GuestAddress(0x5000), 5)], out int n);
+            Assert.That(written, Is.True);
+            Assert.That(n, Is.EqualTo(15));
+        }
+        Assert.That(File.ReadAllBytes(_path), Is.EqualTo("host:guest-data"u8.ToArray()));
+    }
+
+    [Test]
+    public void TryWriteTo_with_a_prefix_refuses_a_buffer_outside_guest_ram_before_any_io()
+    {
+        using var memory = GuestMemory.Allocate(GuestMemoryLayout.Flat(MiB));
+        File.WriteAllBytes(_path, []);
+        using SafeFileHandle file = File.OpenHandle(_path, FileMode.Open, FileAccess.Write);
+        Assert.That(() => memory.TryWriteTo(file, "host"u8, [new(new GuestAddress(MiB - 4), 8)], out _), Throws.TypeOf<GuestMemoryException>());
+        Assert.That(new FileInfo(_path).Length, Is.Zero);
+    }
+
+    [Test]
+    public void TryWriteTo_with_a_prefix_refuses_more_buffers_than_one_writev_takes()
+    {
+        using var memory = GuestMemory.Allocate(GuestMemoryLayout.Flat(MiB));
+        using SafeFileHandle file = File.OpenHandle(_path, FileMode.Open, FileAccess.Write);
+        GuestBuffer[] buffers = Enumerable.Range(0, 1024).Select(i => new GuestBuffer(new GuestAddress((ulong)i), 1)).ToArray();
+        Assert.That(() => memory.TryWriteTo(file, "h"u8, buffers, out _), Throws.ArgumentException);
+    }
 }
