@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 using Lguest.Boot;
 using Lguest.DevLguest;
 using Lguest.Hypervisor;
@@ -47,7 +48,10 @@ internal static class RunCommand
         using var stop = new CancellationTokenSource();
         int signal = 0;
         using var terminal = RawTerminal.TryEnter();
-        Stream input = Console.OpenStandardInput();
+        // Plain reads and writes of fds 0 and 1: System.Console's terminal stream would echo and line-edit
+        // the input itself (and switch the keypad mode), which a guest's own shell must do instead.
+        Stream input = new FileStream(new SafeFileHandle(0, ownsHandle: false), FileAccess.Read, bufferSize: 0);
+        Stream output = new FileStream(new SafeFileHandle(1, ownsHandle: false), FileAccess.Write, bufferSize: 0);
         if (terminal is not null)
             input = new ConsoleEscapeStream(input, stop.Cancel);
         using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => OnSignal(c, 15));
@@ -69,7 +73,7 @@ internal static class RunCommand
             o.CpuCount = arguments.Cpus;
             o.NoReboot = arguments.NoReboot;
             o.ConsoleInput = input;
-            o.ConsoleOutput = Console.OpenStandardOutput();
+            o.ConsoleOutput = output;
         });
 
         try
