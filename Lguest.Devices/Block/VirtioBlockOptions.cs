@@ -1,0 +1,57 @@
+namespace Lguest.Devices;
+
+/// <summary>One virtio block device: the disk image behind it and how the guest sees it.</summary>
+public sealed class VirtioBlockOptions
+{
+    /// <summary>The length of the device ID string GET_ID returns (VIRTIO_BLK_ID_BYTES, virtio 1.2 §5.2.6).</summary>
+    public const int SerialLength = 20;
+
+    /// <summary>The smallest queue: room for a header, one data segment and the status byte, and a power of two.</summary>
+    public const ushort MinQueueSize = 4;
+
+    /// <summary>The largest split virtqueue (virtio 1.2 §2.7).</summary>
+    public const ushort MaxQueueSize = 32768;
+
+    /// <summary>The disk image: a regular file, whose size (rounded down to 512 bytes) is the disk's capacity.</summary>
+    public string Path { get; set; } = "";
+
+    /// <summary>Open the image read-only and offer VIRTIO_BLK_F_RO; writes fail with VIRTIO_BLK_S_IOERR.</summary>
+    public bool ReadOnly { get; set; }
+
+    /// <summary>
+    /// The device ID the guest reads with GET_ID (Linux: /sys/block/vda/serial): printable ASCII, at most
+    /// <see cref="SerialLength"/> characters. Null: the image's file name, cut to fit, with anything not
+    /// printable ASCII replaced by '_'.
+    /// </summary>
+    public string? Serial { get; set; }
+
+    /// <summary>The request queue's maximum size: a power of two from <see cref="MinQueueSize"/> to <see cref="MaxQueueSize"/>.</summary>
+    public ushort QueueSize { get; set; } = 256;
+
+    /// <summary>The device's name in messages; null for "block" and its index among the block devices added.</summary>
+    public string? Name { get; set; }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first bad option.</summary>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Path))
+            throw new ArgumentException("the disk image path is empty", nameof(Path));
+        if (Serial is not null && (Serial.Length > SerialLength || !Serial.All(c => c is >= ' ' and <= '~')))
+            throw new ArgumentException($"the serial '{Serial}' is not printable ASCII of at most {SerialLength} characters", nameof(Serial));
+        if (QueueSize < MinQueueSize || QueueSize > MaxQueueSize || !ushort.IsPow2(QueueSize))
+            throw new ArgumentException($"queue size {QueueSize} is not a power of two from {MinQueueSize} to {MaxQueueSize}", nameof(QueueSize));
+        if (Name is not null && string.IsNullOrWhiteSpace(Name))
+            throw new ArgumentException("the device name is blank", nameof(Name));
+    }
+
+    /// <summary>The 20-byte ID: <see cref="Serial"/> or the file name, NUL-padded.</summary>
+    internal byte[] IdBytes()
+    {
+        string serial = Serial ?? new string(System.IO.Path.GetFileName(Path).Take(SerialLength)
+            .Select(c => c is > ' ' and <= '~' ? c : '_').ToArray());
+        var id = new byte[SerialLength];
+        for (int i = 0; i < serial.Length && i < SerialLength; i++)
+            id[i] = (byte)serial[i];
+        return id;
+    }
+}
