@@ -1,4 +1,5 @@
 using Lguest.Hypervisor;
+using Lguest.Virtio;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -10,7 +11,9 @@ public static class LguestServiceCollectionExtensions
     /// <summary>
     /// Adds the <see cref="Launcher"/> with its options. The container must also hold an
     /// <see cref="IHypervisor"/> and an <see cref="IBootImage"/>; every <see cref="IPlatformDeviceFactory"/>
-    /// registered (in order) adds devices to each boot.
+    /// registered (in order) adds devices to each boot, then every <see cref="IVirtioDeviceFactory"/>
+    /// registered (in order) adds a virtio PCI device through <see cref="VirtioPciDeviceFactory"/>, so the
+    /// virtio devices' PCI slots follow their registration order.
     /// </summary>
     public static IServiceCollection AddLguest(this IServiceCollection services, Action<LauncherOptions> configure)
     {
@@ -24,7 +27,8 @@ public static class LguestServiceCollectionExtensions
             sp.GetRequiredService<IHypervisor>(),
             sp.GetRequiredService<IBootImage>(),
             options,
-            sp.GetServices<IPlatformDeviceFactory>(),
+            sp.GetServices<IPlatformDeviceFactory>().Concat(
+                sp.GetServices<IVirtioDeviceFactory>().Select(f => new VirtioPciDeviceFactory(f))),
             sp.GetService<ILoggerFactory>()));
         return services;
     }

@@ -1,0 +1,26 @@
+using Lguest.Virtio;
+using Microsoft.Extensions.Logging;
+
+namespace Lguest.Machine;
+
+/// <summary>
+/// Puts a virtio device on PCI bus 0 for each boot: the device an <see cref="IVirtioDeviceFactory"/>
+/// makes for the boot's memory, behind its own <see cref="VirtioPciTransport"/>, in the next free slot.
+/// The transport (and through it the device's workers) is stopped when the boot ends, after the vCPUs.
+/// </summary>
+/// <param name="device">Makes the device.</param>
+/// <param name="options">The transport's bad-driver policy; null for the default (the device alone suffers).</param>
+public sealed class VirtioPciDeviceFactory(IVirtioDeviceFactory device, VirtioPciTransportOptions? options = null) : IPlatformDeviceFactory
+{
+    private readonly IVirtioDeviceFactory _device = device ?? throw new ArgumentNullException(nameof(device));
+
+    /// <inheritdoc />
+    public void Create(PlatformContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        IVirtioDevice created = _device.Create(context.Memory);
+        var transport = new VirtioPciTransport(created, context.Machine, options, context.LoggerFactory.CreateLogger<VirtioPciTransport>());
+        context.DisposeAtShutdown(transport);
+        context.PciBus.Add(transport);
+    }
+}
