@@ -162,4 +162,15 @@ public class VirtioConsoleDeviceTests
         bed.Receive.Kick();
         Assert.That(bed.Text(buffers[0], bed.Receive.WaitForUsed(bed.Transport).Length), Is.EqualTo("after the reset"));
     }
+
+    [Test]
+    public void A_reset_while_the_host_output_is_full_returns_and_the_buffer_stays_unused()
+    {
+        using var bed = new ConsoleTestBed(outputPauseBytes: 1024);
+        bed.Transmit.Add(bed.Transmit.Readable(new byte[4096]));
+        bed.Transmit.Kick();
+        Assert.That(bed.Transport.Interrupt.Wait(timeoutMilliseconds: QuietMilliseconds), Is.False);
+        bed.Device.Reset(); // joins the transmit worker, blocked in its flush
+        Assert.That(bed.Transmit.UsedIndex, Is.Zero);
+    }
 }
