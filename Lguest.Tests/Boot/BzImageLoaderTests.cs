@@ -6,35 +6,19 @@ using Lguest.Tests.Support;
 namespace Lguest.Tests.Boot;
 
 /// <summary>Loading synthetic bzImages on the KVM platform: placement, entries and the zero page.</summary>
-public class BzImageLoaderTests
+internal sealed class BzImageLoaderTests : LoaderFixture
 {
-    private const ulong MiB = 1 << 20;
-    private TemporaryFolder _files = null!;
-    private GuestMemory _memory = null!;
-
-    [SetUp]
-    public void SetUp()
-    {
-        _files = new TemporaryFolder();
-        _memory = GuestMemory.Allocate(GuestMemoryLayout.WithMmioHole(64 * MiB));
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        _memory.Dispose();
-        _files.Dispose();
-    }
+    protected override GuestMemoryLayout Layout => GuestMemoryLayout.WithMmioHole(64 * MiB);
 
     private LoadedKernel Load(BzImageBuilder image, string commandLine = "", GuestAddress? rsdp = null) =>
-        KernelLoader.Load(_memory, new KernelLoadOptions
+        KernelLoader.Load(Memory, new KernelLoadOptions
         {
-            KernelPath = _files.Write("bzImage", image.Build()),
+            KernelPath = Files.Write("bzImage", image.Build()),
             CommandLine = commandLine,
             AcpiRsdpAddress = rsdp,
         });
 
-    private BootParams ZeroPage => _memory.Read<BootParams>(new GuestAddress(PcLowMemory.ZeroPage));
+    private BootParams ZeroPage => Memory.Read<BootParams>(new GuestAddress(PcLowMemory.ZeroPage));
 
     [Test]
     public void Load_places_a_relocatable_bzImage_at_its_pref_address()
@@ -116,7 +100,7 @@ public class BzImageLoaderTests
         var image = new BzImageBuilder();
         image.Header.SetupSects = 0;
         Load(image);
-        Assert.That(_memory.GetSpan(new GuestAddress(0x1000000), 16).ToArray(),
+        Assert.That(Memory.GetSpan(new GuestAddress(0x1000000), 16).ToArray(),
             Is.EqualTo(Enumerable.Range(0, 16).Select(BzImageBuilder.CodeByte).ToArray()));
     }
 
@@ -127,7 +111,7 @@ public class BzImageLoaderTests
         image.Header.SetupSects = 30;
         Load(image);
         byte[] expected = Enumerable.Range(0, 300_000).Select(BzImageBuilder.CodeByte).ToArray();
-        Assert.That(_memory.GetSpan(new GuestAddress(0x1000000), 300_000).SequenceEqual(expected), Is.True);
+        Assert.That(Memory.GetSpan(new GuestAddress(0x1000000), 300_000).SequenceEqual(expected), Is.True);
     }
 
     [Test]
@@ -202,7 +186,7 @@ public class BzImageLoaderTests
         LoadedKernel k = Load(new BzImageBuilder(), "console=ttyS0 root=/dev/vda");
         Assert.That(k.CommandLineAddress, Is.EqualTo(new GuestAddress(PcLowMemory.CommandLine)));
         Assert.That(k.CommandLineLength, Is.EqualTo(27));
-        Assert.That(_memory.GetSpan(new GuestAddress(ZeroPage.Hdr.CmdLinePtr), 28).ToArray(), Is.EqualTo("console=ttyS0 root=/dev/vda\0"u8.ToArray()));
+        Assert.That(Memory.GetSpan(new GuestAddress(ZeroPage.Hdr.CmdLinePtr), 28).ToArray(), Is.EqualTo("console=ttyS0 root=/dev/vda\0"u8.ToArray()));
     }
 
     [Test]

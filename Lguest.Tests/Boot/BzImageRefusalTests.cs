@@ -5,31 +5,15 @@ using Lguest.Tests.Support;
 namespace Lguest.Tests.Boot;
 
 /// <summary>Every bzImage the loader refuses, each with its own message and nothing written.</summary>
-public class BzImageRefusalTests
+internal sealed class BzImageRefusalTests : LoaderFixture
 {
-    private const ulong MiB = 1 << 20;
-    private TemporaryFolder _files = null!;
-    private GuestMemory _memory = null!;
-
-    [SetUp]
-    public void SetUp()
-    {
-        _files = new TemporaryFolder();
-        // Small RAM: each refusal checks afterwards that every byte is still zero.
-        _memory = GuestMemory.Allocate(GuestMemoryLayout.WithMmioHole(24 * MiB));
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        _memory.Dispose();
-        _files.Dispose();
-    }
+    // Small RAM: each refusal checks afterwards that every byte is still zero.
+    protected override GuestMemoryLayout Layout => GuestMemoryLayout.WithMmioHole(24 * MiB);
 
     private void AssertRefused(BzImageBuilder image, string fragment, string commandLine = "", BootPlatform platform = BootPlatform.Kvm) =>
-        LoaderRefusal.AssertRefused(_memory, new KernelLoadOptions
+        LoaderRefusal.AssertRefused(Memory, new KernelLoadOptions
         {
-            KernelPath = _files.Write("bzImage", image.Build()),
+            KernelPath = Files.Write("bzImage", image.Build()),
             CommandLine = commandLine,
             Platform = platform,
         }, fragment);
@@ -137,7 +121,7 @@ public class BzImageRefusalTests
         var image = new BzImageBuilder { KernelSize = (int)(1 * MiB + 4096) };
         image.Header.RelocatableKernel = 0;
         image.Header.InitSize = 0;
-        LoaderRefusal.AssertRefused(small, new KernelLoadOptions { KernelPath = _files.Write("big", image.Build()) },
+        LoaderRefusal.AssertRefused(small, new KernelLoadOptions { KernelPath = Files.Write("big", image.Build()) },
             "its 0x101000-byte protected-mode kernel at 0x100000 is not inside guest RAM below 4 GiB (RAM [0x0, 0x200000))");
     }
 

@@ -6,33 +6,17 @@ using Lguest.Tests.Support;
 namespace Lguest.Tests.Boot;
 
 /// <summary>Loading synthetic ELF vmlinux files: segments, entries, the PVH note and start info.</summary>
-public class ElfLoaderTests
+internal sealed class ElfLoaderTests : LoaderFixture
 {
-    private const ulong MiB = 1 << 20;
-    private TemporaryFolder _files = null!;
-    private GuestMemory _memory = null!;
-
-    [SetUp]
-    public void SetUp()
-    {
-        _files = new TemporaryFolder();
-        _memory = GuestMemory.Allocate(GuestMemoryLayout.WithMmioHole(64 * MiB));
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        _memory.Dispose();
-        _files.Dispose();
-    }
+    protected override GuestMemoryLayout Layout => GuestMemoryLayout.WithMmioHole(64 * MiB);
 
     private static byte[] Pattern(int length, int seed) => Enumerable.Range(0, length).Select(i => (byte)(i * 13 + seed)).ToArray();
 
     private LoadedKernel Load(ElfImageBuilder elf, bool preferPvh = true, string? initrd = null, string commandLine = "", GuestAddress? rsdp = null,
         BootPlatform platform = BootPlatform.Kvm, GuestMemory? memory = null) =>
-        KernelLoader.Load(memory ?? _memory, new KernelLoadOptions
+        KernelLoader.Load(memory ?? Memory, new KernelLoadOptions
         {
-            KernelPath = _files.Write("vmlinux", elf.Build()),
+            KernelPath = Files.Write("vmlinux", elf.Build()),
             PreferPvh = preferPvh,
             InitrdPath = initrd,
             CommandLine = commandLine,
@@ -46,17 +30,17 @@ public class ElfLoaderTests
         byte[] text = Pattern(10_000, 1), data = Pattern(3000, 2);
         var elf = new ElfImageBuilder().Load(0x1000000, text, vaddr: 0xffffffff81000000).Load(0x1400000, data, vaddr: 0xffffffff81400000);
         Load(elf);
-        Assert.That(_memory.GetSpan(new GuestAddress(0x1000000), text.Length).ToArray(), Is.EqualTo(text));
-        Assert.That(_memory.GetSpan(new GuestAddress(0x1400000), data.Length).ToArray(), Is.EqualTo(data));
+        Assert.That(Memory.GetSpan(new GuestAddress(0x1000000), text.Length).ToArray(), Is.EqualTo(text));
+        Assert.That(Memory.GetSpan(new GuestAddress(0x1400000), data.Length).ToArray(), Is.EqualTo(data));
     }
 
     [Test]
     public void Load_zeroes_the_part_of_p_memsz_beyond_p_filesz()
     {
-        _memory.GetSpan(new GuestAddress(0x1000000), 0x3000).Fill(0xCC); // stale contents where the bss goes
+        Memory.GetSpan(new GuestAddress(0x1000000), 0x3000).Fill(0xCC); // stale contents where the bss goes
         Load(new ElfImageBuilder().Load(0x1000000, Pattern(0x1000, 3), memSize: 0x3000));
-        Assert.That(_memory.GetSpan(new GuestAddress(0x1000000), 0x1000).ToArray(), Is.EqualTo(Pattern(0x1000, 3)));
-        Assert.That(_memory.GetSpan(new GuestAddress(0x1001000), 0x2000).ContainsAnyExcept((byte)0), Is.False);
+        Assert.That(Memory.GetSpan(new GuestAddress(0x1000000), 0x1000).ToArray(), Is.EqualTo(Pattern(0x1000, 3)));
+        Assert.That(Memory.GetSpan(new GuestAddress(0x1001000), 0x2000).ContainsAnyExcept((byte)0), Is.False);
     }
 
     [Test]
@@ -82,7 +66,7 @@ public class ElfLoaderTests
         LoadedKernel k = Load(new ElfImageBuilder { Is64 = false, Entry = 0x100000 }.Load(0x100000, Pattern(256, 6)));
         Assert.That(k.Boot, Is.EqualTo(new BootState(BootCpuMode.Linux32, new GuestAddress(0x100000), new GuestAddress(PcLowMemory.ZeroPage))));
         Assert.That(k.Entry64, Is.Null);
-        Assert.That(_memory.GetSpan(new GuestAddress(0x100000), 256).ToArray(), Is.EqualTo(Pattern(256, 6)));
+        Assert.That(Memory.GetSpan(new GuestAddress(0x100000), 256).ToArray(), Is.EqualTo(Pattern(256, 6)));
     }
 
     [Test]
@@ -96,7 +80,7 @@ public class ElfLoaderTests
     public void Load_makes_up_a_setup_header_for_an_elf_kernel()
     {
         Load(new ElfImageBuilder().Load(0x1000000, Pattern(64, 8)), commandLine: "console=hvc0");
-        BootParams bp = _memory.Read<BootParams>(new GuestAddress(PcLowMemory.ZeroPage));
+        BootParams bp = Memory.Read<BootParams>(new GuestAddress(PcLowMemory.ZeroPage));
         Assert.Multiple(() =>
         {
             Assert.That(bp.Hdr.BootFlag, Is.EqualTo(0xAA55));
@@ -156,11 +140,11 @@ public class ElfLoaderTests
     }
 
     [Test]
-    public void Load_writes_hvm_start_info_with_command_line_memory_map_and_rsdp()
+    public void Load_writes_hvm_start_info_with_command_lineMemory_map_and_rsdp()
     {
         var elf = new ElfImageBuilder().Load(0x1000000, Pattern(4096, 14)).PvhNote(0x1000000);
         Load(elf, commandLine: "console=ttyS0", rsdp: new GuestAddress(0xE0000));
-        HvmStartInfo info = _memory.Read<HvmStartInfo>(new GuestAddress(PcLowMemory.StartInfo));
+        HvmStartInfo info = Memory.Read<HvmStartInfo>(new GuestAddress(PcLowMemory.StartInfo));
         Assert.Multiple(() =>
         {
             Assert.That(info.Magic, Is.EqualTo(0x336ec578));
@@ -173,29 +157,29 @@ public class ElfLoaderTests
             Assert.That(info.MemmapEntries, Is.EqualTo(3));
         });
         HvmMemmapEntry[] memmap = Enumerable.Range(0, 3)
-            .Select(i => _memory.Read<HvmMemmapEntry>(new GuestAddress(info.MemmapPaddr + (ulong)(i * 24)))).ToArray();
+            .Select(i => Memory.Read<HvmMemmapEntry>(new GuestAddress(info.MemmapPaddr + (ulong)(i * 24)))).ToArray();
         Assert.That(memmap.Select(e => (e.Addr, e.Length, e.Type, e.Reserved)), Is.EqualTo(new[]
         {
             (0UL, 0x9fc00UL, E820Type.Ram, 0u),
             (0x9fc00UL, 0x60400UL, E820Type.Reserved, 0u),
             (0x100000UL, 63 * MiB, E820Type.Ram, 0u),
         }));
-        Assert.That(_memory.GetSpan(new GuestAddress(PcLowMemory.CommandLine), 14).ToArray(), Is.EqualTo("console=ttyS0\0"u8.ToArray()));
-        Assert.That(_memory.Read<ulong>(new GuestAddress(PcLowMemory.ZeroPage)), Is.Zero, "no zero page for PVH");
+        Assert.That(Memory.GetSpan(new GuestAddress(PcLowMemory.CommandLine), 14).ToArray(), Is.EqualTo("console=ttyS0\0"u8.ToArray()));
+        Assert.That(Memory.Read<ulong>(new GuestAddress(PcLowMemory.ZeroPage)), Is.Zero, "no zero page for PVH");
     }
 
     [Test]
     public void Load_lists_the_initrd_as_the_pvh_module()
     {
-        string initrd = _files.Write("initrd", Pattern(10_000, 15));
+        string initrd = Files.Write("initrd", Pattern(10_000, 15));
         var elf = new ElfImageBuilder().Load(0x1000000, Pattern(4096, 16)).PvhNote(0x1000000);
         LoadedKernel k = Load(elf, initrd: initrd);
-        HvmStartInfo info = _memory.Read<HvmStartInfo>(new GuestAddress(PcLowMemory.StartInfo));
+        HvmStartInfo info = Memory.Read<HvmStartInfo>(new GuestAddress(PcLowMemory.StartInfo));
         Assert.That(info.NrModules, Is.EqualTo(1));
         Assert.That(info.ModlistPaddr, Is.EqualTo(PcLowMemory.StartInfo + 56 + 3 * 24));
-        HvmModlistEntry module = _memory.Read<HvmModlistEntry>(new GuestAddress(info.ModlistPaddr));
+        HvmModlistEntry module = Memory.Read<HvmModlistEntry>(new GuestAddress(info.ModlistPaddr));
         Assert.That((module.Paddr, module.Length, module.CmdlinePaddr), Is.EqualTo((k.InitrdAddress!.Value.Value, 10_000UL, 0UL)));
-        Assert.That(_memory.GetSpan(k.InitrdAddress.Value, 10_000).ToArray(), Is.EqualTo(Pattern(10_000, 15)));
+        Assert.That(Memory.GetSpan(k.InitrdAddress.Value, 10_000).ToArray(), Is.EqualTo(Pattern(10_000, 15)));
     }
 
     [Test]

@@ -5,31 +5,15 @@ using Lguest.Tests.Support;
 namespace Lguest.Tests.Boot;
 
 /// <summary>Every ELF file the loader refuses, each with its own message and nothing written.</summary>
-public class ElfRefusalTests
+internal sealed class ElfRefusalTests : LoaderFixture
 {
-    private const ulong MiB = 1 << 20;
-    private TemporaryFolder _files = null!;
-    private GuestMemory _memory = null!;
-
-    [SetUp]
-    public void SetUp()
-    {
-        _files = new TemporaryFolder();
-        // Small RAM: each refusal checks afterwards that every byte is still zero.
-        _memory = GuestMemory.Allocate(GuestMemoryLayout.WithMmioHole(24 * MiB));
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        _memory.Dispose();
-        _files.Dispose();
-    }
+    // Small RAM: each refusal checks afterwards that every byte is still zero.
+    protected override GuestMemoryLayout Layout => GuestMemoryLayout.WithMmioHole(24 * MiB);
 
     private static ElfImageBuilder Kernel(bool is64 = true) => new ElfImageBuilder { Is64 = is64 }.Load(0x1000000, new byte[4096]);
 
     private void AssertRefused(ElfImageBuilder elf, string fragment, BootPlatform platform = BootPlatform.Kvm) =>
-        LoaderRefusal.AssertRefused(_memory, new KernelLoadOptions { KernelPath = _files.Write("vmlinux", elf.Build()), Platform = platform }, fragment);
+        LoaderRefusal.AssertRefused(Memory, new KernelLoadOptions { KernelPath = Files.Write("vmlinux", elf.Build()), Platform = platform }, fragment);
 
     [Test]
     public void Load_refuses_an_elf_cut_inside_its_identification() =>
@@ -63,7 +47,7 @@ public class ElfRefusalTests
     public void Load_on_lguest_refuses_a_64_bit_elf()
     {
         using var memory = GuestMemory.Allocate(GuestMemoryLayout.Flat(32 * MiB));
-        LoaderRefusal.AssertRefused(memory, new KernelLoadOptions { KernelPath = _files.Write("vmlinux", Kernel().Build()), Platform = BootPlatform.Lguest },
+        LoaderRefusal.AssertRefused(memory, new KernelLoadOptions { KernelPath = Files.Write("vmlinux", Kernel().Build()), Platform = BootPlatform.Lguest },
             "lguest boots only 32-bit x86 (ELF32, EM_386) kernels");
     }
 
@@ -119,7 +103,7 @@ public class ElfRefusalTests
             [new GuestMemoryRegion(GuestAddress.Zero, 24 * MiB), new GuestMemoryRegion(new GuestAddress(4UL << 30), 8 * MiB)],
             new GuestMemoryRegion(new GuestAddress(0xC0000000), 0xFEC00000 - 0xC0000000)));
         var elf = new ElfImageBuilder { Entry = 0xC0000000 }.Load(0xC0000000, new byte[16]);
-        LoaderRefusal.AssertRefused(big, new KernelLoadOptions { KernelPath = _files.Write("hole", elf.Build()) }, "has segment 0 at [0xc0000000, 0xc0000010) outside guest RAM");
+        LoaderRefusal.AssertRefused(big, new KernelLoadOptions { KernelPath = Files.Write("hole", elf.Build()) }, "has segment 0 at [0xc0000000, 0xc0000010) outside guest RAM");
     }
 
     [Test]

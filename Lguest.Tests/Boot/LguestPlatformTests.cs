@@ -6,36 +6,20 @@ using Lguest.Tests.Support;
 namespace Lguest.Tests.Boot;
 
 /// <summary>The lguest platform keeps the lguest launcher's layout and zero page (the seeds' load_bzimage, load_initrd and main()).</summary>
-public class LguestPlatformTests
+internal sealed class LguestPlatformTests : LoaderFixture
 {
-    private const ulong MiB = 1 << 20;
-    private TemporaryFolder _files = null!;
-    private GuestMemory _memory = null!;
-
-    [SetUp]
-    public void SetUp()
-    {
-        _files = new TemporaryFolder();
-        _memory = GuestMemory.Allocate(GuestMemoryLayout.Flat(64 * MiB));
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        _memory.Dispose();
-        _files.Dispose();
-    }
+    protected override GuestMemoryLayout Layout => GuestMemoryLayout.Flat(64 * MiB);
 
     private LoadedKernel Load(BzImageBuilder image, string commandLine = "", string? initrd = null) =>
-        KernelLoader.Load(_memory, new KernelLoadOptions
+        KernelLoader.Load(Memory, new KernelLoadOptions
         {
-            KernelPath = _files.Write("bzImage", image.Build()),
+            KernelPath = Files.Write("bzImage", image.Build()),
             CommandLine = commandLine,
             InitrdPath = initrd,
             Platform = BootPlatform.Lguest,
         });
 
-    private BootParams ZeroPage => _memory.Read<BootParams>(GuestAddress.Zero);
+    private BootParams ZeroPage => Memory.Read<BootParams>(GuestAddress.Zero);
 
     [Test]
     public void Load_puts_the_protected_mode_code_at_1_MiB_and_enters_at_code32_start_in_32_bit_mode()
@@ -46,7 +30,7 @@ public class LguestPlatformTests
         LoadedKernel k = Load(image);
         Assert.That(k.Boot, Is.EqualTo(new BootState(BootCpuMode.Linux32, new GuestAddress(0x100020), GuestAddress.Zero)));
         Assert.That(k.KernelAddress, Is.EqualTo(new GuestAddress(0x100000)));
-        Assert.That(_memory.GetSpan(new GuestAddress(0x100000), 64).ToArray(), Is.EqualTo(Enumerable.Range(0, 64).Select(BzImageBuilder.CodeByte).ToArray()));
+        Assert.That(Memory.GetSpan(new GuestAddress(0x100000), 64).ToArray(), Is.EqualTo(Enumerable.Range(0, 64).Select(BzImageBuilder.CodeByte).ToArray()));
     }
 
     [Test]
@@ -75,7 +59,7 @@ public class LguestPlatformTests
             Assert.That(bp.E820Entries, Is.EqualTo(1));
             Assert.That(bp.E820Table[0], Is.EqualTo(new E820Entry(0, 64 * MiB, E820Type.Ram)));
         });
-        Assert.That(_memory.GetSpan(new GuestAddress(0x1000), 14).ToArray(), Is.EqualTo("root=/dev/vda\0"u8.ToArray()));
+        Assert.That(Memory.GetSpan(new GuestAddress(0x1000), 14).ToArray(), Is.EqualTo("root=/dev/vda\0"u8.ToArray()));
     }
 
     [Test]
@@ -91,12 +75,12 @@ public class LguestPlatformTests
     public void Load_puts_the_initrd_at_the_top_of_RAM_with_the_page_rounded_size()
     {
         byte[] initrd = Enumerable.Range(0, 10_000).Select(i => (byte)(i * 3)).ToArray();
-        LoadedKernel k = Load(new BzImageBuilder(), initrd: _files.Write("initrd", initrd));
+        LoadedKernel k = Load(new BzImageBuilder(), initrd: Files.Write("initrd", initrd));
         Assert.That(k.InitrdAddress, Is.EqualTo(new GuestAddress(64 * MiB - 12288)));
         Assert.That(k.InitrdSize, Is.EqualTo(12288));
         Assert.That((ZeroPage.Hdr.RamdiskImage, ZeroPage.Hdr.RamdiskSize), Is.EqualTo(((uint)(64 * MiB - 12288), 12288u)));
-        Assert.That(_memory.GetSpan(k.InitrdAddress!.Value, 10_000).ToArray(), Is.EqualTo(initrd));
-        Assert.That(_memory.GetSpan(new GuestAddress(64 * MiB - 12288 + 10_000), 12288 - 10_000).ContainsAnyExcept((byte)0), Is.False);
+        Assert.That(Memory.GetSpan(k.InitrdAddress!.Value, 10_000).ToArray(), Is.EqualTo(initrd));
+        Assert.That(Memory.GetSpan(new GuestAddress(64 * MiB - 12288 + 10_000), 12288 - 10_000).ContainsAnyExcept((byte)0), Is.False);
     }
 
     [Test]
