@@ -140,7 +140,7 @@ internal sealed class ElfLoaderTests : LoaderFixture
     }
 
     [Test]
-    public void Load_writes_hvm_start_info_with_command_lineMemory_map_and_rsdp()
+    public void Load_writes_hvm_start_info_with_command_line_memory_map_and_rsdp()
     {
         var elf = new ElfImageBuilder().Load(0x1000000, Pattern(4096, 14)).PvhNote(0x1000000);
         Load(elf, commandLine: "console=ttyS0", rsdp: new GuestAddress(0xE0000));
