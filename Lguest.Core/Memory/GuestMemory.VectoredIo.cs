@@ -53,6 +53,42 @@ public sealed unsafe partial class GuestMemory
     }
 
     /// <summary>
+    /// One readv into <paramref name="buffers"/> followed by <paramref name="suffix"/>, host bytes the
+    /// caller owns. A device reading packets gives a one-byte suffix to learn that a packet was larger
+    /// than the guest's buffers: a tap returns only the bytes it copied, so a packet that filled the
+    /// buffers exactly and one that was cut are otherwise the same. Returns false when the descriptor
+    /// is non-blocking and has nothing to read.
+    /// </summary>
+    /// <exception cref="ArgumentException">More buffers than one readv takes before the suffix.</exception>
+    /// <exception cref="GuestMemoryException">A buffer is outside guest RAM.</exception>
+    /// <exception cref="IOException">The host read failed.</exception>
+    public bool TryReadFrom(SafeHandle fd, ReadOnlySpan<GuestBuffer> buffers, Span<byte> suffix, out int bytesRead)
+    {
+        if (buffers.Length > IovBatch - 1)
+            throw new ArgumentException($"at most {IovBatch - 1} buffers come before a suffix in one readv", nameof(buffers));
+        int count = buffers.Length + 1;
+        Libc.IoVec* vectors = stackalloc Libc.IoVec[count];
+        nint n;
+        fixed (byte* tail = suffix)
+        {
+            for (int i = 0; i < buffers.Length; i++)
+            {
+                GuestBuffer b = buffers[i];
+                vectors[i].Base = Translate(b.Address, b.Length);
+                vectors[i].Length = b.Length;
+            }
+            vectors[buffers.Length].Base = tail;
+            vectors[buffers.Length].Length = (nuint)suffix.Length;
+            // Safety: the suffix is pinned by fixed for the call; every guest iovec was translated and
+            // bounds-checked above and the mapping outlives the call.
+            n = Libc.Readv(fd, vectors, count);
+        }
+        int errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
+        bytesRead = (int)Math.Max(n, 0);
+        return n >= 0 || (errno == Libc.EAGAIN ? false : throw HostIoFailed("readv", errno));
+    }
+
+    /// <summary>
     /// One writev of <paramref name="prefix"/>, host bytes the caller owns, followed by
     /// <paramref name="buffers"/>, to a packet descriptor (a tap). A device sends a header it copied out
     /// of guest memory and checked this way, so the guest cannot change it between the check and the

@@ -96,4 +96,31 @@ public class GuestMemoryVectoredIoTests
         GuestBuffer[] buffers = Enumerable.Range(0, 1024).Select(i => new GuestBuffer(new GuestAddress((ulong)i), 1)).ToArray();
         Assert.That(() => memory.TryWriteTo(file, "h"u8, buffers, out _), Throws.ArgumentException);
     }
+
+    [Test]
+    public void TryReadFrom_with_a_suffix_fills_the_guest_buffers_first_then_the_host_bytes()
+    {
+        File.WriteAllBytes(_path, "abcdefgh"u8.ToArray());
+        using var memory = GuestMemory.Allocate(GuestMemoryLayout.Flat(MiB));
+        using SafeFileHandle file = File.OpenHandle(_path);
+        var suffix = new byte[1];
+        bool read = memory.TryReadFrom(file, [new(new GuestAddress(0x3000), 2), new(new GuestAddress(0x7000), 3)], suffix, out int n);
+        Assert.Multiple(() =>
+        {
+            Assert.That(read, Is.True);
+            Assert.That(n, Is.EqualTo(6));
+            Assert.That(memory.GetSpan(new GuestAddress(0x3000), 2).ToArray(), Is.EqualTo("ab"u8.ToArray()));
+            Assert.That(memory.GetSpan(new GuestAddress(0x7000), 3).ToArray(), Is.EqualTo("cde"u8.ToArray()));
+            Assert.That(suffix, Is.EqualTo("f"u8.ToArray()));
+        });
+    }
+
+    [Test]
+    public void TryReadFrom_with_a_suffix_refuses_a_buffer_outside_guest_ram()
+    {
+        File.WriteAllBytes(_path, new byte[64]);
+        using var memory = GuestMemory.Allocate(GuestMemoryLayout.Flat(MiB));
+        using SafeFileHandle file = File.OpenHandle(_path);
+        Assert.That(() => memory.TryReadFrom(file, [new(new GuestAddress(MiB - 4), 8)], new byte[1], out _), Throws.TypeOf<GuestMemoryException>());
+    }
 }
