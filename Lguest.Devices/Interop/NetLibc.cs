@@ -45,6 +45,9 @@ internal static unsafe partial class NetLibc
     public const short PollErr = 0x8;          // POLLERR
     public const short PollHup = 0x10;         // POLLHUP
 
+    /// <summary>IOV_MAX: the most buffers one readv or writev takes.</summary>
+    public const int IovMax = 1024;
+
     public const int EPERM = 1;
     public const int ENOENT = 2;
     public const int EINTR = 4;

@@ -10,7 +10,8 @@ namespace Lguest.Tests.Support;
 /// dispose with every interface in it. Code that creates taps or sockets runs through <see cref="Run{T}"/>
 /// on a dedicated thread that joined the namespace with setns(2) (network namespaces are per thread);
 /// what it creates keeps that namespace when used from any other thread. No tap is ever made and no
-/// frame ever sent in the host's own namespace.
+/// frame ever sent in the host's own namespace. IPv6 is off in it, so the host stack stays silent
+/// unless a test makes it speak.
 /// </summary>
 internal sealed partial class NetworkNamespace : IDisposable
 {
@@ -33,6 +34,14 @@ internal sealed partial class NetworkNamespace : IDisposable
             Assert.Ignore($"cannot create a network namespace: {output}");
         var ns = new NetworkNamespace(name);
         ns.Ip("link", "set", "lo", "up");
+        // A quiet namespace: no IPv6 on new interfaces, so a tap coming up sends no router
+        // solicitations or MLD reports of its own into the frames a test checks.
+        (rc, output) = ns.Exec("sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
+        if (rc != 0)
+        {
+            ns.Dispose();
+            Assert.Ignore($"cannot switch IPv6 off in the test namespace: {output}");
+        }
         return ns;
     }
 

@@ -1,0 +1,168 @@
+using System.Runtime.InteropServices;
+using Lguest.Devices.Interop;
+using Lguest.Hypervisor;
+using Lguest.Memory;
+using Lguest.Virtio;
+using Microsoft.Extensions.Logging;
+
+namespace Lguest.Devices;
+
+/// <summary>
+/// The transmit queue (transmitq1, virtio 1.2 §5.1.6.2): each chain is one frame behind its header.
+/// The header is copied out of guest memory once, checked against the negotiated features and
+/// sanitised, and written to the tap from that copy, followed by the frame's buffers straight from
+/// guest memory, in one writev. Malformed chains are dropped, counted and returned with used length 0;
+/// the device keeps running.
+/// </summary>
+internal sealed class NetTransmitter
+{
+    // A batch this long publishes and considers an interrupt even if the ring has not run dry, so a
+    // guest that keeps the ring full still gets its buffers back.
+    private const int Batch = 64;
+
+    private readonly GuestMemory _memory;
+    private readonly Virtqueue _queue;
+    private readonly Vring _ring;
+    private readonly IVirtioTransport _transport;
+    private readonly TapDevice _tap;
+    private readonly ulong _features;
+    private readonly VirtioNetCounters _counters;
+    private readonly ILogger _logger;
+    private readonly string _device;
+
+    private readonly DescriptorChain _chain = new();
+    private readonly GuestBuffer[] _frame = new GuestBuffer[NetLibc.IovMax - 1]; // one iovec goes to the header
+    private readonly byte[] _header = new byte[VirtioNetHeader.Size];
+
+    private readonly EventNotifier _stop;
+    private readonly PollSet _poll = new();
+    private readonly int _stopSlot;
+
+    public NetTransmitter(GuestMemory memory, Virtqueue queue, IVirtioTransport transport, TapDevice tap, ulong features,
+        VirtioNetCounters counters, EventNotifier stop, string device, ILogger logger)
+    {
+        _stop = stop;
+        _poll.Add(tap.Handle, NetLibc.PollOut);
+        _stopSlot = _poll.Add(stop.Handle, NetLibc.PollIn);
+        _memory = memory;
+        _queue = queue;
+        _ring = queue.Ring;
+        _transport = transport;
+        _tap = tap;
+        _features = features;
+        _counters = counters;
+        _device = device;
+        _logger = logger;
+    }
+
+    /// <summary>Sends frames until the worker's stop signal.</summary>
+    /// <exception cref="BadDriverException">The driver broke a rule of the ring.</exception>
+    public void Run()
+    {
+        while (true)
+        {
+            int served = ServeAvailable(out bool stopped);
+            if (stopped)
+                return;
+            // A full batch means there may be more: look again before sleeping.
+            if (served < Batch && !_ring.WaitForAvailable(_queue.Notifier, _stop))
+                return;
+        }
+    }
+
+    /// <summary>
+    /// Sends (or drops) up to a batch of available chains and publishes them with one interrupt
+    /// decision; returns how many. Allocates nothing. <paramref name="stopped"/> says the worker was
+    /// stopped while waiting for the tap to take a frame.
+    /// </summary>
+    /// <exception cref="BadDriverException">The driver broke a rule of the ring.</exception>
+    public int ServeAvailable(out bool stopped)
+    {
+        stopped = false;
+        int served = 0;
+        while (served < Batch && _ring.TryPop(_chain))
+        {
+            if (!Send())
+            {
+                stopped = true;
+                break;
+            }
+            _ring.AddUsed(_chain.Head, 0);
+            served++;
+        }
+        Flush();
+        return served;
+    }
+
+    private void Flush()
+    {
+        _ring.PublishUsed();
+        if (_ring.NeedsInterrupt())
+            _transport.SignalUsedBuffers(_queue.Index);
+    }
+
+    /// <summary>Sends the popped chain, or drops it; false when stopped while the tap was full.</summary>
+    private bool Send()
+    {
+        DescriptorChain chain = _chain;
+        ulong length = chain.ReadableLength;
+        if (chain.Writable.Length != 0)
+            return Drop(VirtioNetDrop.TransmitWritableBuffer, $"{chain.Writable.Length} device-writable buffer(s) in a transmit chain");
+        if (length < VirtioNetHeader.Size + VirtioNetNegotiation.MinFrame)
+            return Drop(VirtioNetDrop.TransmitTooShort, $"a {length}-byte transmit chain is shorter than the header and an Ethernet header");
+        if (length > VirtioNetNegotiation.MaxTransmitLength)
+            return Drop(VirtioNetDrop.TransmitTooLong, $"a {length}-byte transmit chain is longer than the largest frame and its header");
+
+        // Read the header once, into memory the guest cannot reach, and send that copy.
+        chain.CopyFromReadable(_memory, 0, _header);
+        VirtioNetHeader header = MemoryMarshal.Read<VirtioNetHeader>(_header);
+        if (VirtioNetNegotiation.TransmitHeaderError(header, _features) is string error)
+            return Drop(VirtioNetDrop.TransmitOffloadRefused, error);
+        // §5.1.6.2.2: flags the device does not know on transmit are ignored, so they do not reach the host.
+        header.Flags &= VirtioNetHeader.FlagNeedsChecksum;
+        header.NumBuffers = 0;
+        MemoryMarshal.Write(_header, in header);
+
+        int frameLength = (int)(length - VirtioNetHeader.Size);
+        if (chain.Readable.Length > _frame.Length + 1)
+            return Drop(VirtioNetDrop.TransmitTooManyBuffers, $"{chain.Readable.Length} buffers in a transmit chain");
+        int count;
+        try
+        {
+            count = DescriptorChain.Slice(chain.Readable, VirtioNetHeader.Size, (ulong)frameLength, _frame);
+        }
+        catch (ArgumentException)
+        {
+            return Drop(VirtioNetDrop.TransmitTooManyBuffers, $"{chain.Readable.Length} buffers in a transmit chain");
+        }
+
+        while (true)
+        {
+            bool written;
+            try
+            {
+                written = _memory.TryWriteTo(_tap.Handle, _header, _frame.AsSpan(0, count), out _);
+            }
+            catch (IOException e)
+            {
+                // The host kernel checks the header and frame again (virtio_net_hdr_to_skb) and may refuse
+                // what we let through (a segment size it does not like): the frame is lost, not the device.
+                return Drop(VirtioNetDrop.TransmitHostRefused, e.Message);
+            }
+            if (written)
+                break;
+            // The tap's send buffer is full: wait until it drains, or until stopped.
+            _poll.Wait();
+            if ((_poll.Returned(_stopSlot) & NetLibc.PollIn) != 0)
+                return false;
+        }
+        _counters.Transmitted(frameLength);
+        return true;
+    }
+
+    private bool Drop(VirtioNetDrop reason, string detail)
+    {
+        _logger.Dropped(_counters.Dropped(reason) ? LogLevel.Warning : LogLevel.Trace, _device, reason, detail);
+        return true;
+    }
+}

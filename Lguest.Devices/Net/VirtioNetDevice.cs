@@ -1,0 +1,158 @@
+using Lguest.Memory;
+using Lguest.Virtio;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Lguest.Devices;
+
+/// <summary>
+/// A virtio network card (virtio 1.2 §5.1) on a tap: receiveq1 (queue 0) and transmitq1 (queue 1),
+/// each served by its own worker thread, frames moving between the tap and guest memory with one
+/// readv or writev and their virtio_net_hdr_v1 passed through, so the checksum and segmentation
+/// offloads the driver accepts are the tap's (TUNSETOFFLOAD follows the driver's GUEST_* bits).
+/// Configuration: the MAC address (VIRTIO_NET_F_MAC) and a link that is always up (VIRTIO_NET_F_STATUS).
+/// </summary>
+/// <remarks>
+/// Two workers rather than one poll loop over the tap and both queues: a TCP stream moves data one
+/// way and acknowledgements the other, and two threads run both directions at once on two cores;
+/// each ring then has exactly one thread, as <see cref="Vring"/> requires, and each worker sleeps on
+/// only what can unblock it (the receiver on the tap, or on the receive queue when it has no buffers;
+/// the transmitter on the transmit queue, or on the tap when its send buffer is full). The device does
+/// not own the tap: whoever opened it (the factory, across reboots) closes it after the device is reset.
+/// See the folder's README for the threat model.
+/// </remarks>
+public sealed class VirtioNetDevice : IVirtioDevice
+{
+    /// <summary>The configuration space: struct virtio_net_config's mac and status (§5.1.4); later fields belong to features not offered.</summary>
+    public const int ConfigurationSize = 8;
+
+    /// <summary>The receive queue's index.</summary>
+    public const int ReceiveQueue = 0;
+
+    /// <summary>The transmit queue's index.</summary>
+    public const int TransmitQueue = 1;
+
+    private const int StatusOffset = 6;
+
+    private readonly GuestMemory _memory;
+    private readonly TapDevice _tap;
+    private readonly int _tapMtu;
+    private readonly byte[] _config = new byte[ConfigurationSize];
+    private readonly ushort[] _queueSizes;
+    private readonly ILogger _logger;
+    private readonly Lock _lock = new();
+    private DeviceWorkers? _workers;
+
+    /// <summary>Creates the card on an open tap.</summary>
+    /// <param name="memory">The guest's RAM.</param>
+    /// <param name="tap">The tap, created (and configured on the host side) by the caller, who keeps ownership.</param>
+    /// <param name="mac">The guest's MAC address.</param>
+    /// <param name="tapMtu">The tap's MTU, read where the tap was created: sizes the receive buffers a frame needs without TSO.</param>
+    /// <param name="options">Offloads, mergeable buffers, queue size, name.</param>
+    /// <param name="logger">Where drops and activations go.</param>
+    internal VirtioNetDevice(GuestMemory memory, TapDevice tap, MacAddress mac, int tapMtu, VirtioNetOptions options, ILogger<VirtioNetDevice>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        ArgumentNullException.ThrowIfNull(tap);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _memory = memory;
+        _tap = tap;
+        _tapMtu = tapMtu;
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+        Name = options.Name ?? "net";
+        Mac = mac;
+        _queueSizes = [options.QueueSize, options.QueueSize];
+        DeviceFeatures = VirtioNetNegotiation.Offered(options) | VirtioFeatures.Version1;
+        mac.CopyTo(_config);
+        _config[StatusOffset] = (byte)VirtioNetFeatures.StatusLinkUp;
+    }
+
+    /// <inheritdoc />
+    public string Name { get; }
+
+    /// <summary>The guest's MAC address, as the configuration space reports it.</summary>
+    public MacAddress Mac { get; }
+
+    /// <summary>The tap's interface name on the host.</summary>
+    public string TapName => _tap.Name;
+
+    /// <summary>Frames and bytes moved, drops by reason: live figures, for tests and monitoring.</summary>
+    public VirtioNetCounters Counters { get; } = new();
+
+    /// <inheritdoc />
+    public VirtioDeviceType DeviceType => VirtioDeviceType.Net;
+
+    /// <inheritdoc />
+    public ulong DeviceFeatures { get; }
+
+    /// <inheritdoc />
+    public IReadOnlyList<ushort> QueueMaxSizes => _queueSizes;
+
+    /// <inheritdoc />
+    public int ConfigSize => ConfigurationSize;
+
+    /// <summary>The MAC address and status never change: always 0.</summary>
+    public byte ConfigGeneration => 0;
+
+    /// <inheritdoc />
+    public void ReadConfig(int offset, Span<byte> data)
+    {
+        data.Clear();
+        if (offset >= 0 && offset < _config.Length)
+        {
+            int n = Math.Min(data.Length, _config.Length - offset);
+            _config.AsSpan(offset, n).CopyTo(data);
+        }
+    }
+
+    /// <summary>
+    /// Ignored: with VIRTIO_F_VERSION_1 the MAC address is read-only to the driver (§5.1.4.2: it MUST NOT
+    /// write it), and so is the status.
+    /// </summary>
+    public void WriteConfig(int offset, ReadOnlySpan<byte> data) => _logger.ConfigWriteIgnored(Name, offset, data.Length);
+
+    /// <inheritdoc />
+    /// <exception cref="BadDriverException">The driver accepted a feature without one it requires (§5.1.3.1).</exception>
+    public void Activate(VirtioActivation activation)
+    {
+        ArgumentNullException.ThrowIfNull(activation);
+        Reset();
+        ulong features = activation.Features;
+        if (VirtioNetNegotiation.DependencyError(features) is string error)
+            throw new BadDriverException(Name, error);
+        TunOffloads offloads = VirtioNetNegotiation.TapOffloads(features);
+        _tap.SetOffloads(offloads);
+        int frameLimit = VirtioNetNegotiation.ReceiveFrameLimit(features, _tapMtu);
+        _logger.Activated(Name, features, offloads, (features & VirtioNetFeatures.MergeableRxBuffers) != 0 ? "mergeable" : "one-chain", frameLimit);
+
+        var workers = new DeviceWorkers(Name, activation.Transport, _logger);
+        if (activation.Queues.Count > ReceiveQueue && activation.Queues[ReceiveQueue] is { } rx)
+        {
+            var receiver = new NetReceiver(_memory, rx, activation.Transport, _tap, features, frameLimit, Counters, workers.Stop, Name, _logger);
+            workers.Start(rx.Ring.Name, receiver.Run);
+        }
+        if (activation.Queues.Count > TransmitQueue && activation.Queues[TransmitQueue] is { } tx)
+        {
+            var transmitter = new NetTransmitter(_memory, tx, activation.Transport, _tap, features, Counters, workers.Stop, Name, _logger);
+            workers.Start(tx.Ring.Name, transmitter.Run);
+        }
+        lock (_lock)
+            _workers = workers;
+    }
+
+    /// <inheritdoc />
+    public void Reset()
+    {
+        DeviceWorkers? workers;
+        lock (_lock)
+        {
+            workers = _workers;
+            _workers = null;
+        }
+        if (workers is null)
+            return;
+        workers.StopAndJoin();
+        _logger.Stopped(Name, Counters);
+    }
+}
