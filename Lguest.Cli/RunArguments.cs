@@ -16,6 +16,11 @@ internal sealed record RunArguments
           --cpus=N               give the guest N vCPUs (default 1)
           --backend=auto|kvm|lguest
                                  the hypervisor (default auto: KVM)
+          --tunnet=IPADDR[/PREFIX][:MAC]
+          --tunnet=bridge:NAME[:MAC]
+                                 a virtio network card on a new tap whose host end gets IPADDR, or
+                                 which joins the existing bridge NAME; MAC is the guest's (default:
+                                 random, locally administered); may be given several times
           --no-reboot            exit when the guest reboots instead of booting it again
           --verbose              log what the launcher does, with timings, on stderr
           --help                 show this help
@@ -32,6 +37,9 @@ internal sealed record RunArguments
     public string Backend { get; init; } = "auto";
 
     public string? Initrd { get; init; }
+
+    /// <summary>One entry per <c>--tunnet</c>, in order: the guest's network cards.</summary>
+    public IReadOnlyList<Devices.TunnetSpec> Tunnets { get; init; } = [];
 
     /// <summary>MEM-IN-MB as typed; <see cref="RunCommand"/> checks it (a bad size is bad input, not bad usage).</summary>
     public string Memory { get; init; } = "";
@@ -99,7 +107,7 @@ internal sealed record RunArguments
                 case "--no-reboot" when !hasValue:
                     parsed = parsed with { NoReboot = true };
                     break;
-                case "--initrd" or "--cpus" or "--backend":
+                case "--initrd" or "--cpus" or "--backend" or "--tunnet":
                     if (!hasValue)
                     {
                         if (i + 1 >= args.Count)
@@ -151,6 +159,14 @@ internal sealed record RunArguments
                     return false;
                 }
                 parsed = parsed with { Cpus = cpus };
+                return true;
+            case "--tunnet":
+                if (!Devices.TunnetSpec.TryParse(value, out Devices.TunnetSpec? spec, out string? why))
+                {
+                    error = $"--tunnet '{value}': {why}";
+                    return false;
+                }
+                parsed = parsed with { Tunnets = [.. parsed.Tunnets, spec] };
                 return true;
             default: // --backend
                 if (value is not ("auto" or "kvm" or "lguest"))

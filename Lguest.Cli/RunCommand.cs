@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using Lguest.Boot;
+using Lguest.Devices;
 using Lguest.DevLguest;
 using Lguest.Hypervisor;
 using Lguest.Kvm;
@@ -75,6 +76,8 @@ internal static class RunCommand
             o.ConsoleInput = input;
             o.ConsoleOutput = output;
         });
+        foreach (TunnetSpec tunnet in arguments.Tunnets)
+            services.AddVirtioNet(tunnet);
 
         try
         {
@@ -98,6 +101,13 @@ internal static class RunCommand
             terminal?.Dispose();
             error.WriteLine($"lguest: {e.Message}");
             return ExitCode.HostUnavailable;
+        }
+        catch (TapException e)
+        {
+            // The container's disposal above has already removed every tap this run created.
+            terminal?.Dispose();
+            error.WriteLine($"lguest: {e.Message}");
+            return e.IsHostUnavailable ? ExitCode.HostUnavailable : ExitCode.BadInput;
         }
         catch (KernelImageException e)
         {

@@ -64,7 +64,7 @@ internal sealed partial class TapDevice : IDisposable
                 NetLibc.ENOENT or NetLibc.ENODEV or NetLibc.ENXIO => $"{TunPath} does not exist (is the tun module loaded?)",
                 NetLibc.EACCES or NetLibc.EPERM => $"{TunPath}: permission denied (networking needs root or CAP_NET_ADMIN)",
                 _ => $"{TunPath}: {Marshal.GetPInvokeErrorMessage(errno)}",
-            }, errno);
+            }, errno, tunMissing: errno is NetLibc.ENOENT or NetLibc.ENODEV or NetLibc.ENXIO);
         }
         var descriptor = new NetDescriptor(fd);
         try

@@ -7,9 +7,12 @@ namespace Lguest.Devices;
 /// </summary>
 public sealed class TapException : LguestException
 {
-    internal TapException(string message, int errno = 0) : base(message)
+    private readonly bool _tunMissing;
+
+    internal TapException(string message, int errno = 0, bool tunMissing = false) : base(message)
     {
         Errno = errno;
+        _tunMissing = tunMissing;
     }
 
     /// <summary>The errno of the failed call, or 0 when the failure is not a system call's.</summary>
@@ -17,4 +20,10 @@ public sealed class TapException : LguestException
 
     /// <summary>Whether the cause is a missing privilege (EPERM, EACCES): the launcher needs CAP_NET_ADMIN.</summary>
     public bool IsPermissionDenied => Errno is 1 or 13;
+
+    /// <summary>
+    /// Whether the host cannot give this process taps at all (no privilege, no /dev/net/tun), as opposed
+    /// to a configuration it refused (a missing bridge, a name in use).
+    /// </summary>
+    public bool IsHostUnavailable => _tunMissing || IsPermissionDenied;
 }

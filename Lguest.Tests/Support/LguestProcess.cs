@@ -18,16 +18,23 @@ internal sealed partial class LguestProcess : IDisposable
     private readonly Lock _lock = new();
     private readonly SemaphoreSlim _lineArrived = new(0);
 
-    private LguestProcess(IEnumerable<string> args)
+    private LguestProcess(IEnumerable<string> args, IReadOnlyList<string>? wrapper = null)
     {
         string cli = Path.Combine(AppContext.BaseDirectory, "Lguest.Cli.dll");
-        var start = new ProcessStartInfo("dotnet")
+        // A wrapper runs "dotnet" through another program (ip netns exec NS ..., setpriv ...).
+        var start = new ProcessStartInfo(wrapper is { Count: > 0 } ? wrapper[0] : "dotnet")
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (wrapper is { Count: > 0 })
+        {
+            foreach (string w in wrapper.Skip(1))
+                start.ArgumentList.Add(w);
+            start.ArgumentList.Add("dotnet");
+        }
         start.ArgumentList.Add(cli);
         foreach (string arg in args)
             start.ArgumentList.Add(arg);
@@ -54,6 +61,17 @@ internal sealed partial class LguestProcess : IDisposable
     }
 
     public static LguestProcess Start(params string[] args) => new(args);
+
+    /// <summary>Starts lguest as the last argument of <paramref name="wrapper"/> (e.g. ip netns exec NS).</summary>
+    public static LguestProcess StartWrapped(IReadOnlyList<string> wrapper, params string[] args) => new(args, wrapper);
+
+    /// <summary>Runs lguest to the end under <paramref name="wrapper"/>; returns the exit code.</summary>
+    public static (int ExitCode, IReadOnlyList<string> Stdout, string Stderr) RunWrapped(IReadOnlyList<string> wrapper, params string[] args)
+    {
+        using var lguest = StartWrapped(wrapper, args);
+        int code = lguest.WaitForExit();
+        return (code, lguest.Stdout, lguest.Stderr);
+    }
 
     /// <summary>Runs to the end; returns the exit code.</summary>
     public static (int ExitCode, IReadOnlyList<string> Stdout, string Stderr) Run(params string[] args)
