@@ -1,0 +1,159 @@
+using System.Buffers.Binary;
+using BenchmarkDotNet.Attributes;
+using Lguest.Devices;
+using Lguest.Hypervisor;
+using Lguest.Memory;
+using Lguest.Virtio;
+using Microsoft.Win32.SafeHandles;
+
+namespace Lguest.Benchmarks;
+
+/// <summary>
+/// The block device with no guest CPU in the loop: this thread plays the guest's driver (writes request
+/// chains into guest memory, publishes them, notifies the queue's eventfd, sleeps on the interrupt's
+/// eventfd until every request is used), the device's worker serves them with preadv/pwritev. Beside
+/// it, the same reads and writes issued by this thread with preadv/pwritev on the same file and the
+/// same guest buffers: the host's own cost, with no virtqueue. One operation = one request, queue depth
+/// <see cref="Depth"/>; the image (256 MiB) is in the page cache, so this measures the device's overhead,
+/// not the disk.
+/// </summary>
+[MemoryDiagnoser]
+public class BlockBenchmarks
+{
+    /// <summary>Requests published (and waited for) together: a guest's queue depth.</summary>
+    public const int Depth = 32;
+
+    private const long ImageBytes = 256L << 20;
+    private const int QueueSize = 128;
+    private const ulong Features = VirtioFeatures.RingIndirectDescriptors | VirtioFeatures.RingEventIndex | VirtioFeatures.Version1;
+    private static readonly GuestAddress Descriptors = new(0x10000);
+    private static readonly GuestAddress Available = new(0x20000);
+    private static readonly GuestAddress Used = new(0x30000);
+    private static readonly GuestAddress Headers = new(0x40000);
+    private static readonly GuestAddress Statuses = new(0x50000);
+    private static readonly GuestAddress Data = new(0x100000);
+
+    private string _path = null!;
+    private SafeFileHandle _file = null!;
+    private GuestMemory _memory = null!;
+    private EventNotifier _notify = null!;
+    private InterruptTransport _transport = null!;
+    private VirtioBlockDevice _device = null!;
+    private GuestBuffer[] _buffers = null!;
+    private ushort _availIndex;
+    private long _round;
+
+    /// <summary>Bytes of data per request: 4 KiB (requests per second) or 1 MiB (bytes per second).</summary>
+    [Params(4096, 1 << 20)]
+    public int RequestBytes { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _path = Path.Combine(Path.GetTempPath(), $"lguest-bench-{Guid.NewGuid():N}.img");
+        var chunk = new byte[1 << 20];
+        new Random(1).NextBytes(chunk);
+        using (var image = new FileStream(_path, FileMode.CreateNew))
+        {
+            for (long done = 0; done < ImageBytes; done += chunk.Length)
+                image.Write(chunk);
+        }
+        _file = File.OpenHandle(_path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
+        _memory = GuestMemory.Allocate(GuestMemoryLayout.Flat(64UL << 20));
+        _notify = new EventNotifier();
+        _transport = new InterruptTransport();
+        _device = new VirtioBlockDevice(_memory, _file, new VirtioBlockOptions { Path = _path, QueueSize = QueueSize });
+        _buffers = new GuestBuffer[Depth];
+        for (int i = 0; i < Depth; i++)
+            _buffers[i] = new GuestBuffer(Data.Offset((ulong)i * (ulong)RequestBytes), (uint)RequestBytes);
+        _memory.Clear(Descriptors, 0x30000 + 8 * QueueSize + 8);
+        _device.Activate(new VirtioActivation(Features,
+            [new Virtqueue(0, new Vring(_memory, "bench vq", QueueSize, new VringAddresses(Descriptors, Available, Used), Features), _notify)],
+            _transport));
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _device.Reset();
+        _notify.Dispose();
+        _transport.Dispose();
+        _memory.Dispose();
+        _file.Dispose();
+        File.Delete(_path);
+    }
+
+    [Benchmark(OperationsPerInvoke = Depth)]
+    public void DeviceRead() => Submit(VirtioBlockRequestType.In);
+
+    [Benchmark(OperationsPerInvoke = Depth)]
+    public void HostPreadv()
+    {
+        long first = NextOffset();
+        for (int i = 0; i < Depth; i++)
+            _memory.ReadFromFile(_file, Offset(first, i), _buffers.AsSpan(i, 1));
+    }
+
+    [Benchmark(OperationsPerInvoke = Depth)]
+    public void DeviceWrite() => Submit(VirtioBlockRequestType.Out);
+
+    [Benchmark(OperationsPerInvoke = Depth)]
+    public void HostPwritev()
+    {
+        long first = NextOffset();
+        for (int i = 0; i < Depth; i++)
+            _memory.WriteToFile(_file, Offset(first, i), _buffers.AsSpan(i, 1));
+    }
+
+    // Request i of a round: header, data and status descriptors at 3i..3i+2, the data where the host
+    // baseline puts it too. The round's requests walk through the image so the reads are not one page.
+    private void Submit(uint type)
+    {
+        long first = NextOffset();
+        for (int i = 0; i < Depth; i++)
+        {
+            GuestAddress header = Headers.Offset((ulong)i * 16);
+            Span<byte> h = _memory.GetSpan(header, 16);
+            BinaryPrimitives.WriteUInt32LittleEndian(h, type);
+            BinaryPrimitives.WriteUInt64LittleEndian(h[8..], (ulong)Offset(first, i) / 512);
+            ushort d = (ushort)(3 * i);
+            ushort dataFlags = (ushort)(VringDescriptor.FlagNext | (type == VirtioBlockRequestType.In ? VringDescriptor.FlagWrite : 0));
+            WriteDescriptor(d, new VringDescriptor(header.Value, 16, VringDescriptor.FlagNext, (ushort)(d + 1)));
+            WriteDescriptor(d + 1, new VringDescriptor(_buffers[i].Address.Value, _buffers[i].Length, dataFlags, (ushort)(d + 2)));
+            WriteDescriptor(d + 2, new VringDescriptor(Statuses.Value + (ulong)i, 1, VringDescriptor.FlagWrite, 0));
+            _memory.Write(Available.Offset(4 + 2UL * (ulong)(_availIndex % QueueSize)), d);
+            _availIndex++;
+        }
+        // used_event: one interrupt when the last request of the round is used, as a driver that
+        // reaps completions in bulk would ask.
+        _memory.Write(Available.Offset(4 + 2UL * QueueSize), (ushort)(_availIndex - 1));
+        _memory.WriteUInt16Release(Available.Offset(2), _availIndex);
+        _notify.Signal();
+        while (_memory.ReadUInt16Acquire(Used.Offset(2)) != _availIndex)
+            _transport.Interrupt.Wait();
+        if (_memory.Read<byte>(Statuses) != VirtioBlockStatus.Ok)
+            throw new InvalidOperationException("request failed");
+    }
+
+    private void WriteDescriptor(int index, VringDescriptor descriptor) =>
+        _memory.Write(Descriptors.Offset((ulong)index * VringDescriptor.Size), descriptor);
+
+    private long NextOffset() => _round++ * Depth * (long)RequestBytes % ImageBytes;
+
+    private long Offset(long first, int i) => (first + (long)i * RequestBytes) % ImageBytes;
+
+    private sealed class InterruptTransport : IVirtioTransport, IDisposable
+    {
+        public EventNotifier Interrupt { get; } = new();
+
+        public void SignalUsedBuffers(int queueIndex) => Interrupt.Signal();
+
+        public void SignalConfigChange()
+        {
+        }
+
+        public void ReportBadDriver(BadDriverException badDriver) => throw badDriver;
+
+        public void Dispose() => Interrupt.Dispose();
+    }
+}
