@@ -53,6 +53,26 @@ static inline void mmio_write32(uint32_t address, uint32_t value)
 	*(volatile uint32_t *)address = value;
 }
 
+static inline uint16_t mmio_read16(uint32_t address)
+{
+	return *(volatile uint16_t *)address;
+}
+
+static inline void mmio_write16(uint32_t address, uint16_t value)
+{
+	*(volatile uint16_t *)address = value;
+}
+
+static inline uint8_t mmio_read8(uint32_t address)
+{
+	return *(volatile uint8_t *)address;
+}
+
+static inline void mmio_write8(uint32_t address, uint8_t value)
+{
+	*(volatile uint8_t *)address = value;
+}
+
 static inline void cpu_cli(void)
 {
 	__asm__ volatile("cli" : : : "memory");

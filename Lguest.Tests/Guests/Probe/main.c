@@ -14,17 +14,22 @@
 struct probe {
 	const char *name;
 	void (*run)(void);
+	bool only_when_named; /* needs a device the default run does not assume */
 };
 
 static const struct probe probes[] = {
-	{ "uart", probe_uart },
-	{ "cmdline", probe_cmdline },
-	{ "memmap", probe_memmap },
-	{ "acpi", probe_acpi },
-	{ "pci", probe_pci },
-	{ "pit-pic", probe_pit_pic },
-	{ "uart-irq", probe_uart_irq },
-	{ "ioapic", probe_ioapic },
+	{ "uart", probe_uart, false },
+	{ "cmdline", probe_cmdline, false },
+	{ "memmap", probe_memmap, false },
+	{ "acpi", probe_acpi, false },
+	{ "pci", probe_pci, false },
+	{ "pit-pic", probe_pit_pic, false },
+	{ "uart-irq", probe_uart_irq, false },
+	{ "ioapic", probe_ioapic, false },
+	{ "virtio-hostile", probe_virtio_hostile, true },
+	{ "virtio-blk", probe_virtio_blk, true },
+	{ "virtio-rng", probe_virtio_rng, true },
+	{ "virtio-console", probe_virtio_console, true },
 };
 
 struct boot boot;
@@ -112,14 +117,17 @@ static void take_start_info(uint32_t address)
 	}
 }
 
-static bool selected(const char *name)
+static bool selected(const struct probe *probe)
 {
 	const char *value;
 	uint32_t length;
+	bool only = option_find("only", &value, &length);
 
-	if (option_find("only", &value, &length) && !option_list_contains("only", name))
+	if (only && !option_list_contains("only", probe->name))
 		return false;
-	return !option_list_contains("skip", name);
+	if (!only && probe->only_when_named)
+		return false;
+	return !option_list_contains("skip", probe->name);
 }
 
 void probe_main(uint32_t start_info_address)
@@ -142,7 +150,7 @@ void probe_main(uint32_t start_info_address)
 		probe_info("boot", "start_info 0x%08x has no PVH magic", start_info_address);
 
 	for (i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
-		if (!selected(probes[i].name))
+		if (!selected(&probes[i]))
 			continue;
 		current = probes[i].name;
 		reported = false;

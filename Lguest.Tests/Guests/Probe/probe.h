@@ -51,5 +51,10 @@ void probe_pci(void);
 void probe_pit_pic(void);
 void probe_uart_irq(void);
 void probe_ioapic(void);
+/* virtio_probes.c: run only when named in probe.only. */
+void probe_virtio_blk(void);
+void probe_virtio_rng(void);
+void probe_virtio_console(void);
+void probe_virtio_hostile(void);
 
 #endif
