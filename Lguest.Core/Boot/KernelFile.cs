@@ -11,12 +11,14 @@ namespace Lguest.Boot;
 internal sealed class KernelFile : IDisposable
 {
     private readonly SafeFileHandle _handle;
+    private readonly bool _ownsHandle;
 
-    private KernelFile(string path, SafeFileHandle handle, long length)
+    private KernelFile(string path, SafeFileHandle handle, long length, bool ownsHandle)
     {
         Path = path;
         _handle = handle;
         Length = length;
+        _ownsHandle = ownsHandle;
     }
 
     /// <summary>The path as the user gave it.</summary>
@@ -27,14 +29,24 @@ internal sealed class KernelFile : IDisposable
 
     /// <summary>Opens <paramref name="path"/> for reading.</summary>
     /// <exception cref="KernelImageException">The file is missing, unreadable, a directory or empty.</exception>
-    public static KernelFile Open(string path)
+    public static KernelFile Open(string path) => Open(path, OpenHandle(path), ownsHandle: true);
+
+    /// <summary>
+    /// Uses <paramref name="handle"/>, opened earlier from <paramref name="path"/> (which names it in messages and
+    /// need not resolve any more), without taking it over: disposing the result leaves it open.
+    /// </summary>
+    /// <exception cref="KernelImageException">The file is empty or its size cannot be read.</exception>
+    public static KernelFile Open(string path, SafeFileHandle handle) => Open(path, handle, ownsHandle: false);
+
+    /// <summary>Opens <paramref name="path"/> for reading, for a caller that keeps the file across loads.</summary>
+    /// <exception cref="KernelImageException">The file is missing, unreadable or a directory.</exception>
+    public static SafeFileHandle OpenHandle(string path)
     {
         if (Directory.Exists(path))
             throw new KernelImageException(path, "is a directory, not a kernel or initrd file");
-        SafeFileHandle handle;
         try
         {
-            handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            return File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -48,21 +60,27 @@ internal sealed class KernelFile : IDisposable
         {
             throw new KernelImageException(path, $"cannot open: {e.Message}", e);
         }
+    }
+
+    private static KernelFile Open(string path, SafeFileHandle handle, bool ownsHandle)
+    {
         try
         {
             long length = RandomAccess.GetLength(handle);
             if (length == 0)
                 throw new KernelImageException(path, "is empty");
-            return new KernelFile(path, handle, length);
+            return new KernelFile(path, handle, length, ownsHandle);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
         {
-            handle.Dispose();
+            if (ownsHandle)
+                handle.Dispose();
             throw new KernelImageException(path, $"cannot read its size: {e.Message}", e);
         }
         catch
         {
-            handle.Dispose();
+            if (ownsHandle)
+                handle.Dispose();
             throw;
         }
     }
@@ -121,5 +139,9 @@ internal sealed class KernelFile : IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose() => _handle.Dispose();
+    public void Dispose()
+    {
+        if (_ownsHandle)
+            _handle.Dispose();
+    }
 }

@@ -1,4 +1,5 @@
 using Lguest.Memory;
+using Microsoft.Win32.SafeHandles;
 
 namespace Lguest.Boot;
 
@@ -28,4 +29,10 @@ public sealed class KernelLoadOptions
     /// hvm_start_info.rsdp_paddr), or null when the platform has no ACPI tables.
     /// </summary>
     public GuestAddress? AcpiRsdpAddress { get; init; }
+
+    /// <summary>The kernel, already open (read from the start, not taken over); null to open <see cref="KernelPath"/>.</summary>
+    internal SafeFileHandle? KernelHandle { get; init; }
+
+    /// <summary>The initrd, already open; null to open <see cref="InitrdPath"/>.</summary>
+    internal SafeFileHandle? InitrdHandle { get; init; }
 }

@@ -37,7 +37,7 @@ public static partial class KernelLoader
         GuestMemoryLayout layout = memory.Layout;
         BootPlatform platform = options.Platform;
 
-        using KernelFile kernel = KernelFile.Open(options.KernelPath);
+        using KernelFile kernel = options.KernelHandle is { } kernelHandle ? KernelFile.Open(options.KernelPath, kernelHandle) : KernelFile.Open(options.KernelPath);
         KernelImage image = Parse(kernel, platform, layout);
 
         bool pvh = platform == BootPlatform.Kvm && options.PreferPvh && image.PvhEntry is not null;
@@ -70,7 +70,8 @@ public static partial class KernelLoader
         ranges.AddRange(image.Reserved);
 
         // The initrd goes as high as allowed, clear of everything above.
-        using KernelFile? initrd = options.InitrdPath is null ? null : KernelFile.Open(options.InitrdPath);
+        using KernelFile? initrd = options.InitrdPath is null ? null
+            : options.InitrdHandle is { } initrdHandle ? KernelFile.Open(options.InitrdPath, initrdHandle) : KernelFile.Open(options.InitrdPath);
         GuestAddress? initrdAddress = null;
         ulong initrdSize = 0;
         if (initrd is not null)

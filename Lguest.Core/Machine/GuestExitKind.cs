@@ -18,6 +18,12 @@ public enum GuestExitKind
     /// <summary>The guest died (an emulation failure, a failed entry, a device or backend error).</summary>
     Failed,
 
+    /// <summary>
+    /// A driver broke the virtio rules under <see cref="LauncherOptions.StrictDrivers"/>: the message is the
+    /// seed's "&lt;device&gt;: bad driver: &lt;what&gt;".
+    /// </summary>
+    BadDriver,
+
     /// <summary>The host stopped the guest (a signal, the console's escape, a cancelled run).</summary>
     Stopped,
 }

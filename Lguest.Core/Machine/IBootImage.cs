@@ -7,7 +7,7 @@ namespace Lguest.Machine;
 public interface IBootImage
 {
     /// <summary>Loads the guest into <paramref name="memory"/> and says how the boot vCPU starts it.</summary>
-    /// <param name="memory">Zeroed guest RAM, with the platform's ACPI tables already written.</param>
-    /// <param name="acpiRsdp">The ACPI RSDP to hand the kernel.</param>
-    BootState Load(GuestMemory memory, GuestAddress acpiRsdp);
+    /// <param name="memory">Zeroed guest RAM, with the platform's firmware tables (if any) already written.</param>
+    /// <param name="target">The platform to load for and its ACPI RSDP, if it has one.</param>
+    BootState Load(GuestMemory memory, BootTarget target);
 }

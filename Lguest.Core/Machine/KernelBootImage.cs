@@ -1,13 +1,23 @@
 using Lguest.Boot;
 using Lguest.Hypervisor;
 using Lguest.Memory;
+using Microsoft.Win32.SafeHandles;
 
 namespace Lguest.Machine;
 
-/// <summary>A Linux kernel (bzImage or ELF vmlinux) with its initrd and command line, loaded by <see cref="KernelLoader"/> on every boot.</summary>
-public sealed class KernelBootImage : IBootImage
+/// <summary>
+/// A Linux kernel (bzImage or ELF vmlinux) with its initrd and command line, loaded by <see cref="KernelLoader"/>
+/// on every boot for the platform the machine asks for. The files are opened on the first boot and kept open
+/// until disposed, so a reboot loads the same files even after the launcher chrooted or dropped privileges
+/// (the seed re-executed itself and opened them again).
+/// </summary>
+public sealed class KernelBootImage : IBootImage, IDisposable
 {
-    /// <summary>Creates the image; nothing is read until the first boot.</summary>
+    private readonly Lock _lock = new();
+    private SafeFileHandle? _kernel;
+    private SafeFileHandle? _initrd;
+
+    /// <summary>Creates the image; nothing is opened until the first boot.</summary>
     public KernelBootImage(string kernelPath, string? initrdPath = null, string commandLine = "")
     {
         ArgumentException.ThrowIfNullOrEmpty(kernelPath);
@@ -30,16 +40,36 @@ public sealed class KernelBootImage : IBootImage
 
     /// <inheritdoc />
     /// <exception cref="KernelImageException">The kernel or initrd is missing, unreadable, not a kernel, or does not fit.</exception>
-    public BootState Load(GuestMemory memory, GuestAddress acpiRsdp)
+    public BootState Load(GuestMemory memory, BootTarget target)
     {
-        Loaded = KernelLoader.Load(memory, new KernelLoadOptions
+        ArgumentNullException.ThrowIfNull(target);
+        lock (_lock)
         {
-            KernelPath = KernelPath,
-            InitrdPath = InitrdPath,
-            CommandLine = CommandLine,
-            Platform = BootPlatform.Kvm,
-            AcpiRsdpAddress = acpiRsdp,
-        });
-        return Loaded.Boot;
+            _kernel ??= KernelFile.OpenHandle(KernelPath);
+            if (InitrdPath is not null)
+                _initrd ??= KernelFile.OpenHandle(InitrdPath);
+            Loaded = KernelLoader.Load(memory, new KernelLoadOptions
+            {
+                KernelPath = KernelPath,
+                InitrdPath = InitrdPath,
+                CommandLine = CommandLine,
+                Platform = target.Platform,
+                AcpiRsdpAddress = target.AcpiRsdp,
+                KernelHandle = _kernel,
+                InitrdHandle = _initrd,
+            });
+            return Loaded.Boot;
+        }
+    }
+
+    /// <summary>Closes the kernel and initrd files.</summary>
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            _kernel?.Dispose();
+            _initrd?.Dispose();
+            _kernel = _initrd = null;
+        }
     }
 }

@@ -4,8 +4,8 @@ namespace Lguest.Machine;
 
 internal static partial class LauncherLog
 {
-    [LoggerMessage(EventId = 2100, Level = LogLevel.Information, Message = "booting {MemoryMiB} MiB, {Cpus} vCPU(s) on {Backend}: entry {Entry} ({Mode})")]
-    public static partial void Booting(this ILogger logger, ulong memoryMiB, int cpus, string backend, string entry, string mode);
+    [LoggerMessage(EventId = 2100, Level = LogLevel.Information, Message = "booting {MemoryMiB} MiB, {Cpus} vCPU(s) on {Backend} ({Machine} machine): entry {Entry} ({Mode})")]
+    public static partial void Booting(this ILogger logger, ulong memoryMiB, int cpus, string backend, string machine, string entry, string mode);
 
     [LoggerMessage(EventId = 2101, Level = LogLevel.Information, Message = "first guest instruction {Milliseconds:F1} ms after process start")]
     public static partial void FirstEntry(this ILogger logger, double milliseconds);

@@ -27,6 +27,21 @@ public sealed class LauncherOptions
     /// <summary>Where the guest's COM1 writes: the host's output, or null to drop it.</summary>
     public Stream? ConsoleOutput { get; set; }
 
+    /// <summary>
+    /// Make a driver that breaks the virtio rules fatal, as the lguest launcher did: the run ends with
+    /// <see cref="GuestExitKind.BadDriver"/> and "&lt;device&gt;: bad driver: &lt;what&gt;". By default (false) the device
+    /// alone suffers (DEVICE_NEEDS_RESET) and the guest runs on.
+    /// </summary>
+    public bool StrictDrivers { get; set; }
+
+    /// <summary>
+    /// Called once, on the thread running <see cref="Launcher.Run"/>, after the first boot has opened every host
+    /// resource it needs (guest memory, the backend's VM, the kernel and initrd, every device's files and taps)
+    /// and before any vCPU runs: where a launcher chroots and drops privileges, as the lguest launcher did. An
+    /// exception from it ends the run: <see cref="Launcher.Run"/> throws it.
+    /// </summary>
+    public Action? BeforeFirstRun { get; set; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming a bad option.</summary>
     public void Validate()
     {

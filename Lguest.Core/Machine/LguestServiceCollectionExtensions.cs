@@ -5,12 +5,13 @@ using Microsoft.Extensions.Logging;
 
 namespace Lguest.Machine;
 
-/// <summary>Composes a launcher from the container: a backend (<c>AddKvm</c>), an <see cref="IBootImage"/>, device plugins.</summary>
+/// <summary>Composes a launcher from the container: a backend (<c>AddKvm</c>, <c>AddDevLguest</c>), an <see cref="IBootImage"/>, device plugins.</summary>
 public static class LguestServiceCollectionExtensions
 {
     /// <summary>
     /// Adds the <see cref="Launcher"/> with its options. The container must also hold an
-    /// <see cref="IHypervisor"/> and an <see cref="IBootImage"/>; every <see cref="IPlatformDeviceFactory"/>
+    /// <see cref="IHypervisor"/> and an <see cref="IBootImage"/>; the backend's registration also adds the
+    /// <see cref="MachineProfile"/> it runs (the PC when none is registered). Every <see cref="IPlatformDeviceFactory"/>
     /// registered (in order) adds devices to each boot, then every <see cref="IVirtioDeviceFactory"/>
     /// registered (in order) adds a virtio PCI device through <see cref="VirtioPciDeviceFactory"/>, so the
     /// virtio devices' PCI slots follow their registration order.
@@ -29,7 +30,8 @@ public static class LguestServiceCollectionExtensions
             options,
             sp.GetServices<IPlatformDeviceFactory>().Concat(
                 sp.GetServices<IVirtioDeviceFactory>().Select(f => new VirtioPciDeviceFactory(f))),
-            sp.GetService<ILoggerFactory>()));
+            sp.GetService<ILoggerFactory>(),
+            sp.GetService<MachineProfile>()));
         return services;
     }
 

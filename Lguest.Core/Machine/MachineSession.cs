@@ -2,6 +2,7 @@ using Lguest.Hypervisor;
 using Lguest.Memory;
 using Lguest.Pci;
 using Lguest.Platform;
+using Lguest.Virtio;
 using Microsoft.Extensions.Logging;
 
 namespace Lguest.Machine;
@@ -13,6 +14,7 @@ namespace Lguest.Machine;
 internal sealed class MachineSession : IPowerControl, IDisposable
 {
     private readonly IHypervisor _hypervisor;
+    private readonly MachineProfile _profile;
     private readonly GuestMemoryLayout _layout;
     private readonly LauncherOptions _options;
     private readonly IPlatformDeviceFactory[] _factories;
@@ -27,13 +29,13 @@ internal sealed class MachineSession : IPowerControl, IDisposable
     private GuestMemory? _memory;
     private IVirtualMachine? _machine;
     private PlatformContext? _context;
-    private Uart16550? _uart;
     private GuestExit? _exit;
 
-    public MachineSession(IHypervisor hypervisor, GuestMemoryLayout layout, LauncherOptions options,
+    public MachineSession(IHypervisor hypervisor, MachineProfile profile, GuestMemoryLayout layout, LauncherOptions options,
         IPlatformDeviceFactory[] factories, ILoggerFactory loggerFactory, SerialConsole? console)
     {
         _hypervisor = hypervisor;
+        _profile = profile;
         _layout = layout;
         _options = options;
         _factories = factories;
@@ -47,19 +49,25 @@ internal sealed class MachineSession : IPowerControl, IDisposable
 
     public void Build(IBootImage image)
     {
-        _memory = GuestMemory.Allocate(_layout);
+        _memory = _profile.Allocate(_layout);
         _machine = _hypervisor.CreateVirtualMachine(_memory, _portBus, _mmioBus);
-        var pci = new PciBus(_machine, _mmioBus, logger: _loggerFactory.CreateLogger<PciBus>());
-        _context = new PlatformContext(_machine, _portBus, _mmioBus, pci, this, _options.CpuCount, _loggerFactory);
-        AddPcDevices(pci);
+        var pci = new PciBus(_machine, _mmioBus, new PciBusOptions { InterruptLines = _profile.PciInterruptLines },
+            _loggerFactory.CreateLogger<PciBus>());
+        var virtio = new VirtioPciTransportOptions
+        {
+            Strict = _options.StrictDrivers,
+            Fatal = _options.StrictDrivers ? e => Stop(new GuestExit(GuestExitKind.BadDriver, e.Message)) : null,
+        };
+        _context = new PlatformContext(_machine, _portBus, _mmioBus, pci, this, _options.CpuCount, _loggerFactory,
+            _profile, virtio, _options.ConsoleOutput, _console);
+        _profile.AddPlatformDevices(_context);
         foreach (IPlatformDeviceFactory factory in _factories)
             factory.Create(_context);
 
-        IEnumerable<int> pciIrqs = pci.InterruptRoutes.Select(r => r.Gsi);
-        GuestAddress rsdp = AcpiTables.Write(_memory, _options.CpuCount, pciIrqs.Concat(PciBusOptions.LegacyInterruptLines));
-        BootState boot = image.Load(_memory, rsdp);
+        GuestAddress? rsdp = _profile.WriteFirmwareTables(_context);
+        BootState boot = image.Load(_memory, new BootTarget(_profile.BootPlatform, rsdp));
         if (_logger.IsEnabled(LogLevel.Information))
-            _logger.Booting(_options.MemoryBytes >> 20, _options.CpuCount, _hypervisor.Name, boot.Entry.ToString(), boot.Mode.ToString());
+            _logger.Booting(_options.MemoryBytes >> 20, _options.CpuCount, _hypervisor.Name, _profile.Name, boot.Entry.ToString(), boot.Mode.ToString());
         for (int i = 0; i < _options.CpuCount; i++)
             _vcpus.Add(_machine.CreateVcpu(i, i == 0 ? boot : null));
     }
@@ -96,30 +104,12 @@ internal sealed class MachineSession : IPowerControl, IDisposable
     public void Dispose()
     {
         _console?.Attach(null);
-        _uart?.Close();
         _context?.DisposeResources();
         foreach (IVcpu vcpu in _vcpus)
             vcpu.Dispose();
         _machine?.Dispose();
         _memory?.Dispose();
         _stopped.Dispose();
-    }
-
-    private void AddPcDevices(PciBus pci)
-    {
-        _uart = new Uart16550(_machine!.GetInterruptLine(Uart16550.Com1Irq), _options.ConsoleOutput);
-        _portBus.Register(Uart16550.Com1Port, Uart16550.PortCount, _uart);
-        _console?.Attach(_uart);
-        _portBus.Register(PostCodePort.Port, 1, new PostCodePort());
-        _portBus.Register(I8042Controller.DataPort, I8042Controller.PortCount, new I8042Controller(this));
-        _portBus.Register(AcpiPmRegisters.EventBlockPort, AcpiPmRegisters.PortCount, new AcpiPmRegisters(this));
-        ulong below4G = 0;
-        foreach (GuestMemoryRegion region in _layout.Regions)
-            below4G += region.Start.Value < GuestMemoryLayout.FourGiB ? region.Size : 0;
-        _portBus.Register(CmosRtc.IndexPort, CmosRtc.PortCount, new CmosRtc(below4G, _layout.TotalSize - below4G, _options.CpuCount));
-        // 0xCF9 lives inside the configuration ports: the host bridge hands it the narrow accesses there.
-        pci.HostBridge.LegacyPorts = new ResetControlRegister(this);
-        _portBus.Register(PciHostBridge.PortBase, PciHostBridge.PortCount, pci.HostBridge);
     }
 
     private void RunVcpu(IVcpu vcpu)

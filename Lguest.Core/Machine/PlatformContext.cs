@@ -2,6 +2,7 @@ using Lguest.Hypervisor;
 using Lguest.Memory;
 using Lguest.Pci;
 using Lguest.Platform;
+using Lguest.Virtio;
 using Microsoft.Extensions.Logging;
 
 namespace Lguest.Machine;
@@ -10,9 +11,11 @@ namespace Lguest.Machine;
 public sealed class PlatformContext
 {
     private readonly List<IDisposable> _resources = [];
+    private readonly SerialConsole? _serialConsole;
 
     internal PlatformContext(IVirtualMachine machine, IoBus portBus, IoBus mmioBus, PciBus pciBus, IPowerControl power,
-        int cpuCount, ILoggerFactory loggerFactory)
+        int cpuCount, ILoggerFactory loggerFactory, MachineProfile? profile = null, VirtioPciTransportOptions? virtioTransport = null,
+        Stream? consoleOutput = null, SerialConsole? serialConsole = null)
     {
         Machine = machine;
         PortBus = portBus;
@@ -21,6 +24,10 @@ public sealed class PlatformContext
         Power = power;
         CpuCount = cpuCount;
         LoggerFactory = loggerFactory;
+        Profile = profile ?? MachineProfile.Pc;
+        VirtioTransport = virtioTransport ?? new VirtioPciTransportOptions();
+        ConsoleOutput = consoleOutput;
+        _serialConsole = serialConsole;
     }
 
     /// <summary>The guest as the backend runs it: interrupt lines, notify events.</summary>
@@ -47,12 +54,27 @@ public sealed class PlatformContext
     /// <summary>Where devices get their loggers.</summary>
     public ILoggerFactory LoggerFactory { get; }
 
+    /// <summary>The machine being built.</summary>
+    public MachineProfile Profile { get; }
+
+    /// <summary>
+    /// The bad-driver policy for this boot's virtio transports: strict or not (<see cref="LauncherOptions.StrictDrivers"/>),
+    /// and in strict mode the callback that ends this boot with the driver's error.
+    /// </summary>
+    public VirtioPciTransportOptions VirtioTransport { get; }
+
+    /// <summary>Where the machine's serial console writes (<see cref="LauncherOptions.ConsoleOutput"/>).</summary>
+    internal Stream? ConsoleOutput { get; }
+
     /// <summary>Disposes <paramref name="resource"/> when this boot ends, after every vCPU has stopped.</summary>
     public void DisposeAtShutdown(IDisposable resource)
     {
         ArgumentNullException.ThrowIfNull(resource);
         _resources.Add(resource);
     }
+
+    /// <summary>Makes <paramref name="uart"/> this boot's receiver of the host's console input.</summary>
+    internal void AttachSerialConsole(Uart16550 uart) => _serialConsole?.Attach(uart);
 
     internal void DisposeResources()
     {

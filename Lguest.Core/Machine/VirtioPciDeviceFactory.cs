@@ -9,7 +9,10 @@ namespace Lguest.Machine;
 /// The transport (and through it the device's workers) is stopped when the boot ends, after the vCPUs.
 /// </summary>
 /// <param name="device">Makes the device.</param>
-/// <param name="options">The transport's bad-driver policy; null for the default (the device alone suffers).</param>
+/// <param name="options">
+/// The transport's bad-driver policy; null for the launcher's (<see cref="PlatformContext.VirtioTransport"/>:
+/// the device alone suffers, or the run ends under <see cref="LauncherOptions.StrictDrivers"/>).
+/// </param>
 public sealed class VirtioPciDeviceFactory(IVirtioDeviceFactory device, VirtioPciTransportOptions? options = null) : IPlatformDeviceFactory
 {
     private readonly IVirtioDeviceFactory _device = device ?? throw new ArgumentNullException(nameof(device));
@@ -19,7 +22,8 @@ public sealed class VirtioPciDeviceFactory(IVirtioDeviceFactory device, VirtioPc
     {
         ArgumentNullException.ThrowIfNull(context);
         IVirtioDevice created = _device.Create(context.Memory);
-        var transport = new VirtioPciTransport(created, context.Machine, options, context.LoggerFactory.CreateLogger<VirtioPciTransport>());
+        var transport = new VirtioPciTransport(created, context.Machine, options ?? context.VirtioTransport,
+            context.LoggerFactory.CreateLogger<VirtioPciTransport>());
         context.DisposeAtShutdown(transport);
         context.PciBus.Add(transport);
     }

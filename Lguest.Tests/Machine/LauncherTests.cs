@@ -19,9 +19,9 @@ public class LauncherTests
 
         public GuestAddress Rsdp { get; private set; }
 
-        public BootState Load(GuestMemory memory, GuestAddress acpiRsdp)
+        public BootState Load(GuestMemory memory, BootTarget target)
         {
-            Rsdp = acpiRsdp;
+            Rsdp = target.AcpiRsdp ?? GuestAddress.Zero;
             memory.Write(Entry, programs[Math.Min(Boots, programs.Length - 1)]);
             Boots++;
             return new BootState(BootCpuMode.Linux64, Entry, GuestAddress.Zero);
