@@ -37,7 +37,7 @@ public sealed partial class VirtioPciTransport
         else if (at < NotifyOffset)
             ReadDeviceConfig(at - DeviceConfigOffset, data);
         else
-            ReportRegisterMisuse($"{width}-byte read of the write-only notification area at 0x{at:x}");
+            ReportRegisterMisuse($"read of the notification area at 0x{at:x} (it is write-only)");
     }
 
     private void WriteBar(ulong offset, ReadOnlySpan<byte> data)
@@ -54,7 +54,7 @@ public sealed partial class VirtioPciTransport
         else if (at < IsrOffset)
             WriteCommon(at, data);
         else if (at < DeviceConfigOffset)
-            ReportRegisterMisuse($"{width}-byte write to the read-only ISR status at 0x{at:x}");
+            ReportRegisterMisuse($"Unexpected write to isr ({width} byte(s) at 0x{at:x})");
         else
             WriteDeviceConfig(at - DeviceConfigOffset, data);
     }
@@ -182,7 +182,9 @@ public sealed partial class VirtioPciTransport
             case ConfigGeneration when width == 1:
             case QueueNotifyOff when width == 2:
                 // §4.1.4.3.2: the driver MUST NOT write to device_feature, num_queues, config_generation or queue_notify_off.
-                BadDriver($"write of 0x{value:x} to read-only {FieldName(offset)}");
+                BadDriver(offset == QueueNotifyOff
+                    ? $"attempt to write to queue_notify_off (0x{value:x})"
+                    : $"Unexpected write to offset {offset} (0x{value:x} to read-only {FieldName(offset)})");
                 return true;
             default:
                 if (!TryLocateQueueAddress(offset, width, out int field, out int shift))
@@ -206,12 +208,12 @@ public sealed partial class VirtioPciTransport
         // §3.1.1: features are written after DRIVER and before FEATURES_OK, never after.
         if ((_status & VirtioDeviceStatus.Driver) == 0)
         {
-            BadDriver("driver_feature written before DRIVER");
+            BadDriver("feature write before VIRTIO_CONFIG_S_DRIVER");
             return;
         }
         if ((_status & VirtioDeviceStatus.FeaturesOk) != 0)
         {
-            BadDriver("driver_feature written after FEATURES_OK");
+            BadDriver("feature write after VIRTIO_CONFIG_S_FEATURES_OK");
             return;
         }
         switch (_driverFeatureSelect)
@@ -236,7 +238,7 @@ public sealed partial class VirtioPciTransport
         // §4.1.4.3.2: a power of two, and no larger than the device's maximum (what queue_size read on reset).
         if (size == 0 || !ushort.IsPow2(size) || size > _maxSizes[queue])
         {
-            BadDriver($"queue {queue} size {size} is not a power of two up to {_maxSizes[queue]}");
+            BadDriver($"invalid queue size {size} (queue {queue}: a power of two up to {_maxSizes[queue]})");
             return;
         }
         _queues[queue].Size = size;
@@ -263,17 +265,17 @@ public sealed partial class VirtioPciTransport
         }
         if ((_status & VirtioDeviceStatus.FeaturesOk) == 0)
         {
-            BadDriver($"queue {queue} set up before FEATURES_OK");
+            BadDriver($"setting up vq before FEATURES_OK (queue {queue})");
             return false;
         }
         if (_featuresOkUnread)
         {
-            BadDriver($"queue {queue} set up without re-reading FEATURES_OK");
+            BadDriver($"didn't re-read FEATURES_OK before setup (queue {queue})");
             return false;
         }
         if (_queues[queue].Enabled)
         {
-            BadDriver($"{field} of queue {queue} changed while the queue is enabled");
+            BadDriver(field == "queue_size" ? $"changing queue size on live device (queue {queue})" : $"changing queue on live device ({field} of queue {queue})");
             return false;
         }
         return true;
@@ -289,14 +291,20 @@ public sealed partial class VirtioPciTransport
         return "no register";
     }
 
+    // The seed's words: "non-16-bit write to offset 22", "read from padding", "Unexpected write to offset 60".
     private static string DescribeMiss(string access, int offset, int width)
     {
         foreach ((int start, int fieldWidth, string name) in CommonFields)
         {
             if (offset >= start && offset < start + fieldWidth)
-                return $"{width}-byte {access} at common configuration 0x{offset:x2} ({name} is {fieldWidth} bytes{(fieldWidth == 8 ? ", or two 4-byte halves" : "")})";
+            {
+                string natural = fieldWidth == 8 ? "32" : (8 * fieldWidth).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                return $"non-{natural}-bit {access} {(access == "read" ? "from" : "to")} offset {offset} ({width}-byte {access} of {name})";
+            }
         }
-        return $"{width}-byte {access} at common configuration 0x{offset:x}, which is no register";
+        return access == "read"
+            ? $"read from padding ({width} byte(s) at offset {offset})"
+            : $"Unexpected write to offset {offset} ({width} byte(s); no register there)";
     }
 
     private static void Store(Span<byte> data, ulong value)

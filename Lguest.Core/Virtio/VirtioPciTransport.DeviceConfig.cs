@@ -14,7 +14,7 @@ public sealed partial class VirtioPciTransport
         {
             if (data.Length > _deviceConfigSize - offset)
             {
-                BadDriver($"{data.Length}-byte read at device configuration 0x{offset:x}, past its {_deviceConfigSize} bytes");
+                BadDriver($"read past end ({data.Length} byte(s) at device configuration offset {offset}, of {_deviceConfigSize})");
                 return;
             }
             _device.ReadConfig(offset, data);
@@ -29,7 +29,7 @@ public sealed partial class VirtioPciTransport
                 return;
             if (data.Length > _deviceConfigSize - offset)
             {
-                BadDriver($"{data.Length}-byte write at device configuration 0x{offset:x}, past its {_deviceConfigSize} bytes");
+                BadDriver($"write past end ({data.Length} byte(s) at device configuration offset {offset}, of {_deviceConfigSize})");
                 return;
             }
             _device.WriteConfig(offset, data);
@@ -66,7 +66,7 @@ public sealed partial class VirtioPciTransport
         // §4.1.4.9.2: length 1, 2 or 4, offset a multiple of it; and the access must fall inside our BAR.
         if (bar == _bar.Index && size is 1 or 2 or 4 && offset % size == 0 && offset <= BarSize - size)
             return true;
-        ReportRegisterMisuse($"PCI configuration window {access} of BAR{bar} offset 0x{offset:x} length {size}");
+        ReportRegisterMisuse($"Invalid cfg_access to bar{bar}, offset {offset} len {size} (a window {access})");
         return false;
     }
 }

@@ -13,7 +13,7 @@ public sealed partial class VirtioPciTransport
     {
         if (offset != 0 || data.Length != 1)
         {
-            ReportRegisterMisuse($"{data.Length}-byte read at ISR offset {offset} (the ISR is one byte)");
+            ReportRegisterMisuse($"non-8-bit read from offset {IsrOffset + offset} ({data.Length} byte(s) at the one-byte isr)");
             return;
         }
         lock (_isrLock)

@@ -16,7 +16,7 @@ public sealed partial class VirtioPciTransport
         int queue = offset / NotifyOffMultiplier;
         if (offset % NotifyOffMultiplier != 0 || data.Length != NotifyWidth || queue >= _notifiers.Length)
         {
-            ReportRegisterMisuse($"{data.Length}-byte notification at 0x{NotifyOffset + offset:x} ({_notifiers.Length} queue slots of {NotifyOffMultiplier} bytes, written 2 bytes at a time)");
+            ReportRegisterMisuse($"Invalid vq notification on {queue} ({data.Length} byte(s) at 0x{NotifyOffset + offset:x}: {_notifiers.Length} queue slot(s) of {NotifyOffMultiplier} bytes, written 2 bytes at a time)");
             return;
         }
         _notifiers[queue].Signal();

@@ -45,13 +45,13 @@ public sealed partial class VirtioPciTransport
         VirtioDeviceStatus cleared = current & ~wanted;
         if (cleared != 0)
         {
-            BadDriver($"device status 0x{(byte)current:x2} -> 0x{value:x2} clears bits");
+            BadDriver($"unset of device status bit 0x{(byte)current:x} -> 0x{value:x}");
             return;
         }
         VirtioDeviceStatus added = wanted & ~current;
         if ((added & ~DriverStatusBits) != 0)
         {
-            BadDriver($"device status 0x{(byte)current:x2} -> 0x{value:x2} sets unknown bits");
+            BadDriver($"unknown device status bit 0x{(byte)current:x} -> 0x{value:x}");
             return;
         }
 
@@ -64,35 +64,36 @@ public sealed partial class VirtioPciTransport
             _status |= VirtioDeviceStatus.Acknowledge;
         if ((added & VirtioDeviceStatus.Driver) != 0)
         {
-            if (!Require(VirtioDeviceStatus.Acknowledge, "DRIVER set before ACKNOWLEDGE"))
+            if (!Require(VirtioDeviceStatus.Acknowledge, current, value, "DRIVER before ACKNOWLEDGE"))
                 return;
             _status |= VirtioDeviceStatus.Driver;
         }
         if ((added & VirtioDeviceStatus.FeaturesOk) != 0)
         {
-            if (!Require(VirtioDeviceStatus.Driver, "FEATURES_OK set before DRIVER"))
+            if (!Require(VirtioDeviceStatus.Driver, current, value, "FEATURES_OK before DRIVER"))
                 return;
             NegotiateFeatures();
         }
         if ((added & VirtioDeviceStatus.DriverOk) != 0)
         {
             // Also catches DRIVER_OK in the same write as a FEATURES_OK that was refused.
-            if (!Require(VirtioDeviceStatus.FeaturesOk, "DRIVER_OK set without FEATURES_OK"))
+            if (!Require(VirtioDeviceStatus.FeaturesOk, current, value, "DRIVER_OK without FEATURES_OK"))
                 return;
             if (_featuresOkUnread)
             {
-                BadDriver("DRIVER_OK set without re-reading FEATURES_OK");
+                BadDriver("did not re-read FEATURES_OK");
                 return;
             }
             ActivateLocked();
         }
     }
 
-    private bool Require(VirtioDeviceStatus bit, string what)
+    // §3.1.1's order, in the seed's words for a step taken too early.
+    private bool Require(VirtioDeviceStatus bit, VirtioDeviceStatus current, byte value, string what)
     {
         if ((_status & bit) != 0)
             return true;
-        BadDriver(what);
+        BadDriver($"unexpected status transition 0x{(byte)current:x} -> 0x{value:x} ({what})");
         return false;
     }
 
@@ -123,32 +124,35 @@ public sealed partial class VirtioPciTransport
         if (value != 1)
         {
             // §4.1.4.3.2: the driver MUST NOT write 0 to queue_enable (without VIRTIO_F_RING_RESET, not offered).
-            BadDriver($"{value} written to queue_enable of queue {queue}");
+            BadDriver($"setting queue_enable to {value} (queue {queue})");
             return;
         }
         if ((_status & VirtioDeviceStatus.DriverOk) != 0)
         {
             // The device takes its queues at DRIVER_OK (§3.1.1 step 7 comes before step 8).
-            BadDriver($"queue {queue} enabled after DRIVER_OK");
+            BadDriver($"enabling vq after DRIVER_OK (queue {queue})");
             return;
         }
 
         ref QueueState q = ref _queues[queue];
         ulong size = q.Size;
-        if (!IsPlaced(q.Descriptors, DescriptorAlignment, 16 * size)
-            || !IsPlaced(q.Driver, DriverAreaAlignment, 6 + 2 * size)
-            || !IsPlaced(q.Device, DeviceAreaAlignment, 6 + 8 * size))
+        string where = $"queue {queue} (size {size}): descriptors 0x{q.Descriptors:x}, driver area 0x{q.Driver:x}, device area 0x{q.Device:x}";
+        if ((q.Descriptors & (DescriptorAlignment - 1)) != 0 || (q.Driver & (DriverAreaAlignment - 1)) != 0 || (q.Device & (DeviceAreaAlignment - 1)) != 0)
         {
-            BadDriver($"queue {queue} (size {size}) has descriptors 0x{q.Descriptors:x}, driver area 0x{q.Driver:x}, device area 0x{q.Device:x}: misaligned or outside guest memory");
+            BadDriver($"invalid alignment in queue addresses ({where})");
+            return;
+        }
+        if (!InRam(q.Descriptors, 16 * size) || !InRam(q.Driver, 6 + 2 * size) || !InRam(q.Device, 6 + 8 * size))
+        {
+            BadDriver($"invalid address: {where}, not all in guest memory");
             return;
         }
         q.Enabled = true;
     }
 
-    // Aligned (§2.7, table "Virtqueue Part Alignment") and wholly inside one RAM region, so the ring
-    // code never meets a part that straddles a hole or the end of memory.
-    private bool IsPlaced(ulong address, ulong alignment, ulong length) =>
-        (address & (alignment - 1)) == 0 && _machine.Memory.IsValidRange(new GuestAddress(address), length);
+    // Aligned (§2.7, table "Virtqueue Part Alignment", checked above) and wholly inside one RAM region, so the
+    // ring code never meets a part that straddles a hole or the end of memory.
+    private bool InRam(ulong address, ulong length) => _machine.Memory.IsValidRange(new GuestAddress(address), length);
 
     private void ActivateLocked()
     {

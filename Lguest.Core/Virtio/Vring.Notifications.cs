@@ -35,7 +35,7 @@ public sealed partial class Vring
         ushort flags = _memory.Read<ushort>(_avail.Offset(AvailFlagsOffset));
         // §2.7.7.1: without EVENT_IDX the driver MUST set flags to 0 or 1.
         if (flags > AvailFlagNoInterrupt)
-            Fail($"available ring flags {flags} (only 0 or 1 without VIRTIO_F_EVENT_IDX)");
+            Fail($"avail->flags = {flags} (only 0 or 1 without VIRTIO_F_EVENT_IDX)");
         return (flags & AvailFlagNoInterrupt) == 0;
     }
 

@@ -25,7 +25,7 @@ public sealed partial class Vring
         ushort head = _memory.Read<ushort>(AvailSlot(_nextAvail));
         _nextAvail++;
         if (head >= Size)
-            Fail($"guest says index {head} is available, beyond queue size {Size}");
+            Fail($"Guest says index {head} is available (beyond queue size {Size})");
         ReadChain(head, chain);
         return true;
     }
@@ -43,7 +43,7 @@ public sealed partial class Vring
         int pending = (ushort)(availIndex - _nextAvail);
         // More than a ring's worth outstanding can only mean the driver scribbled on the index.
         if (pending > Size)
-            Fail($"guest moved the available index from {_nextAvail} to {availIndex}, more than the queue size {Size}");
+            Fail($"Guest moved the available index from {_nextAvail} to {availIndex}, more than the queue size {Size}");
         return pending;
     }
 
@@ -60,7 +60,7 @@ public sealed partial class Vring
         for (int hops = 1; ; hops++)
         {
             if (hops > tableSize)
-                Fail(inIndirect ? "descriptor chain loops inside an indirect table" : "descriptor chain loops or is longer than the queue size");
+                Fail(inIndirect ? "Looped descriptor (the chain loops inside an indirect table)" : "Looped descriptor (the chain loops or is longer than the queue size)");
 
             // Copy the descriptor once; the guest can rewrite the table while we look at it.
             VringDescriptor d = _memory.Read<VringDescriptor>(new GuestAddress(table.Value + (ulong)index * VringDescriptor.Size));
@@ -68,18 +68,18 @@ public sealed partial class Vring
             if ((d.Flags & VringDescriptor.FlagIndirect) != 0)
             {
                 if (!_indirect)
-                    Fail("indirect descriptor without VIRTIO_F_INDIRECT_DESC negotiated");
+                    Fail("vq indirect not negotiated (an indirect descriptor without VIRTIO_F_INDIRECT_DESC)");
                 if (inIndirect)
-                    Fail("indirect table inside an indirect table");
+                    Fail("Indirect within indirect (an indirect table inside an indirect table)");
                 if ((d.Flags & VringDescriptor.FlagNext) != 0)
-                    Fail("indirect and next flags together");
+                    Fail("indirect and next together");
                 if (d.Length == 0 || d.Length % VringDescriptor.Size != 0)
-                    Fail($"indirect table length {d.Length} is not a non-zero multiple of {VringDescriptor.Size}");
+                    Fail($"Invalid size for indirect table: indirect table length {d.Length} is not a non-zero multiple of {VringDescriptor.Size}");
                 int entries = (int)(d.Length / VringDescriptor.Size);
                 if (entries > Size)
-                    Fail($"indirect table has {entries} entries, more than the queue size {Size}");
+                    Fail($"indirect has too many entries ({entries}, more than the queue size {Size})");
                 if (!_memory.IsValidRange(new GuestAddress(d.Address), d.Length))
-                    Fail($"indirect table [0x{d.Address:x}, +0x{d.Length:x}) is outside guest memory");
+                    Fail($"Invalid address: indirect table [0x{d.Address:x}, +0x{d.Length:x}) is outside guest memory");
                 table = new GuestAddress(d.Address);
                 tableSize = entries;
                 inIndirect = true;
@@ -90,18 +90,18 @@ public sealed partial class Vring
 
             var buffer = new GuestBuffer(new GuestAddress(d.Address), d.Length);
             if (!_memory.IsValidRange(buffer.Address, buffer.Length))
-                Fail($"descriptor {index} buffer {buffer} is outside guest memory");
+                Fail($"Invalid address: descriptor {index} buffer {buffer} is outside guest memory");
             if ((d.Flags & VringDescriptor.FlagWrite) != 0)
                 chain.AddWritable(buffer);
             else if (chain.Count != chain.Readable.Length)
-                Fail($"descriptor {index} is device-readable after a device-writable one");
+                Fail($"Descriptor has out after in (descriptor {index} is device-readable after a device-writable one)");
             else
                 chain.AddReadable(buffer);
 
             if ((d.Flags & VringDescriptor.FlagNext) == 0)
                 return;
             if (d.Next >= tableSize)
-                Fail($"descriptor {index} has next {d.Next} beyond the table size {tableSize}");
+                Fail($"Desc next is {d.Next} (descriptor {index} has next {d.Next} beyond the table size {tableSize})");
             index = d.Next;
         }
     }

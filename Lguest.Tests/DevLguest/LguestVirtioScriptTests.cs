@@ -118,7 +118,7 @@ public class LguestVirtioScriptTests
         uint address = (uint)transport.Bar.MappedAddress!.Value.Value + NumQueues;
         bed.Host.Mmio(GuestCode.Insn(a => a.mov(__word_ptr[edx], ax)), address, (UserRegs.Edx, address), (UserRegs.Eax, 1));
 
-        Assert.That(() => bed.Step(), Throws.TypeOf<BadDriverException>().With.Message.EqualTo("console: bad driver: write of 0x1 to read-only num_queues"));
+        Assert.That(() => bed.Step(), Throws.TypeOf<BadDriverException>().With.Message.EqualTo("console: bad driver: Unexpected write to offset 18 (0x1 to read-only num_queues)"));
     }
 
     /// <summary>virtio 1.2 §3.1.1 as virtio_pci_modern does it, one emulated instruction per register access. Returns the steps added.</summary>
