@@ -7,9 +7,10 @@ internal static class Program
     {
         if (!RunArguments.TryParse(args, out RunArguments arguments, out string? error))
         {
+            // The seed: usage() is errx(1, "Usage: ..."), on stderr.
             Console.Error.WriteLine($"lguest: {error}");
-            Console.Error.WriteLine("Try 'lguest --help'.");
-            return (int)ExitCode.Usage;
+            Console.Error.WriteLine(RunArguments.Usage);
+            return (int)ExitCode.Failure;
         }
         if (arguments.Help)
         {

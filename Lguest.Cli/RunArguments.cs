@@ -1,30 +1,59 @@
 using System.Globalization;
+using Lguest.Devices;
 
 namespace Lguest.Cli;
 
-/// <summary>The parsed command line: <c>lguest [options] MEM-IN-MB KERNEL [kernel args...]</c>.</summary>
+/// <summary>
+/// The parsed command line, the lguest launcher's (seed 002) with a few options of ours:
+/// <c>lguest [--verbose|-v] [--tunnet=...]... [--block=FILE]... [--rng] [--initrd=FILE] [--username=USER]
+/// [--chroot=DIR] MEM-IN-MB vmlinux [kernel args...]</c>.
+/// </summary>
+/// <remarks>
+/// Parsed as getopt_long did for the seed: <c>--opt=value</c> and <c>--opt value</c>, a long option may be
+/// shortened to any unambiguous prefix (<c>--verb</c>), <c>-v</c> may repeat (<c>-vv</c>), and options may follow
+/// the positional arguments (GNU argument permutation). Unlike getopt, after KERNEL an argument that is not one
+/// of ours goes to the kernel rather than failing, so <c>lguest 64 vmlinux --block=disk root=/dev/vda</c> and
+/// <c>lguest 64 vmlinux init=/bin/sh -s</c> both work; <c>--</c> passes everything after it as it is.
+/// </remarks>
 internal sealed record RunArguments
 {
     public const string Usage = """
-        Usage: lguest [options] MEM-IN-MB KERNEL [kernel args...]
-        Boots a Linux kernel (bzImage or ELF vmlinux) with MEM-IN-MB megabytes of RAM, its console on
-        this terminal (COM1); Ctrl-A x stops the guest.
+        Usage: lguest [--verbose|-v] [--tunnet=(<ipaddr>:<macaddr>|bridge:<bridgename>:<macaddr>)]...
+                      [--block=<filename>]... [--rng] [--initrd=<filename>] [--username=<user>] [--chroot=<dir>]
+                      [--strict] [--backend=auto|kvm|lguest] [--cpus=N] [--no-reboot]
+                      <mem-in-mb> vmlinux [args...]
+        Boots a Linux kernel (bzImage or ELF vmlinux) with <mem-in-mb> megabytes of RAM and its console on this
+        terminal: a virtio console (device 1), and on KVM also COM1. Three Ctrl-C within a second, or Ctrl-A x,
+        stop the launcher.
 
-        Options (--opt=value and --opt value are both accepted, before or after KERNEL; after KERNEL,
-        other arguments go to the kernel, and -- passes the rest as they are):
+          --verbose, -v          log what the launcher does, with timings, on stderr
+          --tunnet=<ipaddr>[/<prefix>][:<macaddr>]
+          --tunnet=bridge:<bridgename>[:<macaddr>]
+                                 a virtio network card on a new tap whose host end gets <ipaddr>, or which
+                                 joins the existing bridge; <macaddr> is the guest's (default: random,
+                                 locally administered)
+          --block=FILE           a disk on the image FILE
+          --rng                  an entropy device fed from the host's random source
           --initrd=FILE          load FILE as the initial RAM disk
-          --cpus=N               give the guest N vCPUs (default 1)
+          --username=USER        once everything is open, become USER (its uid, gid and groups)
+          --chroot=DIR           once everything is open, chroot to DIR (before --username)
+          --strict               a driver breaking the virtio rules ends the launcher, as lguest did
+                                 (by default only its device is stopped, in DEVICE_NEEDS_RESET)
           --backend=auto|kvm|lguest
-                                 the hypervisor (default auto: KVM)
-          --tunnet=IPADDR[/PREFIX][:MAC]
-          --tunnet=bridge:NAME[:MAC]
-                                 a virtio network card on a new tap whose host end gets IPADDR, or
-                                 which joins the existing bridge NAME; MAC is the guest's (default:
-                                 random, locally administered); may be given several times
+                                 the hypervisor (auto: /dev/lguest when it opens, else KVM)
+          --cpus=N               give the guest N vCPUs (KVM; default 1)
           --no-reboot            exit when the guest reboots instead of booting it again
-          --verbose              log what the launcher does, with timings, on stderr
-          --help                 show this help
+          --help, -h             show this help
+        Devices are created in the order given, after the console. Options take --opt=value or --opt value,
+        may be shortened while unambiguous, and may follow KERNEL; other arguments after KERNEL, and all
+        after --, go to the kernel, joined by spaces.
         """;
+
+    private static readonly (string Name, bool TakesValue)[] LongOptions =
+    [
+        ("verbose", false), ("tunnet", true), ("block", true), ("rng", false), ("initrd", true), ("username", true),
+        ("chroot", true), ("strict", false), ("backend", true), ("cpus", true), ("no-reboot", false), ("help", false),
+    ];
 
     public bool Help { get; init; }
 
@@ -32,14 +61,23 @@ internal sealed record RunArguments
 
     public bool NoReboot { get; init; }
 
+    public bool Strict { get; init; }
+
     public int Cpus { get; init; } = 1;
 
     public string Backend { get; init; } = "auto";
 
     public string? Initrd { get; init; }
 
+    public string? Username { get; init; }
+
+    public string? Chroot { get; init; }
+
+    /// <summary>The device options, in the order they were given.</summary>
+    public IReadOnlyList<DeviceOption> Devices { get; init; } = [];
+
     /// <summary>One entry per <c>--tunnet</c>, in order: the guest's network cards.</summary>
-    public IReadOnlyList<Devices.TunnetSpec> Tunnets { get; init; } = [];
+    public IReadOnlyList<TunnetSpec> Tunnets => Devices.Where(d => d.Tunnet is not null).Select(d => d.Tunnet!).ToArray();
 
     /// <summary>MEM-IN-MB as typed; <see cref="RunCommand"/> checks it (a bad size is bad input, not bad usage).</summary>
     public string Memory { get; init; } = "";
@@ -48,20 +86,17 @@ internal sealed record RunArguments
 
     public IReadOnlyList<string> KernelArguments { get; init; } = [];
 
+    /// <summary>The kernel arguments joined by single spaces, as the seed's concat() did.</summary>
     public string CommandLine => string.Join(' ', KernelArguments);
 
-    /// <summary>
-    /// Parses <paramref name="args"/>; on failure <paramref name="error"/> says what is wrong in one line.
-    /// Launcher options may come anywhere (<c>lguest 512 vmlinuz --initrd=initrd.img console=ttyS0</c>, as
-    /// the seeds' users typed it); after KERNEL an argument that is not a launcher option goes to the
-    /// kernel, and <c>--</c> passes everything after it (itself included) to the kernel verbatim.
-    /// </summary>
+    /// <summary>Parses <paramref name="args"/>; on failure <paramref name="error"/> says what is wrong in one line.</summary>
     public static bool TryParse(IReadOnlyList<string> args, out RunArguments parsed, out string? error)
     {
         parsed = new RunArguments();
         error = null;
         var positional = new List<string>();
         var kernelArguments = new List<string>();
+        var devices = new List<DeviceOption>();
         for (int i = 0; i < args.Count; i++)
         {
             string arg = args[i];
@@ -81,70 +116,150 @@ internal sealed record RunArguments
             }
             if (!arg.StartsWith('-') || arg == "-")
             {
-                if (afterKernel)
-                    kernelArguments.Add(arg);
-                else
-                    positional.Add(arg);
+                (afterKernel ? kernelArguments : positional).Add(arg);
                 continue;
             }
-            string name = arg, value = "";
-            bool hasValue = false;
-            int equals = arg.IndexOf('=', StringComparison.Ordinal);
-            if (equals > 0)
+            if (!arg.StartsWith("--", StringComparison.Ordinal))
             {
-                name = arg[..equals];
-                value = arg[(equals + 1)..];
+                // Short options: -v (repeatable, -vv) and -h.
+                string letters = arg[1..];
+                if (letters.All(c => c is 'v' or 'h'))
+                {
+                    if (letters.Contains('h', StringComparison.Ordinal))
+                    {
+                        parsed = parsed with { Help = true };
+                        return true;
+                    }
+                    parsed = parsed with { Verbose = true };
+                    continue;
+                }
+                if (afterKernel)
+                {
+                    kernelArguments.Add(arg); // "-s" and the like: the kernel's
+                    continue;
+                }
+                error = $"invalid option -- '{letters.First(c => c is not ('v' or 'h'))}'";
+                return false;
+            }
+
+            string typed = arg[2..], value = "";
+            bool hasValue = false;
+            int equals = typed.IndexOf('=', StringComparison.Ordinal);
+            if (equals >= 0)
+            {
+                value = typed[(equals + 1)..];
+                typed = typed[..equals];
                 hasValue = true;
             }
-            switch (name)
+            if (!TryFindOption(typed, out string? name, out bool takesValue, out string? ambiguity))
             {
-                case "--help" or "-h":
-                    parsed = parsed with { Help = true };
-                    return true;
-                case "--verbose" or "-v" when !hasValue:
-                    parsed = parsed with { Verbose = true };
-                    break;
-                case "--no-reboot" when !hasValue:
-                    parsed = parsed with { NoReboot = true };
-                    break;
-                case "--initrd" or "--cpus" or "--backend" or "--tunnet":
-                    if (!hasValue)
-                    {
-                        if (i + 1 >= args.Count)
-                        {
-                            error = $"{name} needs a value";
-                            return false;
-                        }
-                        value = args[++i];
-                    }
-                    if (!TryApply(ref parsed, name, value, out error))
-                        return false;
-                    break;
-                default:
-                    if (afterKernel)
-                    {
-                        kernelArguments.Add(arg); // not ours: the kernel's (or init's)
-                        break;
-                    }
-                    error = hasValue && name is "--verbose" or "--no-reboot" ? $"{name} takes no value" : $"unknown option {arg}";
+                if (ambiguity is not null)
+                {
+                    error = ambiguity;
                     return false;
+                }
+                if (afterKernel)
+                {
+                    kernelArguments.Add(arg); // not ours: the kernel's (or init's)
+                    continue;
+                }
+                error = $"unrecognized option '--{typed}'";
+                return false;
             }
+            if (!takesValue && hasValue)
+            {
+                error = $"option '--{name}' doesn't allow an argument";
+                return false;
+            }
+            if (takesValue && !hasValue)
+            {
+                if (i + 1 >= args.Count)
+                {
+                    error = $"option '--{name}' requires an argument";
+                    return false;
+                }
+                value = args[++i];
+            }
+            if (name == "help")
+            {
+                parsed = parsed with { Help = true };
+                return true;
+            }
+            if (!TryApply(ref parsed, devices, name, value, out error))
+                return false;
         }
         if (positional.Count < 2)
         {
-            error = positional.Count == 0 ? "missing MEM-IN-MB and KERNEL" : "missing KERNEL";
+            error = positional.Count == 0 ? "missing <mem-in-mb> and vmlinux" : "missing vmlinux";
             return false;
         }
-        parsed = parsed with { Memory = positional[0], Kernel = positional[1], KernelArguments = kernelArguments };
+        parsed = parsed with { Memory = positional[0], Kernel = positional[1], KernelArguments = kernelArguments, Devices = devices };
         return true;
     }
 
-    private static bool TryApply(ref RunArguments parsed, string name, string value, out string? error)
+    /// <summary>An exact option name, or the only one <paramref name="typed"/> abbreviates (getopt_long's rule).</summary>
+    private static bool TryFindOption(string typed, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? name, out bool takesValue, out string? ambiguity)
+    {
+        name = null;
+        takesValue = false;
+        ambiguity = null;
+        if (typed.Length == 0)
+            return false;
+        foreach ((string n, bool v) in LongOptions)
+        {
+            if (n == typed)
+            {
+                (name, takesValue) = (n, v);
+                return true;
+            }
+        }
+        string[] candidates = LongOptions.Where(o => o.Name.StartsWith(typed, StringComparison.Ordinal)).Select(o => o.Name).ToArray();
+        if (candidates.Length == 1)
+        {
+            string only = candidates[0];
+            name = only;
+            takesValue = LongOptions.First(o => o.Name == only).TakesValue;
+            return true;
+        }
+        if (candidates.Length > 1)
+            ambiguity = $"option '--{typed}' is ambiguous; possibilities: {string.Join(' ', candidates.Select(c => "'--" + c + "'"))}";
+        return false;
+    }
+
+    private static bool TryApply(ref RunArguments parsed, List<DeviceOption> devices, string name, string value, out string? error)
     {
         error = null;
         switch (name)
         {
-            case "--initrd":
+            case "verbose":
+                parsed = parsed with { Verbose = true };
+                return true;
+            case "strict":
+                parsed = parsed with { Strict = true };
+                return true;
+            case "no-reboot":
+                parsed = parsed with { NoReboot = true };
+                return true;
+            case "rng":
+                devices.Add(new DeviceOption(DeviceKind.Rng, null));
+                return true;
+            case "block":
+                if (value.Length == 0)
+                {
+                    error = "--block needs a file name";
+                    return false;
+                }
+                devices.Add(new DeviceOption(DeviceKind.Block, value));
+                return true;
+            case "tunnet":
+                if (!TunnetSpec.TryParse(value, out TunnetSpec? spec, out string? why))
+                {
+                    error = $"--tunnet '{value}': {why}";
+                    return false;
+                }
+                devices.Add(new DeviceOption(DeviceKind.Tunnet, value, spec));
+                return true;
+            case "initrd":
                 if (value.Length == 0)
                 {
                     error = "--initrd needs a file name";
@@ -152,7 +267,23 @@ internal sealed record RunArguments
                 }
                 parsed = parsed with { Initrd = value };
                 return true;
-            case "--cpus":
+            case "username":
+                if (value.Length == 0)
+                {
+                    error = "--username needs a user name";
+                    return false;
+                }
+                parsed = parsed with { Username = value };
+                return true;
+            case "chroot":
+                if (value.Length == 0)
+                {
+                    error = "--chroot needs a directory";
+                    return false;
+                }
+                parsed = parsed with { Chroot = value };
+                return true;
+            case "cpus":
                 if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int cpus) || cpus < 1 || cpus > Machine.LauncherOptions.MaxCpus)
                 {
                     error = $"--cpus '{value}' is not a number from 1 to {Machine.LauncherOptions.MaxCpus}";
@@ -160,15 +291,7 @@ internal sealed record RunArguments
                 }
                 parsed = parsed with { Cpus = cpus };
                 return true;
-            case "--tunnet":
-                if (!Devices.TunnetSpec.TryParse(value, out Devices.TunnetSpec? spec, out string? why))
-                {
-                    error = $"--tunnet '{value}': {why}";
-                    return false;
-                }
-                parsed = parsed with { Tunnets = [.. parsed.Tunnets, spec] };
-                return true;
-            default: // --backend
+            default: // backend
                 if (value is not ("auto" or "kvm" or "lguest"))
                 {
                     error = $"--backend '{value}' is not one of auto, kvm, lguest";

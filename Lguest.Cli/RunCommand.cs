@@ -1,10 +1,7 @@
 using System.Runtime.InteropServices;
-using Microsoft.Win32.SafeHandles;
 using Lguest.Boot;
 using Lguest.Devices;
-using Lguest.DevLguest;
 using Lguest.Hypervisor;
-using Lguest.Kvm;
 using Lguest.Machine;
 using Lguest.Memory;
 using Microsoft.Extensions.DependencyInjection;
@@ -16,48 +13,49 @@ namespace Lguest.Cli;
 /// <summary>Runs one guest from parsed arguments: compose the container, run the launcher, map the outcome to an exit code.</summary>
 internal static class RunCommand
 {
-    public static ExitCode Execute(RunArguments arguments, TextWriter error)
+    /// <summary>Runs the guest on this process's terminal and the backend <c>--backend</c> names.</summary>
+    public static ExitCode Execute(RunArguments arguments, TextWriter error) =>
+        Execute(arguments, RunEnvironment.Process(error));
+
+    /// <summary>Runs the guest on <paramref name="environment"/>, on <paramref name="backend"/> (null: the one <c>--backend</c> names).</summary>
+    public static ExitCode Execute(RunArguments arguments, RunEnvironment environment, BackendChoice? backend = null)
     {
-        if (arguments.Backend == "lguest")
-        {
-            // The /dev/lguest backend exists, but the launcher builds only the PC machine so far: say which is missing.
-            if (!LguestHypervisor.TryOpen(out LguestHypervisor? lguest, out string? whyNot))
-            {
-                error.WriteLine($"lguest: {whyNot}");
-                return ExitCode.HostUnavailable;
-            }
-            lguest.Dispose();
-            error.WriteLine("lguest: /dev/lguest is here, but the launcher cannot build an lguest machine yet; use --backend=kvm");
-            return ExitCode.HostUnavailable;
-        }
+        TextWriter error = environment.Error;
         if (!TryCheckMemory(arguments.Memory, out ulong memoryBytes, out string? memoryError))
-        {
-            error.WriteLine($"lguest: {memoryError}");
-            return ExitCode.BadInput;
-        }
+            return Fail(error, memoryError, ExitCode.BadInput);
+        if (backend is null && !BackendChoice.TryChoose(arguments.Backend, out backend, out string? backendError))
+            return Fail(error, backendError, ExitCode.HostUnavailable);
+        MachineProfile profile = backend.Profile;
+        if (arguments.Cpus > profile.MaxCpus)
+            return Fail(error, $"the {profile.Name} machine has {profile.MaxCpus} vCPU(s); --cpus={arguments.Cpus} is too many", ExitCode.BadInput);
         if (!File.Exists(arguments.Kernel))
-        {
-            error.WriteLine($"lguest: kernel '{arguments.Kernel}' not found");
-            return ExitCode.BadInput;
-        }
+            return Fail(error, $"kernel '{arguments.Kernel}' not found", ExitCode.BadInput);
         if (arguments.Initrd is not null && !File.Exists(arguments.Initrd))
-        {
-            error.WriteLine($"lguest: initrd '{arguments.Initrd}' not found");
-            return ExitCode.BadInput;
-        }
+            return Fail(error, $"initrd '{arguments.Initrd}' not found", ExitCode.BadInput);
+        // Resolved now, from the host's databases and file system: the seed looked the user up while parsing.
+        HostUser? user = null;
+        if (arguments.Username is not null && !HostUser.TryResolve(arguments.Username, out user, out string? userError))
+            return Fail(error, userError, ExitCode.BadInput);
+        if (arguments.Chroot is not null && !Directory.Exists(arguments.Chroot))
+            return Fail(error, $"--chroot: '{arguments.Chroot}' is not a directory", ExitCode.BadInput);
+
 
         using var stop = new CancellationTokenSource();
         int signal = 0;
-        using var terminal = RawTerminal.TryEnter();
-        // Plain reads and writes of fds 0 and 1: System.Console's terminal stream would echo and line-edit
-        // the input itself (and switch the keypad mode), which a guest's own shell must do instead.
-        Stream input = new FileStream(new SafeFileHandle(0, ownsHandle: false), FileAccess.Read, bufferSize: 0);
-        Stream output = new FileStream(new SafeFileHandle(1, ownsHandle: false), FileAccess.Write, bufferSize: 0);
+        using RawTerminal? terminal = environment.OwnsTerminal ? RawTerminal.TryEnter() : null;
+        Stream input = environment.Input;
         if (terminal is not null)
-            input = new ConsoleEscapeStream(input, stop.Cancel);
-        using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => OnSignal(c, 15));
-        using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => OnSignal(c, 2));
-        using PosixSignalRegistration sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c => OnSignal(c, 1));
+        {
+            // The seed's three Ctrl-C within a second end the launcher as a Ctrl-C would (SIGINT); Ctrl-A x stops the guest.
+            input = new ConsoleEscapeStream(input, onEscape: stop.Cancel, onAbort: () =>
+            {
+                signal = 2;
+                stop.Cancel();
+            });
+        }
+        using PosixSignalRegistration? sigterm = environment.OwnsTerminal ? PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => OnSignal(c, 15)) : null;
+        using PosixSignalRegistration? sigint = environment.OwnsTerminal ? PosixSignalRegistration.Create(PosixSignal.SIGINT, c => OnSignal(c, 2)) : null;
+        using PosixSignalRegistration? sighup = environment.OwnsTerminal ? PosixSignalRegistration.Create(PosixSignal.SIGHUP, c => OnSignal(c, 1)) : null;
 
         var services = new ServiceCollection();
         services.AddLogging(logging =>
@@ -66,66 +64,62 @@ internal static class RunCommand
             logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
             logging.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         });
-        services.AddKvm();
-        services.AddSingleton<IBootImage>(new KernelBootImage(arguments.Kernel, arguments.Initrd, arguments.CommandLine));
+        backend.Register(services);
+        services.AddSingleton<IBootImage>(_ => new KernelBootImage(arguments.Kernel, arguments.Initrd, arguments.CommandLine));
+        // The console is device 1, as in the seed; the keyboard goes to the machine's serial console when it has
+        // one (COM1 on the PC, for console=ttyS0), else to this one (hvc0).
+        services.AddVirtioConsole(o =>
+        {
+            o.Input = profile.HasSerialConsole ? Stream.Null : input;
+            o.Output = environment.Output;
+        });
+        foreach (DeviceOption device in arguments.Devices)
+            AddDevice(services, device);
         services.AddLguest(o =>
         {
             o.MemoryBytes = memoryBytes;
             o.CpuCount = arguments.Cpus;
             o.NoReboot = arguments.NoReboot;
-            o.ConsoleInput = input;
-            o.ConsoleOutput = output;
+            o.StrictDrivers = arguments.Strict;
+            o.ConsoleInput = profile.HasSerialConsole ? input : null;
+            o.ConsoleOutput = profile.HasSerialConsole ? environment.Output : null;
+            if (arguments.Chroot is not null || user is not null)
+                o.BeforeFirstRun = () => ProcessConfinement.Apply(arguments.Chroot, user);
         });
-        foreach (TunnetSpec tunnet in arguments.Tunnets)
-            services.AddVirtioNet(tunnet);
 
         try
         {
-            using ServiceProvider provider = services.BuildServiceProvider();
-            Launcher launcher = provider.GetRequiredService<Launcher>();
-            GuestExit exit = launcher.Run(stop.Token);
+            GuestExit exit;
+            using (ServiceProvider provider = services.BuildServiceProvider())
+            {
+                Launcher launcher = provider.GetRequiredService<Launcher>();
+                exit = launcher.Run(stop.Token);
+            }
             terminal?.Dispose();
             if (signal != 0)
                 return (ExitCode)(128 + signal);
-            if (!exit.IsClean)
-            {
-                error.WriteLine($"lguest: {exit.Message}");
-                return ExitCode.GuestFailed;
-            }
-            if (arguments.Verbose || exit.Kind == GuestExitKind.Halted)
-                error.WriteLine($"lguest: {exit.Message}");
-            return ExitCode.Ok;
+            return Report(exit, arguments.Verbose, error);
         }
         catch (HypervisorException e) when (e.Errno != 0 && e.Message.StartsWith("cannot open", StringComparison.Ordinal))
         {
             terminal?.Dispose();
-            error.WriteLine($"lguest: {e.Message}");
-            return ExitCode.HostUnavailable;
+            return Fail(error, e.Message, ExitCode.HostUnavailable);
         }
         catch (TapException e)
         {
             // The container's disposal above has already removed every tap this run created.
             terminal?.Dispose();
-            error.WriteLine($"lguest: {e.Message}");
-            return e.IsHostUnavailable ? ExitCode.HostUnavailable : ExitCode.BadInput;
+            return Fail(error, e.Message, e.IsHostUnavailable ? ExitCode.HostUnavailable : ExitCode.BadInput);
         }
-        catch (KernelImageException e)
+        catch (Exception e) when (e is KernelImageException or GuestMemoryException or DiskImageException)
         {
             terminal?.Dispose();
-            error.WriteLine($"lguest: {e.Message}");
-            return ExitCode.BadInput;
-        }
-        catch (GuestMemoryException e)
-        {
-            terminal?.Dispose();
-            error.WriteLine($"lguest: {e.Message}");
-            return ExitCode.BadInput;
+            return Fail(error, e.Message, ExitCode.BadInput);
         }
         catch (LguestException e)
         {
             terminal?.Dispose();
-            error.WriteLine($"lguest: {(arguments.Verbose ? e.ToString() : e.Message)}");
-            return ExitCode.Failure;
+            return Fail(error, arguments.Verbose ? e.ToString() : e.Message, ExitCode.Failure);
         }
 
         void OnSignal(PosixSignalContext context, int number)
@@ -136,8 +130,50 @@ internal static class RunCommand
         }
     }
 
+    /// <summary>The exit code and message for how the guest ended.</summary>
+    internal static ExitCode Report(GuestExit exit, bool verbose, TextWriter error)
+    {
+        switch (exit.Kind)
+        {
+            case GuestExitKind.Failed:
+            case GuestExitKind.BadDriver:
+                // The seed: errx(1, "%s", the Host's reason) and errx(1, "%s: bad driver: ...").
+                return Fail(error, exit.Message, ExitCode.Failure);
+            case GuestExitKind.TripleFault:
+                return Fail(error, exit.Message, ExitCode.GuestFailed);
+            default:
+                if (verbose || exit.Kind == GuestExitKind.Halted)
+                    error.WriteLine($"lguest: {exit.Message}");
+                return ExitCode.Ok;
+        }
+    }
+
+    private static void AddDevice(IServiceCollection services, DeviceOption device)
+    {
+        switch (device.Kind)
+        {
+            case DeviceKind.Block:
+                services.AddVirtioBlock(device.Value!);
+                break;
+            case DeviceKind.Rng:
+                services.AddVirtioRng();
+                break;
+            case DeviceKind.Tunnet:
+                services.AddVirtioNet(device.Tunnet!);
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(device), device.Kind, "checked before the container is built");
+        }
+    }
+
+    private static ExitCode Fail(TextWriter error, string message, ExitCode code)
+    {
+        error.WriteLine($"lguest: {message}");
+        return code;
+    }
+
     /// <summary>The guest RAM in bytes, refusing sizes the layout cannot hold or the host does not have.</summary>
-    private static bool TryCheckMemory(string text, out ulong bytes, out string? error)
+    private static bool TryCheckMemory(string text, out ulong bytes, [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out string? error)
     {
         bytes = 0;
         error = null;
@@ -158,7 +194,7 @@ internal static class RunCommand
         bytes = mib << 20;
         if (bytes < LauncherOptions.MinMemoryBytes)
         {
-            error = $"{mib} MiB of guest memory is too little: a PC guest needs at least {LauncherOptions.MinMemoryBytes >> 20} MiB";
+            error = $"{mib} MiB of guest memory is too little: a guest needs at least {LauncherOptions.MinMemoryBytes >> 20} MiB";
             return false;
         }
         return true;

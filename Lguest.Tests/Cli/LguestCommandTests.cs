@@ -10,15 +10,26 @@ public class LguestCommandTests
     {
         (int code, IReadOnlyList<string> stdout, _) = LguestProcess.Run("--help");
         Assert.That(code, Is.Zero);
-        Assert.That(stdout[0], Does.StartWith("Usage: lguest [options] MEM-IN-MB KERNEL"));
+        Assert.That(stdout[0], Does.StartWith("Usage: lguest [--verbose|-v] [--tunnet="));
     }
 
     [Test]
-    public void A_usage_error_exits_2_with_one_line_and_a_hint()
+    public void A_malformed_command_line_exits_1_with_the_reason_and_the_usage_on_stderr_as_the_seed_did()
     {
-        (int code, _, string stderr) = LguestProcess.Run("--bogus", "64", "k");
-        Assert.That(code, Is.EqualTo(2));
-        Assert.That(stderr, Does.StartWith("lguest: unknown option --bogus"));
+        (int code, IReadOnlyList<string> stdout, string stderr) = LguestProcess.Run("--bogus", "64", "k");
+        Assert.That(code, Is.EqualTo(1));
+        Assert.That(stdout, Is.Empty);
+        string[] lines = stderr.Split('\n');
+        Assert.That(lines[0], Is.EqualTo("lguest: unrecognized option '--bogus'"));
+        Assert.That(lines[1], Does.StartWith("Usage: lguest [--verbose|-v]"));
+    }
+
+    [Test]
+    public void A_command_line_without_the_kernel_exits_1_with_the_usage()
+    {
+        (int code, _, string stderr) = LguestProcess.Run("64");
+        Assert.That(code, Is.EqualTo(1));
+        Assert.That(stderr, Does.StartWith("lguest: missing vmlinux\nUsage: lguest"));
     }
 
     [Test]

@@ -1,0 +1,14 @@
+namespace Lguest.Cli;
+
+/// <summary>The devices the command line adds, each option one device.</summary>
+internal enum DeviceKind
+{
+    /// <summary><c>--block=FILE</c>: a virtio block device on a disk image.</summary>
+    Block,
+
+    /// <summary><c>--rng</c>: a virtio entropy device.</summary>
+    Rng,
+
+    /// <summary><c>--tunnet=SPEC</c>: a virtio network card on a new tap.</summary>
+    Tunnet,
+}

@@ -1,0 +1,9 @@
+using Lguest.Devices;
+
+namespace Lguest.Cli;
+
+/// <summary>One device option as given, in command-line order: the guest's PCI slots follow this order, after the console.</summary>
+/// <param name="Kind">Which device.</param>
+/// <param name="Value">The option's value as typed (the image, the tunnet spec), or null for <c>--rng</c>.</param>
+/// <param name="Tunnet">For <c>--tunnet</c>, the parsed value.</param>
+internal sealed record DeviceOption(DeviceKind Kind, string? Value, TunnetSpec? Tunnet = null);

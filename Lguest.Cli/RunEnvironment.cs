@@ -1,0 +1,21 @@
+using Microsoft.Win32.SafeHandles;
+
+namespace Lguest.Cli;
+
+/// <summary>What a run talks to on the host: the console streams, where errors go, and how signals are watched.</summary>
+/// <param name="Input">The console's input (the terminal, fd 0).</param>
+/// <param name="Output">The console's output (fd 1).</param>
+/// <param name="Error">Where the one-line errors go (stderr).</param>
+/// <param name="OwnsTerminal">Whether this is the process's own terminal: raw mode, escapes and signals apply.</param>
+internal sealed record RunEnvironment(Stream Input, Stream Output, TextWriter Error, bool OwnsTerminal)
+{
+    /// <summary>
+    /// This process's fds 0 and 1, read and written directly: System.Console's terminal stream would echo and
+    /// line-edit the input itself (and switch the keypad mode), which a guest's own shell must do instead.
+    /// </summary>
+    public static RunEnvironment Process(TextWriter error) => new(
+        new FileStream(new SafeFileHandle(0, ownsHandle: false), FileAccess.Read, bufferSize: 0),
+        new FileStream(new SafeFileHandle(1, ownsHandle: false), FileAccess.Write, bufferSize: 0),
+        error,
+        OwnsTerminal: true);
+}
