@@ -100,4 +100,95 @@ public class RunArgumentsTests
     {
         Assert.That(Refuse("--backend=xen", "64", "k"), Does.Contain("auto, kvm, lguest"));
     }
+
+    [Test]
+    public void The_seed_s_whole_command_line_parses()
+    {
+        RunArguments a = Parse("--verbose", "--tunnet=192.168.19.1", "--block=disk.img", "--rng", "--initrd=initrd.img",
+            "--username=nobody", "--chroot=/var/empty", "64", "vmlinux", "root=/dev/vda", "init=/bin/sh");
+        Assert.That((a.Verbose, a.Initrd, a.Username, a.Chroot, a.Memory, a.Kernel, a.CommandLine),
+            Is.EqualTo((true, "initrd.img", "nobody", "/var/empty", "64", "vmlinux", "root=/dev/vda init=/bin/sh")));
+        Assert.That(a.Devices, Is.EqualTo(new[]
+        {
+            new DeviceOption(DeviceKind.Tunnet, "192.168.19.1"),
+            new DeviceOption(DeviceKind.Block, "disk.img"),
+            new DeviceOption(DeviceKind.Rng, null),
+        }));
+    }
+
+    [Test]
+    public void Devices_keep_the_order_of_their_options_however_they_interleave()
+    {
+        RunArguments a = Parse("--rng", "--block", "a.img", "--tunnet", "bridge:br0", "--block=b.img", "64", "k", "--rng");
+        Assert.That(a.Devices.Select(d => (d.Kind, d.Value)), Is.EqualTo(new (DeviceKind, string?)[]
+        {
+            (DeviceKind.Rng, null), (DeviceKind.Block, "a.img"), (DeviceKind.Tunnet, "bridge:br0"), (DeviceKind.Block, "b.img"), (DeviceKind.Rng, null),
+        }));
+    }
+
+    [Test]
+    public void Kernel_arguments_are_joined_by_single_spaces_and_keep_their_own_spaces()
+    {
+        Assert.That(Parse("64", "k", "a", "b=\"x  y\"", "c").CommandLine, Is.EqualTo("a b=\"x  y\" c"));
+    }
+
+    [Test]
+    public void Short_verbose_may_repeat()
+    {
+        Assert.That(Parse("-v", "64", "k").Verbose, Is.True);
+        Assert.That(Parse("-vv", "64", "k").Verbose, Is.True);
+    }
+
+    [Test]
+    public void A_long_option_may_be_shortened_to_an_unambiguous_prefix_as_getopt_long_allows()
+    {
+        RunArguments a = Parse("--verb", "--init=i.img", "--bl", "d.img", "--str", "64", "k");
+        Assert.That((a.Verbose, a.Initrd, a.Strict), Is.EqualTo((true, "i.img", true)));
+        Assert.That(a.Devices.Single(), Is.EqualTo(new DeviceOption(DeviceKind.Block, "d.img")));
+    }
+
+    [Test]
+    public void An_ambiguous_prefix_is_refused_with_the_possibilities()
+    {
+        Assert.That(Refuse("--b=x", "64", "k"), Is.EqualTo("option '--b' is ambiguous; possibilities: '--block' '--backend'"));
+    }
+
+    [Test]
+    public void An_option_that_takes_no_value_refuses_one()
+    {
+        Assert.That(Refuse("--rng=yes", "64", "k"), Is.EqualTo("option '--rng' doesn't allow an argument"));
+    }
+
+    [Test]
+    public void Strict_is_off_unless_asked_for()
+    {
+        Assert.That(Parse("64", "k").Strict, Is.False);
+        Assert.That(Parse("--strict", "64", "k").Strict, Is.True);
+    }
+
+    [Test]
+    public void A_tunnet_that_does_not_parse_is_refused_with_its_reason()
+    {
+        Assert.That(Refuse("--tunnet=300.1.1.1", "64", "k"), Does.StartWith("--tunnet=300.1.1.1: "));
+    }
+
+    [Test]
+    public void An_unknown_short_option_before_the_kernel_is_refused()
+    {
+        Assert.That(Refuse("-x", "64", "k"), Is.EqualTo("invalid option -- 'x'"));
+    }
+
+    [Test]
+    public void Short_options_after_the_kernel_that_are_not_ours_go_to_the_kernel()
+    {
+        Assert.That(Parse("64", "k", "init=/bin/sh", "-s").CommandLine, Is.EqualTo("init=/bin/sh -s"));
+    }
+
+    [Test]
+    public void Empty_values_are_refused()
+    {
+        Assert.That(Refuse("--block=", "64", "k"), Is.EqualTo("--block needs a file name"));
+        Assert.That(Refuse("--username=", "64", "k"), Is.EqualTo("--username needs a user name"));
+        Assert.That(Refuse("--chroot=", "64", "k"), Is.EqualTo("--chroot needs a directory"));
+    }
 }
