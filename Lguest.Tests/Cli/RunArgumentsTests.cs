@@ -108,12 +108,11 @@ public class RunArgumentsTests
             "--username=nobody", "--chroot=/var/empty", "64", "vmlinux", "root=/dev/vda", "init=/bin/sh");
         Assert.That((a.Verbose, a.Initrd, a.Username, a.Chroot, a.Memory, a.Kernel, a.CommandLine),
             Is.EqualTo((true, "initrd.img", "nobody", "/var/empty", "64", "vmlinux", "root=/dev/vda init=/bin/sh")));
-        Assert.That(a.Devices, Is.EqualTo(new[]
+        Assert.That(a.Devices.Select(d => (d.Kind, d.Value)), Is.EqualTo(new (DeviceKind, string?)[]
         {
-            new DeviceOption(DeviceKind.Tunnet, "192.168.19.1"),
-            new DeviceOption(DeviceKind.Block, "disk.img"),
-            new DeviceOption(DeviceKind.Rng, null),
+            (DeviceKind.Tunnet, "192.168.19.1"), (DeviceKind.Block, "disk.img"), (DeviceKind.Rng, null),
         }));
+        Assert.That(a.Tunnets.Single().Address!.ToString(), Is.EqualTo("192.168.19.1"));
     }
 
     [Test]
@@ -169,7 +168,7 @@ public class RunArgumentsTests
     [Test]
     public void A_tunnet_that_does_not_parse_is_refused_with_its_reason()
     {
-        Assert.That(Refuse("--tunnet=300.1.1.1", "64", "k"), Does.StartWith("--tunnet=300.1.1.1: "));
+        Assert.That(Refuse("--tunnet=300.1.1.1", "64", "k"), Does.StartWith("--tunnet '300.1.1.1': "));
     }
 
     [Test]
