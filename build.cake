@@ -4,6 +4,7 @@
 //            writes artifacts/test-results/*.trx and the summary line `N passed, N failed[, N skipped]`
 //   Pack     NuGet packages for Lguest.Core and Lguest.Devices, and the `lguest` dotnet tool
 //   Publish  the NativeAOT `lguest` binary in artifacts/lguest/
+//   LauncherBinary  the same, only when a launcher source is newer than it (Test and Demo depend on it)
 //   Guests   install the test machines' apt packages, fetch kernels, build guest images (cached)
 //   Demo     boot the demo guest to a shell
 //   Bench    micro-benchmarks (bench/Lguest.Benchmarks)
@@ -18,6 +19,7 @@ var solution = File("./Lguest.NET.sln");
 var artifacts = Directory("./artifacts");
 var testResults = artifacts + Directory("test-results");
 var guests = Directory("./Lguest.Tests/Guests");
+var launcherBinary = artifacts + Directory("lguest") + File("lguest");
 
 // Each layer is a category filter over the one test project.
 var layerFilters = new Dictionary<string, string>
@@ -55,6 +57,7 @@ Task("Guests")
 Task("Test")
     .IsDependentOn("Build")
     .IsDependentOn("Guests")
+    .IsDependentOn("LauncherBinary")
     .Does(() =>
 {
     CleanDirectory(testResults);
@@ -113,21 +116,30 @@ Task("Pack")
 
 Task("Publish")
     .Description("NativeAOT lguest binary")
+    .Does(() => PublishLauncher());
+
+Task("LauncherBinary")
+    .Description("the NativeAOT lguest binary, published only when a launcher source is newer than it")
+    // The Linux layer and the Demo run it; a Test run without the Linux layer does not need it.
+    .WithCriteria(() => target != "Test" || layers.Contains("linux"))
     .Does(() =>
 {
-    DotNetPublish("./Lguest.Cli/Lguest.Cli.csproj", new DotNetPublishSettings
+    var binary = new System.IO.FileInfo(launcherBinary.Path.FullPath);
+    var newest = NewestLauncherSource();
+    if (binary.Exists && (newest is null || newest.LastWriteTimeUtc <= binary.LastWriteTimeUtc))
     {
-        Configuration = "Release",
-        Runtime = "linux-x64",
-        OutputDirectory = artifacts + Directory("lguest"),
-    });
-    // The command is `lguest`; the assembly keeps its project name so `dotnet Lguest.Cli.dll` works too.
-    CopyFile(artifacts + Directory("lguest") + File("Lguest.Cli"), artifacts + Directory("lguest") + File("lguest"));
-    Information($"NativeAOT binary: {MakeAbsolute(artifacts + Directory("lguest") + File("lguest"))}");
+        Information($"NativeAOT binary up to date: {binary.FullName}");
+        return;
+    }
+    Information(binary.Exists
+        ? $"NativeAOT binary older than {System.IO.Path.GetRelativePath(MakeAbsolute(Directory(".")).FullPath, newest.FullName)}: publishing"
+        : "no NativeAOT binary yet: publishing");
+    PublishLauncher();
 });
 
 Task("Demo")
     .Description("boot the demo guest to a shell")
+    .IsDependentOn("LauncherBinary")
     .Does(() =>
 {
     var demo = guests + File("demo.sh");
@@ -150,6 +162,41 @@ Task("Bench")
 Task("Default").IsDependentOn("Test");
 
 RunTarget(target);
+
+void PublishLauncher()
+{
+    DotNetPublish("./Lguest.Cli/Lguest.Cli.csproj", new DotNetPublishSettings
+    {
+        Configuration = "Release",
+        Runtime = "linux-x64",
+        OutputDirectory = artifacts + Directory("lguest"),
+    });
+    // The command is `lguest`; the assembly keeps its project name so `dotnet Lguest.Cli.dll` works too.
+    CopyFile(artifacts + Directory("lguest") + File("Lguest.Cli"), launcherBinary);
+    // Stamped now: a publish that found nothing to relink leaves an old Lguest.Cli, which would look stale.
+    System.IO.File.SetLastWriteTimeUtc(launcherBinary.Path.FullPath, DateTime.UtcNow);
+    Information($"NativeAOT binary: {MakeAbsolute(launcherBinary)}");
+}
+
+// The newest file the NativeAOT binary is built from; Lguest.Tests/Support/LauncherBinary.cs applies the
+// same rule to decide whether tests may run the binary or must fall back to `dotnet Lguest.Cli.dll`.
+System.IO.FileInfo NewestLauncherSource()
+{
+    var root = MakeAbsolute(Directory(".")).FullPath;
+    var extensions = new HashSet<string> { ".cs", ".csproj", ".props", ".targets", ".json" };
+    return new[] { "Lguest.Core", "Lguest.Devices", "Lguest.Cli" }
+        .Select(folder => System.IO.Path.Combine(root, folder))
+        .Where(System.IO.Directory.Exists)
+        .SelectMany(folder => System.IO.Directory.EnumerateFiles(folder, "*", System.IO.SearchOption.AllDirectories))
+        .Where(file => extensions.Contains(System.IO.Path.GetExtension(file)))
+        .Where(file => System.IO.Path.GetRelativePath(root, file).Split('/') is var parts && !(parts.Length > 2 && parts[1] is "bin" or "obj"))
+        .Concat(new[] { "Directory.Build.props", "Directory.Packages.props", "global.json" }
+            .Select(name => System.IO.Path.Combine(root, name))
+            .Where(System.IO.File.Exists))
+        .Select(file => new System.IO.FileInfo(file))
+        .OrderByDescending(file => file.LastWriteTimeUtc)
+        .FirstOrDefault();
+}
 
 // Counts tests from the TRX files the layers wrote: the summary line comes from real results only.
 sealed class TestSummary
