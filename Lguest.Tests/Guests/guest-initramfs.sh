@@ -39,6 +39,15 @@ echo "guest-initramfs.sh: building $image" >&2
 root="$(mktemp -d)"
 trap 'rm -rf "$root"' EXIT
 stage_busybox "$root"
+# /init is a script, not an init daemon: busybox's poweroff, reboot and halt would signal PID 1, which has
+# no handlers, and nothing would happen. The shell's profile makes them act at once, as a person at the
+# shell expects (functions: this busybox runs its applets before anything on PATH). ENV: nested shells too.
+cat > "$root/etc/profile" <<'PROFILE'
+export ENV=/etc/profile
+poweroff() { sync; busybox poweroff -f "$@"; }
+reboot() { sync; busybox reboot -f "$@"; }
+halt() { sync; busybox halt -f "$@"; }
+PROFILE
 stage_modules "$root" "$LGUEST_CLOUD_MODULES" "${modules[@]}"
 install -m 0755 "$here/guest-init.sh" "$root/init"
 mkdir -p "$root/scenarios"

@@ -50,44 +50,56 @@ public sealed class NestedBed
     /// </summary>
     public NestedBedRun Run(string command, TimeSpan? timeout = null)
     {
+        using NestedBedSession session = Start(command, timeout);
+        return session.Finish();
+    }
+
+    /// <summary>
+    /// Starts <paramref name="command"/> (a /bin/sh command line, run from the repository root) inside L1
+    /// and returns at once: the test reads the console as it comes and types into it (an L2 console through
+    /// L1's), then calls <see cref="NestedBedSession.Finish"/>.
+    /// </summary>
+    public NestedBedSession Start(string command, TimeSpan? timeout = null)
+    {
         TimeSpan limit = timeout ?? DefaultTimeout;
+        // One stream for bed.sh's messages and L1's console, in the order they happened.
         var start = new ProcessStartInfo("bash")
         {
             WorkingDirectory = RepositoryRoot,
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
-            RedirectStandardError = true,
+            StandardInputEncoding = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false),
         };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add("exec \"$0\" \"$@\" 2>&1");
         start.ArgumentList.Add(Path.Combine(GuestsDirectory, "bed.sh"));
         start.ArgumentList.Add("--timeout");
         start.ArgumentList.Add(((int)Math.Ceiling(limit.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture));
         start.ArgumentList.Add("--");
         start.ArgumentList.Add(command);
 
-        var transcript = new StringBuilder();
         var clock = Stopwatch.StartNew();
-        using var process = new Process { StartInfo = start };
-        process.OutputDataReceived += (_, e) => Append(transcript, e.Data);
-        process.ErrorDataReceived += (_, e) => Append(transcript, e.Data);
-        process.Start();
-        process.StandardInput.Close();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        // bed.sh stops L1 itself at the limit; this is the backstop should bed.sh itself hang.
-        if (!process.WaitForExit(limit + TimeSpan.FromMinutes(1)))
-        {
-            process.Kill(entireProcessTree: true);
-            process.WaitForExit();
-        }
-        process.WaitForExit(); // drains the asynchronous readers
-        clock.Stop();
-
-        string all;
-        lock (transcript)
-            all = transcript.ToString();
-        TestContext.Out.WriteLine($"bed: `{command}` exited {process.ExitCode} after {clock.Elapsed.TotalSeconds:F1} s");
-        return new NestedBedRun(CommandPart(all), all, process.ExitCode, clock.Elapsed);
+        var process = Process.Start(start)!;
+        return new NestedBedSession(process, command, limit, clock);
     }
+
+    /// <summary>
+    /// A /bin/sh command line that runs lguest in L1 booting the cloud kernel in the given format with the
+    /// guest image and <c>console=ttyS0 quiet</c>, then <paramref name="arguments"/> (launcher options and
+    /// kernel arguments, quoted). Prefix <c>exec</c> to make lguest's exit status the bed's (BED-EXIT). The
+    /// launcher is <see cref="LauncherBinary.Current"/>, named in the test output.
+    /// </summary>
+    public static string LguestCommand(GuestKernelFormat kernel, params string[] arguments)
+    {
+        LauncherBinary launcher = LauncherBinary.Current;
+        TestContext.Out.WriteLine($"launcher: {launcher.Description}");
+        string image = kernel == GuestKernelFormat.PvhVmlinux ? "$LGUEST_GUEST_VMLINUX" : "$LGUEST_GUEST_VMLINUZ";
+        return $"{launcher.ShellCommand} {GuestMemoryMegabytes} \"{image}\" --initrd=\"$LGUEST_GUEST_INITRD\" console=ttyS0 quiet"
+            + string.Concat(arguments.Select(argument => " " + Quote(argument)));
+    }
+
+    /// <summary>The L2 guest's memory, as l2-qemu.sh gives QEMU's guest: timings compare like with like.</summary>
+    public const int GuestMemoryMegabytes = 256;
 
     /// <summary>
     /// Boots the L2 guest image with QEMU on L1's KVM (Lguest.Tests/Guests/l2-qemu.sh) and runs
@@ -104,25 +116,6 @@ public sealed class NestedBed
 
     /// <summary>Quotes one word for /bin/sh.</summary>
     public static string Quote(string word) => "'" + word.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
-
-    private static void Append(StringBuilder transcript, string? line)
-    {
-        if (line is null)
-            return;
-        lock (transcript)
-            transcript.Append(line.Replace("\r", "", StringComparison.Ordinal)).Append('\n');
-    }
-
-    private static string CommandPart(string transcript)
-    {
-        const string Start = "BED-COMMAND-START\n";
-        int from = transcript.IndexOf(Start, StringComparison.Ordinal);
-        if (from < 0)
-            return "";
-        from += Start.Length;
-        int to = transcript.LastIndexOf("BED-EXIT ", StringComparison.Ordinal);
-        return to >= from ? transcript[from..to] : transcript[from..];
-    }
 
     private static (NestedBed? Bed, string Reason) Probe()
     {
