@@ -11,10 +11,12 @@
 # COMMAND is joined with spaces and run by /bin/sh -c (like ssh), in the caller's working directory,
 # with LGUEST_CACHE, LGUEST_GUEST_VMLINUZ, LGUEST_GUEST_VMLINUX and LGUEST_GUEST_INITRD exported (the L2
 # cloud kernel as bzImage and as ELF for PVH, and the guest image, built here if needed). The L1 console
-# streams to stdout; stdin is its console's input.
+# streams to stdout; stdin is its console's input. On a terminal every key goes to L1 as it is (Ctrl-C
+# included: QEMU's stdio takes no signals), so a VMM in L1 with its guest's shell on its own terminal
+# gives a person that shell (lguest's escape, Ctrl-A x, stops it).
 #
 # Options:
-#   --timeout SECONDS  hang protection: stop L1 after this long (default 600); exit 124
+#   --timeout SECONDS  hang protection: stop L1 after this long (default 600; 0: never); exit 124
 #   --smp N            L1 vCPUs (default 1: a second TCG vCPU made no run faster on a 2-CPU host)
 #   --memory MB        L1 memory (default 3072)
 #   --append ARGS      extra L1 kernel command line arguments
@@ -97,7 +99,7 @@ log="$work/console.log"
 set +e
 timeout --foreground --kill-after=10 "$timeout" \
     qemu-system-x86_64 -accel tcg -cpu max -m "$memory" -smp "$smp" "${firmware[@]}" \
-        -display none -serial stdio -monitor none -no-reboot -nic none \
+        -display none -chardev stdio,id=console,signal=off -serial chardev:console -monitor none -no-reboot -nic none \
         -kernel "$kernel" -initrd "$bed_image" -append "$append" \
         -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap |
     tee "$log"

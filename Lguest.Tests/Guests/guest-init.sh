@@ -4,7 +4,8 @@
 # Prints GUEST-INIT-READY as soon as the console works, before anything can fail, so a test sees that
 # the kernel reached userspace. Then loads the virtio modules (if they match the running kernel) and
 # either runs /scenarios/NAME for lguest.scenario=NAME on the kernel command line, printing
-# GUEST-SCENARIO-EXIT <status>, or gives an interactive shell on the console. Either way it ends with
+# GUEST-SCENARIO-EXIT <status>, or gives an interactive shell on the console (lguest.cols=N lguest.rows=M:
+# the terminal's size). Either way it ends with
 # `poweroff -f`: if /init exited the kernel would panic.
 # shellcheck shell=sh
 
@@ -30,10 +31,14 @@ else
 fi
 
 scenario=""
+cols=""
+rows=""
 read -r cmdline < /proc/cmdline
 for word in $cmdline; do
     case "$word" in
         lguest.scenario=*) scenario="${word#lguest.scenario=}" ;;
+        lguest.cols=*) cols="${word#lguest.cols=}" ;;
+        lguest.rows=*) rows="${word#lguest.rows=}" ;;
     esac
 done
 
@@ -47,6 +52,9 @@ if [ -n "$scenario" ]; then
     fi
     echo "GUEST-SCENARIO-EXIT $status"
 else
+    # A serial console has no size: the host's terminal's, when the Demo passes it, lets the shell's
+    # line editing wrap where the terminal does.
+    [ -n "$cols" ] && [ -n "$rows" ] && stty cols "$cols" rows "$rows" 2>/dev/null
     # cttyhack opens the real console device (ttyS0, hvc0) as controlling terminal: job control works.
     setsid cttyhack sh -l
 fi
