@@ -5,8 +5,7 @@
 # the kernel reached userspace. Then loads the virtio modules (if they match the running kernel) and
 # either runs /scenarios/NAME for lguest.scenario=NAME on the kernel command line, printing
 # GUEST-SCENARIO-EXIT <status>, or gives an interactive shell on the console (lguest.cols=N lguest.rows=M:
-# the terminal's size). Either way it ends with
-# `poweroff -f`: if /init exited the kernel would panic.
+# the terminal's size). Either way it ends with `poweroff -f`: if /init exited the kernel would panic.
 # shellcheck shell=sh
 
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin HOME=/root TERM="${TERM:-linux}"
