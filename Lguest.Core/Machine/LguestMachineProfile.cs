@@ -43,7 +43,7 @@ internal sealed class LguestMachineProfile : MachineProfile
 
     internal override void AddPlatformDevices(PlatformContext context)
     {
-        context.PortBus.Register(I8042StatusPort.Port, 1, new I8042StatusPort());
+        context.PortBus.Register(I8042StatusPort.Port, I8042StatusPort.PortCount, new I8042StatusPort());
         context.PortBus.Register(PciHostBridge.PortBase, PciHostBridge.PortCount, context.PciBus.HostBridge);
     }
 
