@@ -163,11 +163,11 @@ internal sealed record VirtioDriver(GuestDriverScript Script, uint Bar)
     }
 
     /// <summary>The whole bring-up of one queue: negotiate, place, enable, DRIVER_OK.</summary>
-    public VirtioDriver BringUp(ushort size, uint descriptors, uint driverArea, uint deviceArea, uint features = 0)
+    public VirtioDriver BringUp(ushort size, uint descriptors, uint driverArea, uint deviceArea, uint features = 0, int queue = 0)
     {
         Negotiate(features);
-        PlaceQueue(0, size, descriptors, driverArea, deviceArea);
-        EnableQueue(0);
+        PlaceQueue(queue, size, descriptors, driverArea, deviceArea);
+        EnableQueue(queue);
         return Status(DriverOk);
     }
 
