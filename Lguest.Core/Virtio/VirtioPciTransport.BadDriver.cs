@@ -30,7 +30,9 @@ public sealed partial class VirtioPciTransport
     {
         if (Interlocked.Exchange(ref _brokenFlag, 1) == 0)
         {
-            _logger.BadDriver(Name, error.What);
+            // In strict mode with a Fatal callback the launcher ends with this very message: one line, as the seed.
+            if (!_options.Strict || _options.Fatal is null)
+                _logger.BadDriver(Name, error.What);
             // §2.1.2: after setting DEVICE_NEEDS_RESET a live device MUST send a configuration change
             // notification. Before DRIVER_OK the driver has no handler yet: a raised line would be nobody's.
             if ((_status & VirtioDeviceStatus.DriverOk) != 0)
