@@ -8,6 +8,7 @@
 //   Guests   install the test machines' apt packages, fetch kernels, build guest images (cached)
 //   Demo     boot the demo guest to a shell
 //   Bench    micro-benchmarks (bench/Lguest.Benchmarks)
+//   Fuzz     coverage-guided fuzzing (fuzz/run.sh): --fuzz-target=NAME|all, --fuzz-seconds=N (default 600)
 // Options: --configuration=Release|Debug, --layers=unit,kvm,linux
 using System.Xml.Linq;
 
@@ -157,6 +158,17 @@ Task("Bench")
     var filter = Argument("bench-filter", "*");
     DotNetRun("./bench/Lguest.Benchmarks/Lguest.Benchmarks.csproj", new ProcessArgumentBuilder().Append("--filter").AppendQuoted(filter),
         new DotNetRunSettings { Configuration = "Release" });
+});
+
+Task("Fuzz")
+    .Description("libFuzzer + SharpFuzz on one target or all (fuzz/README.md); the corpus is minimized into fuzz/corpus")
+    .Does(() =>
+{
+    var fuzzTarget = Argument("fuzz-target", "all");
+    var seconds = Argument("fuzz-seconds", 600);
+    int exit = StartProcess("bash", new ProcessSettings { Arguments = new ProcessArgumentBuilder().Append("fuzz/run.sh").Append(fuzzTarget).Append(seconds.ToString()) });
+    if (exit != 0)
+        throw new CakeException($"fuzz/run.sh {fuzzTarget} {seconds} failed with exit code {exit} (crashes are in artifacts/fuzz/crashes)");
 });
 
 Task("Default").IsDependentOn("Test");
