@@ -29,6 +29,23 @@ public abstract class FuzzTarget
         }
     }
 
+    /// <summary>
+    /// Runs one input like <see cref="Execute"/> and says how it ended: "accepted", or "refused: " and the
+    /// project's exception that ended it (for people triaging a corpus; crashes still escape).
+    /// </summary>
+    public string Explain(ReadOnlySpan<byte> input)
+    {
+        try
+        {
+            Run(input);
+            return "accepted";
+        }
+        catch (LguestException e)
+        {
+            return $"refused: {e.GetType().Name}: {e.Message}";
+        }
+    }
+
     /// <summary>Hand-made starting inputs: each reaches a different path the fuzzer should grow from.</summary>
     public abstract IEnumerable<KeyValuePair<string, byte[]>> Seeds();
 

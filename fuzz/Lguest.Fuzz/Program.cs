@@ -6,6 +6,7 @@ using Lguest.Fuzz.Targets;
 //   Lguest.Fuzz TARGET FILE...       run each file once through TARGET (reproduce a crash; exit 1 if one crashes)
 //   Lguest.Fuzz --seeds TARGET DIR   write TARGET's hand-made seed inputs into DIR
 //   Lguest.Fuzz --max-len TARGET     print the longest input worth trying for TARGET
+//   Lguest.Fuzz --explain TARGET FILE...  say for each file whether TARGET accepted or refused it, and why
 // The instrumented assemblies count edges into SharpFuzz's map from their first instruction on, but the map is
 // only set up by Fuzzer.LibFuzzer.Run: until then (creating the target, seeds, replays) they count into a scratch one.
 unsafe
@@ -15,7 +16,7 @@ unsafe
 
 if (args.Length == 0)
 {
-    Console.Error.WriteLine($"usage: Lguest.Fuzz TARGET [FILE...] | --seeds TARGET DIR | --max-len TARGET; targets: {string.Join(", ", FuzzTargets.Names)}");
+    Console.Error.WriteLine($"usage: Lguest.Fuzz TARGET [FILE...] | --seeds TARGET DIR | --max-len TARGET | --explain TARGET FILE...; targets: {string.Join(", ", FuzzTargets.Names)}");
     return 2;
 }
 if (args[0] == "--max-len" && args.Length == 2)
@@ -25,7 +26,8 @@ if (args[0] == "--max-len" && args.Length == 2)
     return 0;
 }
 
-FuzzTarget target = FuzzTargets.Create(args[0] == "--seeds" ? args[1] : args[0]);
+bool explain = args[0] == "--explain";
+FuzzTarget target = FuzzTargets.Create(args[0] is "--seeds" or "--explain" ? args[1] : args[0]);
 try
 {
     if (target is VirtioNetTransmitTarget net && Environment.GetEnvironmentVariable("LGUEST_FUZZ_TAP_UP") == "1")
@@ -43,11 +45,14 @@ try
         return 0;
     }
     int crashes = 0;
-    foreach (string file in args.Skip(1))
+    foreach (string file in args.Skip(explain ? 2 : 1))
     {
         try
         {
-            target.Execute(File.ReadAllBytes(file));
+            if (explain)
+                Console.WriteLine($"{Path.GetFileName(file)}: {target.Explain(File.ReadAllBytes(file))}");
+            else
+                target.Execute(File.ReadAllBytes(file));
         }
         catch (Exception e)
         {
