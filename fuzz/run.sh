@@ -83,10 +83,12 @@ fuzz() {
     local status=$?
     set -e
 
+    # Merged on edges alone (-use_counters=0): the hit-count buckets that guide the search would keep
+    # thousands of near-duplicates in the committed corpus; the scratch corpus keeps them for the next run.
     echo "== $target: minimizing the corpus"
     local merged="$out/merged/$target"
     rm -rf "$merged" && mkdir -p "$merged"
-    env "${env[@]}" "${wrap[@]}" "$driver" -merge=1 -max_len="$max_len" -timeout=30 "$merged" "$corpus" "$work" \
+    env "${env[@]}" "${wrap[@]}" "$driver" -merge=1 -use_counters=0 -max_len="$max_len" -timeout=30 "$merged" "$corpus" "$work" \
         --target_path=dotnet --target_arg="$bin/Lguest.Fuzz.dll" --target_arg="$target" >"$out/logs/$target.merge.log" 2>&1 || true
     if [ -n "$(ls -A "$merged")" ]; then
         rm -f "$corpus"/*

@@ -41,7 +41,13 @@ try
     }
     if (Environment.GetEnvironmentVariable("__LIBFUZZER_SHM_ID") is not null)
     {
-        SharpFuzz.Fuzzer.LibFuzzer.Run(target.Execute);
+        unsafe
+        {
+            byte* scratch = SharpFuzz.Common.Trace.SharedMem;
+            SharpFuzz.Fuzzer.LibFuzzer.Run(target.Execute);
+            // Run detached libFuzzer's map when it returned (after a crash): disposing the target must not count into it.
+            SharpFuzz.Common.Trace.SharedMem = scratch;
+        }
         return 0;
     }
     int crashes = 0;
