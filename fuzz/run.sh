@@ -69,7 +69,11 @@ fuzz() {
 
     local max_len
     max_len="$(dotnet "$bin/Lguest.Fuzz.dll" --max-len "$target")"
-    local -a wrap=() env=(TMPDIR=/dev/shm DOTNET_TieredPGO=0)
+    # The targets' scratch files (disk image, kernel file) in tmpfs, in a folder of this run's own: the
+    # driver ends the target with SIGKILL, so they cannot remove their files themselves.
+    local scratch
+    scratch="$(mktemp -d /dev/shm/lguest-fuzz-XXXXXX)"
+    local -a wrap=() env=(TMPDIR="$scratch")
     if [ "$target" = virtio-net-tx ]; then
         # A tap of its own, up, in a network namespace nobody else uses: the host kernel takes the frames.
         wrap=(unshare --net)
@@ -97,6 +101,8 @@ fuzz() {
     # The corpus's own figures: one pass over it.
     env "${env[@]}" "${wrap[@]}" "$driver" -runs=0 -max_len="$max_len" "$corpus" \
         --target_path=dotnet --target_arg="$bin/Lguest.Fuzz.dll" --target_arg="$target" >"$out/logs/$target.replay.log" 2>&1 || true
+
+    rm -rf "$scratch"
 
     echo "== $target: results"
     grep -E '^stat::number_of_executed_units|^stat::average_exec_per_sec|^stat::new_units_added' "$log" || true
