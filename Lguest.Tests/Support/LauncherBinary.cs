@@ -11,7 +11,8 @@ namespace Lguest.Tests.Support;
 /// <remarks>
 /// The NativeAOT binary matters inside the bed: in a TCG L1 it starts in about 0.1 s, <c>dotnet
 /// Lguest.Cli.dll</c> in several seconds. <c>LGUEST_LAUNCHER=/path/to/lguest</c> (or a Lguest.Cli.dll)
-/// chooses another launcher outright.
+/// chooses another launcher outright. The file depends on nothing but the BCL, so a benchmark project can
+/// compile it in as a linked file.
 /// </remarks>
 public sealed class LauncherBinary
 {
@@ -49,11 +50,11 @@ public sealed class LauncherBinary
     public string Description { get; }
 
     /// <summary>The launcher as the start of a /bin/sh command line (absolute paths, quoted).</summary>
-    public string ShellCommand => string.Join(' ', new[] { FileName }.Concat(LeadingArguments).Select(NestedBed.Quote));
+    public string ShellCommand => string.Join(' ', new[] { FileName }.Concat(LeadingArguments).Select(Quote));
 
     /// <summary>A /bin/sh command line running the launcher with <paramref name="arguments"/>.</summary>
     public string ShellCommandWith(IEnumerable<string> arguments) =>
-        string.Join(' ', new[] { ShellCommand }.Concat(arguments.Select(NestedBed.Quote)));
+        string.Join(' ', new[] { ShellCommand }.Concat(arguments.Select(Quote)));
 
     /// <summary>A start info for the launcher with <paramref name="arguments"/>; redirections are the caller's.</summary>
     public ProcessStartInfo CreateStartInfo(IEnumerable<string> arguments)
@@ -82,17 +83,25 @@ public sealed class LauncherBinary
         return files.Select(file => new FileInfo(file)).MaxBy(file => file.LastWriteTimeUtc);
     }
 
+    private static string Quote(string word) => "'" + word.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+
     private static bool IsBuildOutput(string root, string file)
     {
         string[] parts = Path.GetRelativePath(root, file).Split(Path.DirectorySeparatorChar);
         return parts.Length > 2 && parts[1] is "bin" or "obj";
     }
 
-    private static LauncherBinary Resolve()
+    private static LauncherBinary Resolve() =>
+        Resolve(Environment.GetEnvironmentVariable(OverrideVariable), RepositoryRoot(), AppContext.BaseDirectory, DotnetHost());
+
+    /// <summary>
+    /// The resolution rule, on explicit inputs: <paramref name="chosen"/> (the override, may be null), the
+    /// repository root (null when none was found), the folder holding the test build's Lguest.Cli.dll,
+    /// and the dotnet host to run it with.
+    /// </summary>
+    internal static LauncherBinary Resolve(string? chosen, string? root, string buildOutput, string dotnet)
     {
-        string cli = Path.Combine(AppContext.BaseDirectory, "Lguest.Cli.dll");
-        string dotnet = DotnetHost();
-        string? chosen = Environment.GetEnvironmentVariable(OverrideVariable);
+        string cli = Path.Combine(buildOutput, "Lguest.Cli.dll");
         if (!string.IsNullOrEmpty(chosen))
         {
             string path = Path.GetFullPath(chosen);
@@ -101,11 +110,10 @@ public sealed class LauncherBinary
                 : new LauncherBinary(path, [], true, $"{path} ({OverrideVariable})");
         }
 
-        string? root = RepositoryRoot();
         string why;
         if (root is null)
         {
-            why = $"no repository root (Lguest.NET.sln) above {AppContext.BaseDirectory}";
+            why = $"no repository root (Lguest.NET.sln) above {buildOutput}";
         }
         else
         {
