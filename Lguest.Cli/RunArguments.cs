@@ -20,7 +20,7 @@ internal sealed record RunArguments
     public const string Usage = """
         Usage: lguest [--verbose|-v] [--tunnet=(<ipaddr>:<macaddr>|bridge:<bridgename>:<macaddr>)]...
                       [--block=<filename>]... [--rng] [--initrd=<filename>] [--username=<user>] [--chroot=<dir>]
-                      [--strict] [--backend=auto|kvm|lguest] [--cpus=N] [--no-reboot]
+                      [--net-offloads=on|off] [--strict] [--backend=auto|kvm|lguest] [--cpus=N] [--no-reboot]
                       <mem-in-mb> vmlinux [args...]
         Boots a Linux kernel (bzImage or ELF vmlinux) with <mem-in-mb> megabytes of RAM and its console on this
         terminal: a virtio console (device 1), and on KVM also COM1. Three Ctrl-C within a second, or Ctrl-A x,
@@ -32,6 +32,7 @@ internal sealed record RunArguments
                                  a virtio network card on a new tap whose host end gets <ipaddr>, or which
                                  joins the existing bridge; <macaddr> is the guest's (default: random,
                                  locally administered)
+          --net-offloads=on|off  offer the network cards' checksum and segmentation offloads (default on)
           --block=FILE           a disk on the image FILE
           --rng                  an entropy device fed from the host's random source
           --initrd=FILE          load FILE as the initial RAM disk
@@ -52,7 +53,7 @@ internal sealed record RunArguments
     private static readonly (string Name, bool TakesValue)[] LongOptions =
     [
         ("verbose", false), ("tunnet", true), ("block", true), ("rng", false), ("initrd", true), ("username", true),
-        ("chroot", true), ("strict", false), ("backend", true), ("cpus", true), ("no-reboot", false), ("help", false),
+        ("chroot", true), ("net-offloads", true), ("strict", false), ("backend", true), ("cpus", true), ("no-reboot", false), ("help", false),
     ];
 
     public bool Help { get; init; }
@@ -78,6 +79,9 @@ internal sealed record RunArguments
 
     /// <summary>One entry per <c>--tunnet</c>, in order: the guest's network cards.</summary>
     public IReadOnlyList<TunnetSpec> Tunnets => Devices.Where(d => d.Tunnet is not null).Select(d => d.Tunnet!).ToArray();
+
+    /// <summary>Whether the network cards offer checksum and segmentation offloads (<c>--net-offloads</c>).</summary>
+    public bool NetOffloads { get; init; } = true;
 
     /// <summary>MEM-IN-MB as typed; <see cref="RunCommand"/> checks it (a bad size is bad input, not bad usage).</summary>
     public string Memory { get; init; } = "";
@@ -258,6 +262,14 @@ internal sealed record RunArguments
                     return false;
                 }
                 devices.Add(new DeviceOption(DeviceKind.Tunnet, value, spec));
+                return true;
+            case "net-offloads":
+                if (value is not ("on" or "off"))
+                {
+                    error = $"--net-offloads '{value}' is not on or off";
+                    return false;
+                }
+                parsed = parsed with { NetOffloads = value == "on" };
                 return true;
             case "initrd":
                 if (value.Length == 0)

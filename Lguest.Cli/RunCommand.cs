@@ -74,7 +74,7 @@ internal static class RunCommand
             o.Output = environment.Output;
         });
         foreach (DeviceOption device in arguments.Devices)
-            AddDevice(services, device);
+            AddDevice(services, device, arguments.NetOffloads);
         services.AddLguest(o =>
         {
             o.MemoryBytes = memoryBytes;
@@ -148,7 +148,7 @@ internal static class RunCommand
         }
     }
 
-    private static void AddDevice(IServiceCollection services, DeviceOption device)
+    private static void AddDevice(IServiceCollection services, DeviceOption device, bool netOffloads)
     {
         switch (device.Kind)
         {
@@ -159,7 +159,11 @@ internal static class RunCommand
                 services.AddVirtioRng();
                 break;
             case DeviceKind.Tunnet:
-                services.AddVirtioNet(device.Tunnet!);
+                services.AddVirtioNet(o =>
+                {
+                    o.Tunnet = device.Tunnet!;
+                    o.Offloads = netOffloads;
+                });
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(device), device.Kind, "checked before the container is built");

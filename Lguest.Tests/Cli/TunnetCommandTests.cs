@@ -14,6 +14,16 @@ public class TunnetCommandTests
         Assert.That(a.Tunnets.Select(t => t.ToString()), Is.EqualTo(new[] { "10.0.0.1", "bridge:br0:52:54:00:00:00:01" }));
     }
 
+    [Test]
+    public void Net_offloads_are_on_unless_switched_off()
+    {
+        Assert.That(RunArguments.TryParse(["64", "k"], out RunArguments on, out _), Is.True);
+        Assert.That(RunArguments.TryParse(["--net-offloads=off", "64", "k"], out RunArguments off, out _), Is.True);
+        Assert.That((on.NetOffloads, off.NetOffloads), Is.EqualTo((true, false)));
+        Assert.That(RunArguments.TryParse(["--net-offloads=maybe", "64", "k"], out _, out string? error), Is.False);
+        Assert.That(error, Is.EqualTo("--net-offloads 'maybe' is not on or off"));
+    }
+
     [TestCase("--tunnet=10.0.0.300", "--tunnet '10.0.0.300': '10.0.0.300' is not an IPv4 address (a.b.c.d)")]
     [TestCase("--tunnet=10.0.0.1:52:54:00", "--tunnet '10.0.0.1:52:54:00': '52:54:00' is not a MAC address (xx:xx:xx:xx:xx:xx)")]
     [TestCase("--tunnet=bridge:", "--tunnet 'bridge:': bridge: needs a bridge name")]
