@@ -30,6 +30,7 @@ static const struct probe probes[] = {
 	{ "virtio-blk", probe_virtio_blk, true },
 	{ "virtio-rng", probe_virtio_rng, true },
 	{ "virtio-console", probe_virtio_console, true },
+	{ "virtio-net", probe_virtio_net, true },
 };
 
 struct boot boot;

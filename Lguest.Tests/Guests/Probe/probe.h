@@ -56,5 +56,7 @@ void probe_virtio_blk(void);
 void probe_virtio_rng(void);
 void probe_virtio_console(void);
 void probe_virtio_hostile(void);
+/* virtio_net_probe.c: run only when named in probe.only. */
+void probe_virtio_net(void);
 
 #endif

@@ -185,7 +185,12 @@ static void set_status(struct virtio_device *d, uint8_t status)
 
 bool virtio_negotiate(struct virtio_device *d, const char **error)
 {
-	uint32_t polls;
+	return virtio_negotiate_features(d, 0, 0, error);
+}
+
+bool virtio_negotiate_features(struct virtio_device *d, uint32_t wanted, uint32_t *accepted, const char **error)
+{
+	uint32_t polls, low;
 
 	/* §4.1.4.3.2: after writing 0 the driver waits for device_status to read 0. */
 	set_status(d, 0);
@@ -207,9 +212,13 @@ bool virtio_negotiate(struct virtio_device *d, const char **error)
 		set_status(d, STATUS_FAILED);
 		return false;
 	}
-	/* Only VIRTIO_F_VERSION_1: the simplest driver the device must accept. */
+	/* VIRTIO_F_VERSION_1 and what the caller wants of the offer: with nothing wanted, the
+	 * simplest driver the device must accept. */
+	low = wanted & (uint32_t)d->offered;
+	if (accepted)
+		*accepted = low;
 	mmio_write32(d->common + COMMON_DRIVER_FEATURE_SELECT, 0);
-	mmio_write32(d->common + COMMON_DRIVER_FEATURE, 0);
+	mmio_write32(d->common + COMMON_DRIVER_FEATURE, low);
 	mmio_write32(d->common + COMMON_DRIVER_FEATURE_SELECT, 1);
 	mmio_write32(d->common + COMMON_DRIVER_FEATURE, VIRTIO_F_VERSION_1_HIGH);
 	set_status(d, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK);
@@ -340,6 +349,64 @@ int32_t virtio_request(struct virtio_device *d, struct virtq *q, const struct vi
 	(void)mmio_read8(d->isr); /* acknowledge: reading the ISR lowers INTx */
 	/* struct virtq_used_elem { le32 id; le32 len; } after flags and idx */
 	return (int32_t)((volatile uint32_t *)(q->memory + RING_USED + 4))[2 * i + 1];
+}
+
+/* A full barrier: the store of avail->idx must be visible before the load of used->flags (§2.7.13.4),
+ * which x86 only guarantees with a locked instruction (mfence would need SSE2). */
+static inline void full_barrier(void)
+{
+	__asm__ volatile("lock; addl $0, 0(%%esp)" : : : "memory", "cc");
+}
+
+void virtio_queue_add(struct virtq *q, uint16_t head, const struct virtio_buffer *buffers, uint32_t count)
+{
+	volatile struct virtq_desc *table = (volatile struct virtq_desc *)(q->memory + RING_DESCRIPTORS);
+	volatile uint16_t *avail = (volatile uint16_t *)(q->memory + RING_AVAILABLE);
+	uint32_t i;
+
+	for (i = 0; i < count; i++) {
+		uint16_t d = (uint16_t)((head + i) % q->size);
+		table[d].address = (uint32_t)buffers[i].address;
+		table[d].length = buffers[i].length;
+		table[d].flags = (uint16_t)((buffers[i].writable ? VIRTQ_DESC_F_WRITE : 0) | (i + 1 < count ? VIRTQ_DESC_F_NEXT : 0));
+		table[d].next = (uint16_t)((d + 1) % q->size);
+	}
+	avail[2 + q->avail_index % q->size] = head;
+	compiler_barrier();
+	q->avail_index++;
+	avail[1] = q->avail_index;
+}
+
+void virtio_queue_kick(struct virtq *q)
+{
+	volatile uint16_t *used = (volatile uint16_t *)(q->memory + RING_USED);
+
+	full_barrier();
+	if (!(used[0] & 1)) /* VIRTQ_USED_F_NO_NOTIFY */
+		mmio_write16(q->notify_address, q->index);
+}
+
+bool virtio_queue_take(struct virtq *q, uint32_t *id, uint32_t *length)
+{
+	volatile uint16_t *used = (volatile uint16_t *)(q->memory + RING_USED);
+	volatile uint32_t *elements = (volatile uint32_t *)(q->memory + RING_USED + 4);
+	uint32_t slot;
+
+	if (used[1] == q->last_used)
+		return false;
+	compiler_barrier(); /* x86 does not reorder loads: the element after the index */
+	slot = q->last_used % q->size;
+	*id = elements[2 * slot];
+	*length = elements[2 * slot + 1];
+	q->last_used++;
+	return true;
+}
+
+void virtio_queue_no_interrupts(struct virtq *q)
+{
+	volatile uint16_t *avail = (volatile uint16_t *)(q->memory + RING_AVAILABLE);
+
+	avail[0] = 1; /* VIRTQ_AVAIL_F_NO_INTERRUPT */
 }
 
 uint32_t virtio_config_read32(const struct virtio_device *d, uint32_t offset)

@@ -11,6 +11,7 @@
 
 #include "pci.h"
 
+#define VIRTIO_TYPE_NET     1
 #define VIRTIO_TYPE_BLOCK   2
 #define VIRTIO_TYPE_CONSOLE 3
 #define VIRTIO_TYPE_RNG     4
@@ -52,6 +53,10 @@ bool virtio_find(uint16_t type, struct virtio_device *device, const char **error
 /* Reset, ACKNOWLEDGE, DRIVER, VIRTIO_F_VERSION_1 only, FEATURES_OK read back. */
 bool virtio_negotiate(struct virtio_device *device, const char **error);
 
+/* The same, also accepting those of the device-specific feature bits 0-31 in `wanted` that the device
+ * offers; `accepted` (may be 0) gets the bits 0-31 written. */
+bool virtio_negotiate_features(struct virtio_device *device, uint32_t wanted, uint32_t *accepted, const char **error);
+
 /* Sets queue `index` up in `page` (4 KiB aligned, zeroed here) and enables it. */
 bool virtio_queue_setup(struct virtio_device *device, struct virtq *queue, uint16_t index, void *page,
 			const char **error);
@@ -73,6 +78,16 @@ bool virtio_driver_ok(struct virtio_device *device, const char **error);
  * timeout_ms of PIT time for it to be used. Returns the used length, or -1. */
 int32_t virtio_request(struct virtio_device *device, struct virtq *queue,
 		       const struct virtio_buffer *buffers, uint32_t count, uint32_t timeout_ms);
+
+/* Streaming use of a queue (the network card), without waiting: */
+/* Writes a chain of `count` buffers at descriptors head..head+count-1 and makes it available (no notification). */
+void virtio_queue_add(struct virtq *queue, uint16_t head, const struct virtio_buffer *buffers, uint32_t count);
+/* Notifies the device of what was added, unless it set VIRTQ_USED_F_NO_NOTIFY (checked after a full barrier). */
+void virtio_queue_kick(struct virtq *queue);
+/* Takes the next used element; false if the device has returned nothing new. */
+bool virtio_queue_take(struct virtq *queue, uint32_t *id, uint32_t *length);
+/* Sets VIRTQ_AVAIL_F_NO_INTERRUPT: the driver polls and wants no interrupt for this queue. */
+void virtio_queue_no_interrupts(struct virtq *queue);
 
 uint8_t virtio_status(const struct virtio_device *device);
 uint32_t virtio_config_read32(const struct virtio_device *device, uint32_t offset);
