@@ -45,6 +45,7 @@ internal sealed class LguestHostSimulator : ILguestDevice
     private bool _restart;
     private bool _waiting;
     private bool _kicked;
+    private int _irqsSeenByGuest; // LHREQ_IRQs a WaitForInterrupt step has already consumed
     private Step? _loadInFlight;
 
     /// <summary>What LHREQ_INITIALIZE carried, once written.</summary>
@@ -336,17 +337,20 @@ internal sealed class LguestHostSimulator : ILguestDevice
     {
         lock (_lock)
         {
-            int seen = Irqs.Count;
+            // An interrupt raised before the guest reached its halt is still pending for it, as on a
+            // real Host: only interrupts an earlier wait consumed count as seen.
             _waiting = true;
             try
             {
-                while (!newInterrupt || Irqs.Count == seen)
+                while (!newInterrupt || Irqs.Count == _irqsSeenByGuest)
                 {
                     if (_kicked)
                         return false;
                     if (!Monitor.Wait(_lock, HangGuard))
                         throw new InvalidOperationException("the guest waited a minute for an interrupt that never came");
                 }
+                if (newInterrupt)
+                    _irqsSeenByGuest = Irqs.Count;
                 return true;
             }
             finally
