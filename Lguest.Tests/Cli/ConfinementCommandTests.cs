@@ -49,6 +49,32 @@ public class ConfinementCommandTests
     }
 
     [Test]
+    [Category("Kvm")]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void A_confined_launcher_still_reboots_its_guest_from_what_it_opened_before()
+    {
+        using KvmHost.Scope kvm = KvmHost.Require();
+        string guest = GuestPrograms.Pvh("reset", "\tmovw $0xcf9, %dx\n\tmovb $6, %al\n\toutb %al, %dx\n1:\tjmp 1b\n");
+        DirectoryInfo root = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "lguest-chroot-" + Guid.NewGuid().ToString("N")),
+            UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        try
+        {
+            using var lguest = LguestProcess.Start("--verbose", "--username=nobody", "--chroot=" + root.FullName, "64", guest);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (Count(lguest.Stderr, "booting ") < 4 && !lguest.HasExited && clock.Elapsed < TimeSpan.FromMinutes(2))
+                Thread.Sleep(50);
+            int code = lguest.Terminate();
+            Assert.That(Count(lguest.Stderr, "booting "), Is.GreaterThanOrEqualTo(4), lguest.Stderr);
+            Assert.That(lguest.Stderr, Does.Not.Contain("lguest: "), "no error on any reboot");
+            Assert.That(code, Is.EqualTo(128 + 15));
+        }
+        finally
+        {
+            root.Delete(recursive: true);
+        }
+    }
+
+    [Test]
     public void An_unknown_user_is_one_line_and_a_non_zero_exit_before_anything_runs()
     {
         (int code, _, string stderr) = LguestProcess.Run("--username=no-such-user-here", "64", "/etc/hostname");
@@ -62,6 +88,14 @@ public class ConfinementCommandTests
         (int code, _, string stderr) = LguestProcess.Run("--chroot=/nonexistent/lguest-root", "64", "/etc/hostname");
         Assert.That(code, Is.EqualTo(3));
         Assert.That(stderr.Trim(), Is.EqualTo("lguest: --chroot: '/nonexistent/lguest-root' is not a directory"));
+    }
+
+    private static int Count(string text, string what)
+    {
+        int count = 0;
+        for (int at = text.IndexOf(what, StringComparison.Ordinal); at >= 0; at = text.IndexOf(what, at + what.Length, StringComparison.Ordinal))
+            count++;
+        return count;
     }
 
     private static string Field(string[] status, string name) =>

@@ -89,6 +89,42 @@ public class TerminalConsoleTests
         });
     }
 
+    [Test]
+    public void Three_Ctrl_C_each_typed_alone_end_lguest_as_a_Ctrl_C_would_and_the_terminal_is_as_it_was()
+    {
+        using KvmHost.Scope kvm = KvmHost.Require();
+        using var terminal = PseudoTerminal.Open();
+        Termios before = terminal.Attributes();
+        using Process lguest = StartOnTerminal(terminal, GuestPrograms.Pvh("uppercase-echo", UpperCaseEcho));
+        try
+        {
+            Assert.That(terminal.WaitFor(o => o.Contains('!', StringComparison.Ordinal), HangGuard, () => lguest.HasExited), Is.True,
+                $"the guest never ran: {Describe(terminal, lguest)}");
+            // The seed's gesture: each ^C in a read of its own (the guest echoes each one back before the next
+            // is typed, so they cannot share a read), three within about a second.
+            for (int i = 1; i <= 3 && !lguest.HasExited; i++)
+            {
+                terminal.Type("\u0003");
+                int echoed = i;
+                terminal.WaitFor(o => o.Count(c => c == '\u0003') >= echoed, HangGuard, () => lguest.HasExited);
+            }
+            Assert.That(lguest.WaitForExit(HangGuard), Is.True, $"three Ctrl-C did not end lguest: {Describe(terminal, lguest)}");
+            lguest.WaitForExit();
+            Termios after = terminal.Attributes();
+            Assert.Multiple(() =>
+            {
+                Assert.That(lguest.ExitCode, Is.EqualTo(128 + 2), "as if SIGINT had ended it (the seed's kill(0, SIGINT))");
+                Assert.That(after.LocalFlags, Is.EqualTo(before.LocalFlags), "c_lflag restored");
+                Assert.That(after.InputFlags, Is.EqualTo(before.InputFlags), "c_iflag restored");
+            });
+        }
+        finally
+        {
+            if (!lguest.HasExited)
+                lguest.Kill(entireProcessTree: true);
+        }
+    }
+
     /// <summary>lguest (the CLI built next to the tests) with the terminal as stdin and stdout; stderr captured.</summary>
     private static Process StartOnTerminal(PseudoTerminal terminal, string guest)
     {

@@ -224,6 +224,42 @@ public class LguestMachineTests
     }
 
     [Test]
+    public void Confinement_runs_once_after_every_host_resource_is_open_and_before_the_guest_runs()
+    {
+        var hosts = new List<LguestHostSimulator>();
+        var seen = new List<(bool Initialized, int Runs, int Opens)>();
+        using var hypervisor = new LguestHypervisor(() =>
+        {
+            var host = hosts.Count == 0 ? new LguestHostSimulator().Restart() : new LguestHostSimulator().Die("second boot ends");
+            hosts.Add(host);
+            return host;
+        });
+        using var image = new KernelBootImage(_kernel);
+        var options = new LauncherOptions
+        {
+            MemoryBytes = KernelRam,
+            BeforeFirstRun = () => seen.Add((hosts[0].Initialized is not null, hosts[0].RunSnapshots.Count, hosts.Count)),
+        };
+        using var launcher = new Launcher(hypervisor, image, options, [Rng()], profile: MachineProfile.Lguest);
+        GuestExit exit = launcher.Run();
+        Assert.That(exit.Message, Is.EqualTo("second boot ends"), "the reboot happened");
+        Assert.That(seen, Is.EqualTo(new[] { (true, 0, 1) }), "once, with the guest initialized (memory, device, kernel loaded) and not yet run");
+    }
+
+    [Test]
+    public void A_failed_confinement_ends_the_run_before_the_guest_runs()
+    {
+        var host = new LguestHostSimulator().Die("never");
+        using var hypervisor = new LguestHypervisor(() => host);
+        using var image = new KernelBootImage(_kernel);
+        var options = new LauncherOptions { MemoryBytes = KernelRam, BeforeFirstRun = () => ProcessConfinement.ChangeRoot("/nonexistent/lguest-root") };
+        using var launcher = new Launcher(hypervisor, image, options, profile: MachineProfile.Lguest);
+        Assert.That(() => launcher.Run(), Throws.TypeOf<ConfinementException>().With.Message.StartsWith("chroot(\"/nonexistent/lguest-root\") failed: "));
+        Assert.That(host.RunSnapshots, Is.Empty, "the guest never ran");
+        Assert.That(host.Disposed, Is.True, "and its machine was torn down");
+    }
+
+    [Test]
     public void The_lguest_machine_refuses_a_second_vcpu()
     {
         using var hypervisor = new LguestHypervisor(() => new LguestHostSimulator());

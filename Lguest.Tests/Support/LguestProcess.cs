@@ -81,6 +81,9 @@ internal sealed partial class LguestProcess : IDisposable
         return (code, lguest.Stdout, lguest.Stderr);
     }
 
+    /// <summary>Whether the launcher has exited.</summary>
+    public bool HasExited => _process.HasExited;
+
     /// <summary>The launcher's process ID (the dotnet host runs the CLI in its own process).</summary>
     public int Id => _process.Id;
 
