@@ -233,6 +233,20 @@ internal sealed record RunArguments
     private static bool TryApply(ref RunArguments parsed, List<DeviceOption> devices, string name, string value, out string? error)
     {
         error = null;
+        // The seed's getopt loop let a second --initrd (or --username, --chroot) silently replace the first; one
+        // of the two is a mistake, so say so rather than guess which.
+        string? earlier = name switch
+        {
+            "initrd" => parsed.Initrd,
+            "username" => parsed.Username,
+            "chroot" => parsed.Chroot,
+            _ => null,
+        };
+        if (earlier is not null)
+        {
+            error = $"--{name} given twice ('{earlier}', then '{value}')";
+            return false;
+        }
         switch (name)
         {
             case "verbose":

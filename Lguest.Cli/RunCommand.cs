@@ -28,9 +28,10 @@ internal static class RunCommand
         MachineProfile profile = backend.Profile;
         if (arguments.Cpus > profile.MaxCpus)
             return Fail(error, $"the {profile.Name} machine has {profile.MaxCpus} vCPU(s); --cpus={arguments.Cpus} is too many", ExitCode.BadInput);
-        if (!File.Exists(arguments.Kernel))
+        // A directory exists: the loader says what is wrong with it ("is a directory").
+        if (!File.Exists(arguments.Kernel) && !Directory.Exists(arguments.Kernel))
             return Fail(error, $"kernel '{arguments.Kernel}' not found", ExitCode.BadInput);
-        if (arguments.Initrd is not null && !File.Exists(arguments.Initrd))
+        if (arguments.Initrd is not null && !File.Exists(arguments.Initrd) && !Directory.Exists(arguments.Initrd))
             return Fail(error, $"initrd '{arguments.Initrd}' not found", ExitCode.BadInput);
         // Resolved now, from the host's databases and file system: the seed looked the user up while parsing.
         HostUser? user = null;

@@ -28,6 +28,10 @@ public sealed partial class VirtioPciTransport
 
     private void MarkBroken(BadDriverException error, bool onVcpu)
     {
+        // Strict: end the run before the device shows DEVICE_NEEDS_RESET, as the seed exited on the spot; else a
+        // vCPU could read the status, go on, and end the run some other way first.
+        if (_options.Strict)
+            _options.Fatal?.Invoke(error);
         if (Interlocked.Exchange(ref _brokenFlag, 1) == 0)
         {
             // In strict mode with a Fatal callback the launcher ends with this very message: one line, as the seed.
@@ -45,11 +49,7 @@ public sealed partial class VirtioPciTransport
                 _device.Reset();
             }
         }
-        if (_options.Strict)
-        {
-            _options.Fatal?.Invoke(error);
-            if (onVcpu)
-                throw error;
-        }
+        if (_options.Strict && onVcpu)
+            throw error;
     }
 }

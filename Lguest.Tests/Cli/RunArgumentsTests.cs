@@ -190,4 +190,12 @@ public class RunArgumentsTests
         Assert.That(Refuse("--username=", "64", "k"), Is.EqualTo("--username needs a user name"));
         Assert.That(Refuse("--chroot=", "64", "k"), Is.EqualTo("--chroot needs a directory"));
     }
+
+    [Test]
+    public void A_second_initrd_username_or_chroot_is_refused_rather_than_silently_replacing_the_first()
+    {
+        Assert.That(Refuse("--initrd=a.img", "--initrd", "b.img", "64", "k"), Is.EqualTo("--initrd given twice ('a.img', then 'b.img')"));
+        Assert.That(Refuse("--username=a", "64", "k", "--username=b"), Is.EqualTo("--username given twice ('a', then 'b')"));
+        Assert.That(Refuse("--chroot=/a", "--chroot=/b", "64", "k"), Is.EqualTo("--chroot given twice ('/a', then '/b')"));
+    }
 }
