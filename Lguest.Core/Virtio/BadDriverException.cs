@@ -11,7 +11,7 @@ public sealed class BadDriverException : LguestException
     /// <summary>Creates the exception in the seed's format: <c>&lt;device&gt;: bad driver: &lt;what&gt;</c>.</summary>
     /// <param name="device">The device or queue name, as in "virtio-blk" or "virtio-blk vq 0".</param>
     /// <param name="what">What the driver did wrong.</param>
-    internal BadDriverException(string device, string what) : base($"{device}: bad driver: {what}")
+    public BadDriverException(string device, string what) : base($"{device}: bad driver: {what}")
     {
         Device = device;
         What = what;
