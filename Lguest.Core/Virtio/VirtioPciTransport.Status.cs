@@ -147,8 +147,19 @@ public sealed partial class VirtioPciTransport
             BadDriver($"invalid address: {where}, not all in guest memory");
             return;
         }
+        // The device writes only the device area, and reads the other two: a device area over either would
+        // have the device rewrite its own input (the used index landing in a descriptor's address, say).
+        // No driver lays rings out so (§2.7: three separate parts); refused here rather than served.
+        if (Overlap(q.Device, 6 + 8 * size, q.Descriptors, 16 * size) || Overlap(q.Device, 6 + 8 * size, q.Driver, 6 + 2 * size))
+        {
+            BadDriver($"invalid queue layout: {where}, the device area overlaps another part");
+            return;
+        }
         q.Enabled = true;
     }
+
+    // Both ranges are inside guest memory (checked first), so neither end can wrap.
+    private static bool Overlap(ulong a, ulong aLength, ulong b, ulong bLength) => a < b + bLength && b < a + aLength;
 
     // Aligned (§2.7, table "Virtqueue Part Alignment", checked above) and wholly inside one RAM region, so the
     // ring code never meets a part that straddles a hole or the end of memory.

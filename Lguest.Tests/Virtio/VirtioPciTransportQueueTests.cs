@@ -61,6 +61,26 @@ public class VirtioPciTransportQueueTests
         Assert.That(_bed.Read(QueueEnable, 2) & 0xffff, Is.Zero);
     }
 
+    [TestCase(0x10000UL, 0x12000UL, 0x10000UL, TestName = "A device area over the descriptor table needs a reset")]
+    [TestCase(0x10000UL, 0x12000UL, 0x10ffcUL, TestName = "A device area over the descriptor table's last bytes needs a reset")]
+    [TestCase(0x10000UL, 0x12000UL, 0x12000UL, TestName = "A device area over the driver area needs a reset")]
+    [TestCase(0x10000UL, 0x12000UL, 0x11ffcUL, TestName = "A device area running into the driver area needs a reset")]
+    public void Enabling_a_queue_whose_device_area_overlaps_another_part_needs_a_reset(ulong descriptors, ulong driver, ulong device)
+    {
+        _bed.SetUpQueue(0, size: 256, descriptors: descriptors, driver: driver, device: device);
+        Assert.That(_bed.Transport.NeedsReset, Is.True);
+        Assert.That(_bed.Read(QueueEnable, 2) & 0xffff, Is.Zero);
+    }
+
+    [Test]
+    public void Parts_that_touch_without_overlapping_enable()
+    {
+        // size 256: descriptors [0x10000, 0x11000), driver area [0x11000, 0x11206), device area from 0x11208 (4-aligned).
+        _bed.SetUpQueue(0, size: 256, descriptors: 0x10000, driver: 0x11000, device: 0x11208);
+        Assert.That(_bed.Transport.NeedsReset, Is.False);
+        Assert.That(_bed.Read(QueueEnable, 2) & 0xffff, Is.EqualTo(1));
+    }
+
     [Test]
     public void Enabling_a_queue_twice_needs_a_reset()
     {
