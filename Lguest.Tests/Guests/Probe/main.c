@@ -31,6 +31,8 @@ static const struct probe probes[] = {
 	{ "virtio-rng", probe_virtio_rng, true },
 	{ "virtio-console", probe_virtio_console, true },
 	{ "virtio-net", probe_virtio_net, true },
+	{ "virtio-attack", probe_virtio_attack, true },
+	{ "blk-durability", probe_blk_durability, true },
 };
 
 struct boot boot;
@@ -66,6 +68,17 @@ void probe_result(bool ok, const char *format, ...)
 		if (ok)
 			passed++;
 	}
+}
+
+void probe_named_result(const char *name, bool ok, const char *format, ...)
+{
+	va_list arguments;
+	va_start(arguments, format);
+	vreport(name, ok ? "ok" : "fail", format, arguments);
+	va_end(arguments);
+	total++;
+	if (ok)
+		passed++;
 }
 
 void probe_info(const char *name, const char *format, ...)

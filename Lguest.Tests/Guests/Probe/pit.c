@@ -74,6 +74,27 @@ void pit_delay_ms(uint32_t ms)
 	}
 }
 
+void pit_stopwatch_start(struct pit_stopwatch *watch)
+{
+	pit_ensure_running();
+	watch->last = read_counter();
+	watch->periods = 0;
+	watch->stuck = 0;
+}
+
+uint32_t pit_stopwatch_poll(struct pit_stopwatch *watch)
+{
+	if (period_ended(&watch->last, &watch->stuck))
+		watch->periods++;
+	return watch->periods;
+}
+
+uint32_t pit_stopwatch_ms(const struct pit_stopwatch *watch)
+{
+	/* 32-bit: no libgcc for a 64-bit division; overflows only after 71 minutes at 1000 Hz. */
+	return running_hz ? watch->periods * 1000 / running_hz : 0;
+}
+
 struct pit_wait_result pit_wait(volatile uint32_t *count, uint32_t want, uint32_t timeout_periods,
 				bool halt)
 {

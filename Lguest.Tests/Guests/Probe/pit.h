@@ -37,4 +37,19 @@ struct pit_wait_result pit_wait(volatile uint32_t *count, uint32_t want, uint32_
 /* Busy-waits about ms milliseconds of PIT time, interrupts as they are. */
 void pit_delay_ms(uint32_t ms);
 
+/* A stopwatch on the PIT counter: start it, then poll it at least once per
+ * PIT period (1 ms at the default rate) while the work runs; periods ended
+ * between two polls further apart are counted as one. */
+struct pit_stopwatch {
+	uint16_t last;
+	uint32_t periods;
+	uint32_t stuck;
+};
+
+void pit_stopwatch_start(struct pit_stopwatch *watch);
+/* Polls the counter; returns the periods counted since the start. */
+uint32_t pit_stopwatch_poll(struct pit_stopwatch *watch);
+/* The periods counted so far in milliseconds. */
+uint32_t pit_stopwatch_ms(const struct pit_stopwatch *watch);
+
 #endif

@@ -29,6 +29,10 @@ extern struct boot boot;
 /* Reports the running probe's result. Call exactly once per probe. */
 void probe_result(bool ok, const char *format, ...) __attribute__((format(printf, 2, 3)));
 
+/* Reports a result of its own under `name` (a probe with several verdicts,
+ * such as each attack of virtio-attack): counted in the summary like a probe's. */
+void probe_named_result(const char *name, bool ok, const char *format, ...) __attribute__((format(printf, 3, 4)));
+
 /* Prints an information line "PROBE <name> <detail>". */
 void probe_info(const char *name, const char *format, ...) __attribute__((format(printf, 2, 3)));
 
@@ -58,5 +62,9 @@ void probe_virtio_console(void);
 void probe_virtio_hostile(void);
 /* virtio_net_probe.c: run only when named in probe.only. */
 void probe_virtio_net(void);
+/* attack.c: the attack mode (probe.attack-target, probe.attacks, probe.attack-witness). */
+void probe_virtio_attack(void);
+/* durability.c: numbered sectors and flushes until the launcher is killed. */
+void probe_blk_durability(void);
 
 #endif
