@@ -142,6 +142,14 @@ internal sealed partial class LguestProcess : IDisposable
         return WaitForExit();
     }
 
+    /// <summary>Kills lguest with SIGKILL, as a crash or the OOM killer would: no handler runs. Returns once it is gone.</summary>
+    public void Kill()
+    {
+        if (!_process.HasExited)
+            _ = Interop.Kill(_process.Id, 9);
+        _ = WaitForExit();
+    }
+
     public void Dispose()
     {
         if (!_process.HasExited)
