@@ -45,6 +45,6 @@ internal sealed class PcMachineProfile : MachineProfile
     internal override GuestAddress? WriteFirmwareTables(PlatformContext context)
     {
         IEnumerable<int> pciIrqs = context.PciBus.InterruptRoutes.Select(r => r.Gsi);
-        return AcpiTables.Write(context.Memory, context.CpuCount, pciIrqs.Concat(PciInterruptLines));
+        return AcpiTables.Write(context.Memory, context.CpuCount, pciIrqs.Concat(PciInterruptLines), context.PciBus.MmioWindow);
     }
 }

@@ -7,8 +7,9 @@ namespace Lguest.Platform;
 /// <summary>
 /// The minimal ACPI tables (ACPI 6.5 §5.2) a Linux guest needs to find its interrupt controllers and
 /// to power off and reboot: RSDP → XSDT → FADT (PM1a registers at 0x600/0x604, reset register 0xCF9,
-/// SCI on IRQ 9, no SMI command port: already in ACPI mode) → FACS and DSDT (only <c>\_S5</c>), and
-/// the MADT (one local APIC per vCPU, the IOAPIC at 0xFEC00000, IRQ0 → GSI 2, SCI level/high).
+/// SCI on IRQ 9, no SMI command port: already in ACPI mode) → FACS and DSDT (<c>\_S5</c>, and the PCI host
+/// bridge <c>\_SB.PCI0</c> when the machine has a PCI bus), and the MADT (one local APIC per vCPU, the IOAPIC
+/// at 0xFEC00000, IRQ0 → GSI 2, SCI level/high).
 /// Written in the BIOS area at 0xE0000, which the e820 map reserves and Linux also scans for the RSDP.
 /// </summary>
 public static class AcpiTables
@@ -52,13 +53,19 @@ public static class AcpiTables
     /// <param name="memory">Guest RAM, which must hold 0xE0000-0xE1FFF.</param>
     /// <param name="cpuCount">The vCPUs, each with a local APIC whose ID is its index.</param>
     /// <param name="levelTriggeredIrqs">ISA IRQs wired to PCI INTx# pins: declared level-triggered, active high.</param>
-    public static GuestAddress Write(GuestMemory memory, int cpuCount, IEnumerable<int>? levelTriggeredIrqs = null)
+    /// <param name="pciMmioWindow">
+    /// The PCI bus's memory window, when the machine has a PCI bus: the DSDT then declares the host bridge
+    /// (PNP0A03) with bus 0, the I/O ports and this window as its resources. A Linux that finds ACPI scans
+    /// PCI only below the host bridges the DSDT names: without one it sees no PCI device at all.
+    /// </param>
+    public static GuestAddress Write(GuestMemory memory, int cpuCount, IEnumerable<int>? levelTriggeredIrqs = null,
+        GuestMemoryRegion? pciMmioWindow = null)
     {
         ArgumentNullException.ThrowIfNull(memory);
         ArgumentOutOfRangeException.ThrowIfLessThan(cpuCount, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(cpuCount, MaxCpus);
         memory.Clear(new GuestAddress(BaseAddress), EndAddress - BaseAddress);
-        memory.Write(new GuestAddress(DsdtAddress), Dsdt());
+        memory.Write(new GuestAddress(DsdtAddress), Dsdt(pciMmioWindow));
         memory.Write(new GuestAddress(FacsAddress), Facs());
         memory.Write(new GuestAddress(FadtAddress), Fadt());
         memory.Write(new GuestAddress(MadtAddress), Madt(cpuCount, levelTriggeredIrqs ?? []));
@@ -126,11 +133,92 @@ public static class AcpiTables
         return t;  // the FACS has no checksum
     }
 
-    internal static byte[] Dsdt()
+    internal static byte[] Dsdt(GuestMemoryRegion? pciMmioWindow = null)
     {
-        var t = new byte[HeaderLength + S5Aml.Length];
+        byte[] pci = pciMmioWindow is null ? [] : PciHostBridgeAml(pciMmioWindow);
+        var t = new byte[HeaderLength + S5Aml.Length + pci.Length];
         S5Aml.CopyTo(t, HeaderLength);
+        pci.CopyTo(t, HeaderLength + S5Aml.Length);
+        if ((ulong)t.Length > MadtAddress - DsdtAddress)
+            throw new InvalidOperationException($"the DSDT ({t.Length} bytes) overruns the MADT's place");
         return Finish(t, "DSDT", revision: 2);
+    }
+
+    /// <summary>
+    /// AML (ACPI 6.5 §20) for the host bridge, as QEMU's i440FX declares it minus the interrupt links:
+    /// <code>
+    /// Device (\_SB.PCI0) {
+    ///     Name (_HID, EisaId ("PNP0A03"))
+    ///     Name (_UID, Zero)
+    ///     Name (_CRS, ResourceTemplate () {
+    ///         WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode, 0, 0, 0, 0, 1)
+    ///         IO (Decode16, 0x0CF8, 0x0CF8, 1, 8)
+    ///         WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange, 0, 0x0000, 0x0CF7, 0, 0x0CF8)
+    ///         WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange, 0, 0x0D00, 0xFFFF, 0, 0xF300)
+    ///         QWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable, ReadWrite,
+    ///                      0, window start, window end - 1, 0, window size)
+    ///     })
+    /// }
+    /// </code>
+    /// No _PRT: Linux 6.1 logs "PCI INT A: no GSI" for each device and keeps the IRQ the bus wrote in
+    /// PCI_INTERRUPT_LINE, an ISA IRQ whose IOAPIC pin the MADT declares level-triggered, active high
+    /// (Lguest.Core/Pci/README.md). GSI entries in a _PRT would be registered active-low, which Linux refuses
+    /// on IRQ 9, the SCI's, already level/high: the block device there would get no interrupt.
+    /// </summary>
+    internal static byte[] PciHostBridgeAml(GuestMemoryRegion window)
+    {
+        ArgumentNullException.ThrowIfNull(window);
+        if (window.Size == 0)
+            throw new ArgumentOutOfRangeException(nameof(window), "the PCI memory window is empty");
+        var resources = new List<byte>();
+        // Word Address Space Descriptor (§6.4.3.5.3): 0x88, length 13, type, general flags, type flags,
+        // granularity, minimum, maximum, translation, length. General flags 0x0C: MinFixed | MaxFixed, producer.
+        void WordAddress(byte type, byte typeFlags, ushort min, ushort max, ushort length)
+        {
+            resources.AddRange([0x88, 13, 0, type, 0x0C, typeFlags]);
+            foreach (ushort v in new ushort[] { 0, min, max, 0, length })
+                resources.AddRange([(byte)v, (byte)(v >> 8)]);
+        }
+        WordAddress(type: 2, typeFlags: 0, min: 0, max: 0, length: 1);                       // bus 0 only
+        resources.AddRange([0x47, 0x01, 0xF8, 0x0C, 0xF8, 0x0C, 0x01, 0x08]);             // IO descriptor: 0xCF8-0xCFF
+        WordAddress(type: 1, typeFlags: 3, min: 0x0000, max: 0x0CF7, length: 0x0CF8);     // I/O, entire range
+        WordAddress(type: 1, typeFlags: 3, min: 0x0D00, max: 0xFFFF, length: 0xF300);
+        // QWord Address Space Descriptor (§6.4.3.5.1): 0x8A, length 43; memory, type flags 0x01: read-write, non-cacheable.
+        resources.AddRange([0x8A, 43, 0, 0, 0x0C, 0x01]);
+        foreach (ulong v in new[] { 0UL, window.Start.Value, window.End.Value - 1, 0UL, window.Size })
+        {
+            for (int shift = 0; shift < 64; shift += 8)
+                resources.Add((byte)(v >> shift));
+        }
+        resources.AddRange([0x79, 0]);                                                  // End Tag, checksum 0: none
+
+        var crs = new List<byte> { 0x0A, (byte)resources.Count };                       // BufferSize: BytePrefix n
+        crs.AddRange(resources);
+        var body = new List<byte>();
+        body.AddRange([0x5C, 0x2E, .. "_SB_PCI0"u8]);                                   // \_SB_.PCI0: RootChar, DualNamePrefix
+        body.AddRange([0x08, .. "_HID"u8, 0x0C, 0x41, 0xD0, 0x0A, 0x03]);              // Name (_HID, DWord EisaId PNP0A03)
+        body.AddRange([0x08, .. "_UID"u8, 0x00]);                                       // Name (_UID, Zero)
+        body.AddRange([0x08, .. "_CRS"u8, 0x11]);                                       // Name (_CRS, Buffer (...))
+        body.AddRange(PackageLength(crs.Count));
+        body.AddRange(crs);
+        var device = new List<byte> { 0x5B, 0x82 };                                     // DeviceOp (ExtOpPrefix 0x82)
+        device.AddRange(PackageLength(body.Count));
+        device.AddRange(body);
+        return [.. device];
+    }
+
+    /// <summary>
+    /// A PkgLength (§20.2.4) for <paramref name="contentLength"/> bytes after it: the encoded length counts
+    /// its own bytes. One byte up to 63 in all, else two (up to 4095).
+    /// </summary>
+    private static byte[] PackageLength(int contentLength)
+    {
+        if (contentLength + 1 <= 63)
+            return [(byte)(contentLength + 1)];
+        int total = contentLength + 2;
+        if (total > 0xFFF)
+            throw new ArgumentOutOfRangeException(nameof(contentLength), "AML package too long for a two-byte PkgLength");
+        return [(byte)(0x40 | (total & 0x0F)), (byte)(total >> 4)];
     }
 
     internal static byte[] Madt(int cpuCount, IEnumerable<int> levelTriggeredIrqs)

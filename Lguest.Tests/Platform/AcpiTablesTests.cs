@@ -100,4 +100,93 @@ public class AcpiTablesTests
         Assert.That(overrides[5], Is.EqualTo((5u, (ushort)0xD)));
         Assert.That(overrides[10], Is.EqualTo((10u, (ushort)0xD)));
     }
+
+    [Test]
+    public void Without_a_PCI_window_the_DSDT_declares_no_host_bridge()
+    {
+        byte[] dsdt = TablesFromXsdt()["DSDT"];
+        Assert.That(dsdt.AsSpan().IndexOf("PNP"u8), Is.EqualTo(-1));
+        Assert.That(dsdt.AsSpan().IndexOf(new byte[] { 0x5B, 0x82 }), Is.EqualTo(-1));
+    }
+
+    [Test]
+    public void With_a_PCI_window_the_DSDT_declares_the_host_bridge_PCI0_with_bus_0_the_IO_ports_and_the_window_as_resources()
+    {
+        var window = new GuestMemoryRegion(new GuestAddress(0xC000_0000), 0xFEC0_0000 - 0xC000_0000);
+        AcpiTables.Write(_memory, cpuCount: 1, levelTriggeredIrqs: [5], pciMmioWindow: window);
+        byte[] dsdt = TablesFromXsdt()["DSDT"];
+        Assert.That(Sum(dsdt), Is.Zero, "checksum");
+
+        // After \_S5: DeviceOp, a PkgLength reaching exactly the end of the table, the name \_SB_.PCI0.
+        int at = 36 + 12;
+        Assert.That(dsdt.AsSpan(at, 2).ToArray(), Is.EqualTo(new byte[] { 0x5B, 0x82 }));
+        (int length, int lengthBytes) = PackageLength(dsdt, at + 2);
+        Assert.That(at + 2 + length, Is.EqualTo(dsdt.Length), "the device's PkgLength");
+        int body = at + 2 + lengthBytes;
+        Assert.That(dsdt.AsSpan(body, 10).ToArray(), Is.EqualTo((byte[])[0x5C, 0x2E, .. "_SB_PCI0"u8]));
+        body += 10;
+        Assert.That(dsdt.AsSpan(body, 10).ToArray(), Is.EqualTo((byte[])[0x08, .. "_HID"u8, 0x0C, 0x41, 0xD0, 0x0A, 0x03]), "EisaId PNP0A03");
+        Assert.That(dsdt.AsSpan(body + 10, 6).ToArray(), Is.EqualTo((byte[])[0x08, .. "_UID"u8, 0x00]));
+        int crs = body + 16;
+        Assert.That(dsdt.AsSpan(crs, 6).ToArray(), Is.EqualTo((byte[])[0x08, .. "_CRS"u8, 0x11]), "Name (_CRS, Buffer)");
+        (int bufferLength, int bufferLengthBytes) = PackageLength(dsdt, crs + 6);
+        Assert.That(crs + 6 + bufferLength, Is.EqualTo(dsdt.Length), "the buffer ends the device");
+        int size = crs + 6 + bufferLengthBytes;
+        Assert.That(dsdt[size], Is.EqualTo(0x0A), "BytePrefix buffer size");
+        byte[] template = dsdt.AsSpan(size + 2, dsdt[size + 1]).ToArray();
+        Assert.That(size + 2 + template.Length, Is.EqualTo(dsdt.Length));
+
+        // The resource template, descriptor by descriptor (ACPI 6.5 §6.4).
+        var ranges = new List<(int Type, ulong Min, ulong Max, ulong Length)>();
+        var ioPorts = new List<(int Min, int Length)>();
+        bool ended = false;
+        for (int r = 0; r < template.Length && !ended;)
+        {
+            byte tag = template[r];
+            if ((tag & 0x80) == 0)
+            {
+                int small = tag & 7;
+                if (tag >> 3 == 0x0F)
+                    ended = true;
+                else if (tag >> 3 == 0x08)
+                    ioPorts.Add((BinaryPrimitives.ReadUInt16LittleEndian(template.AsSpan(r + 2)), template[r + 7]));
+                r += 1 + small;
+                continue;
+            }
+            int large = BinaryPrimitives.ReadUInt16LittleEndian(template.AsSpan(r + 1));
+            Span<byte> d = template.AsSpan(r + 3, large);
+            if (tag == 0x88)
+                ranges.Add((d[0], BinaryPrimitives.ReadUInt16LittleEndian(d[5..]), BinaryPrimitives.ReadUInt16LittleEndian(d[7..]), BinaryPrimitives.ReadUInt16LittleEndian(d[11..])));
+            else if (tag == 0x8A)
+                ranges.Add((d[0], BinaryPrimitives.ReadUInt64LittleEndian(d[11..]), BinaryPrimitives.ReadUInt64LittleEndian(d[19..]), BinaryPrimitives.ReadUInt64LittleEndian(d[35..])));
+            else
+                Assert.Fail($"unexpected descriptor 0x{tag:x2}");
+            Assert.That(d[1], Is.EqualTo(0x0C), "MinFixed | MaxFixed, producer");
+            r += 3 + large;
+        }
+        Assert.Multiple(() =>
+        {
+            Assert.That(ended, Is.True, "an End Tag");
+            Assert.That(ioPorts, Is.EqualTo(new[] { (0xCF8, 8) }));
+            Assert.That(ranges, Is.EqualTo(new (int, ulong, ulong, ulong)[]
+            {
+                (2, 0, 0, 1),
+                (1, 0, 0xCF7, 0xCF8),
+                (1, 0xD00, 0xFFFF, 0xF300),
+                (0, 0xC000_0000, 0xFEBF_FFFF, 0x3EC0_0000),
+            }));
+        });
+    }
+
+    /// <summary>An AML PkgLength at <paramref name="at"/>: the length it encodes (itself included) and its bytes.</summary>
+    private static (int Length, int Bytes) PackageLength(byte[] aml, int at)
+    {
+        int lead = aml[at], follow = lead >> 6;
+        if (follow == 0)
+            return (lead & 0x3F, 1);
+        int length = lead & 0x0F;
+        for (int i = 0; i < follow; i++)
+            length |= aml[at + 1 + i] << (4 + 8 * i);
+        return (length, 1 + follow);
+    }
 }
