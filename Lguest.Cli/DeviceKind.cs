@@ -3,7 +3,7 @@ namespace Lguest.Cli;
 /// <summary>The devices the command line adds, each option one device.</summary>
 internal enum DeviceKind
 {
-    /// <summary><c>--block=FILE</c>: a virtio block device on a disk image.</summary>
+    /// <summary><c>--block=FILE</c> (or <c>ro:FILE</c>): a virtio block device on a disk image.</summary>
     Block,
 
     /// <summary><c>--rng</c>: a virtio entropy device.</summary>

@@ -6,4 +6,5 @@ namespace Lguest.Cli;
 /// <param name="Kind">Which device.</param>
 /// <param name="Value">The option's value as typed (the image, the tunnet spec), or null for <c>--rng</c>.</param>
 /// <param name="Tunnet">For <c>--tunnet</c>, the parsed value.</param>
-internal sealed record DeviceOption(DeviceKind Kind, string? Value, TunnetSpec? Tunnet = null);
+/// <param name="ReadOnly">For <c>--block=ro:FILE</c>: the disk is offered read-only and its image opened read-only.</param>
+internal sealed record DeviceOption(DeviceKind Kind, string? Value, TunnetSpec? Tunnet = null, bool ReadOnly = false);

@@ -5,7 +5,7 @@ namespace Lguest.Cli;
 
 /// <summary>
 /// The parsed command line, the lguest launcher's (seed 002) with a few options of ours:
-/// <c>lguest [--verbose|-v] [--tunnet=...]... [--block=FILE]... [--rng] [--initrd=FILE] [--username=USER]
+/// <c>lguest [--verbose|-v] [--tunnet=...]... [--block=[ro:]FILE]... [--rng] [--initrd=FILE] [--username=USER]
 /// [--chroot=DIR] MEM-IN-MB vmlinux [kernel args...]</c>.
 /// </summary>
 /// <remarks>
@@ -19,7 +19,7 @@ internal sealed record RunArguments
 {
     public const string Usage = """
         Usage: lguest [--verbose|-v] [--tunnet=(<ipaddr>:<macaddr>|bridge:<bridgename>:<macaddr>)]...
-                      [--block=<filename>]... [--rng] [--initrd=<filename>] [--username=<user>] [--chroot=<dir>]
+                      [--block=[ro:]<filename>]... [--rng] [--initrd=<filename>] [--username=<user>] [--chroot=<dir>]
                       [--net-offloads=on|off] [--strict] [--backend=auto|kvm|lguest] [--cpus=N] [--no-reboot]
                       <mem-in-mb> vmlinux [args...]
         Boots a Linux kernel (bzImage or ELF vmlinux) with <mem-in-mb> megabytes of RAM and its console on this
@@ -34,6 +34,7 @@ internal sealed record RunArguments
                                  locally administered)
           --net-offloads=on|off  offer the network cards' checksum and segmentation offloads (default on)
           --block=FILE           a disk on the image FILE
+          --block=ro:FILE        a read-only disk on FILE (a file named ro:... is ./ro:...)
           --rng                  an entropy device fed from the host's random source
           --initrd=FILE          load FILE as the initial RAM disk
           --username=USER        once everything is open, become USER (its uid, gid and groups)
@@ -55,6 +56,9 @@ internal sealed record RunArguments
         ("verbose", false), ("tunnet", true), ("block", true), ("rng", false), ("initrd", true), ("username", true),
         ("chroot", true), ("net-offloads", true), ("strict", false), ("backend", true), ("cpus", true), ("no-reboot", false), ("help", false),
     ];
+
+    /// <summary>The <c>--block</c> value prefix that attaches the image read-only.</summary>
+    public const string ReadOnlyBlockPrefix = "ro:";
 
     public bool Help { get; init; }
 
@@ -262,13 +266,18 @@ internal sealed record RunArguments
                 devices.Add(new DeviceOption(DeviceKind.Rng, null));
                 return true;
             case "block":
-                if (value.Length == 0)
+            {
+                // ro:FILE, in the manner of --tunnet's bridge:NAME; every file stays reachable (./ro:x is the file "ro:x").
+                bool readOnly = value.StartsWith(ReadOnlyBlockPrefix, StringComparison.Ordinal);
+                string image = readOnly ? value[ReadOnlyBlockPrefix.Length..] : value;
+                if (image.Length == 0)
                 {
                     error = "--block needs a file name";
                     return false;
                 }
-                devices.Add(new DeviceOption(DeviceKind.Block, value));
+                devices.Add(new DeviceOption(DeviceKind.Block, image, ReadOnly: readOnly));
                 return true;
+            }
             case "tunnet":
                 if (!TunnetSpec.TryParse(value, out TunnetSpec? spec, out string? why))
                 {

@@ -154,7 +154,7 @@ internal static class RunCommand
         switch (device.Kind)
         {
             case DeviceKind.Block:
-                services.AddVirtioBlock(device.Value!);
+                services.AddVirtioBlock(device.Value!, device.ReadOnly);
                 break;
             case DeviceKind.Rng:
                 services.AddVirtioRng();

@@ -198,4 +198,18 @@ public class RunArgumentsTests
         Assert.That(Refuse("--username=a", "64", "k", "--username=b"), Is.EqualTo("--username given twice ('a', then 'b')"));
         Assert.That(Refuse("--chroot=/a", "--chroot=/b", "64", "k"), Is.EqualTo("--chroot given twice ('/a', then '/b')"));
     }
+
+    [Test]
+    public void A_block_value_starting_with_ro_colon_attaches_the_rest_read_only_and_dot_slash_names_a_file_called_ro_colon()
+    {
+        RunArguments a = Parse("--block=ro:base.img", "--block", "ro:/tmp/x,y.img", "--block=disk.img", "--block=./ro:odd", "64", "k");
+        Assert.That(a.Devices, Is.EqualTo(new[]
+        {
+            new DeviceOption(DeviceKind.Block, "base.img", ReadOnly: true),
+            new DeviceOption(DeviceKind.Block, "/tmp/x,y.img", ReadOnly: true),
+            new DeviceOption(DeviceKind.Block, "disk.img"),
+            new DeviceOption(DeviceKind.Block, "./ro:odd"),
+        }));
+        Assert.That(Refuse("--block=ro:", "64", "k"), Is.EqualTo("--block needs a file name"));
+    }
 }
