@@ -23,8 +23,8 @@ internal sealed record RunArguments
                       [--net-offloads=on|off] [--strict] [--backend=auto|kvm|lguest] [--cpus=N] [--no-reboot]
                       <mem-in-mb> vmlinux [args...]
         Boots a Linux kernel (bzImage or ELF vmlinux) with <mem-in-mb> megabytes of RAM and its console on this
-        terminal: a virtio console (device 1), and on KVM also COM1. Three Ctrl-C within a second, or Ctrl-A x,
-        stop the launcher.
+        terminal: a virtio console (device 1), and on KVM also COM1, which gets the keys unless the kernel's
+        console (its last console=) is hvc0. Three Ctrl-C within a second, or Ctrl-A x, stop the launcher.
 
           --verbose, -v          log what the launcher does, with timings, on stderr
           --tunnet=<ipaddr>[/<prefix>][:<macaddr>]
@@ -96,6 +96,20 @@ internal sealed record RunArguments
 
     /// <summary>The kernel arguments joined by single spaces, as the seed's concat() did.</summary>
     public string CommandLine => string.Join(' ', KernelArguments);
+
+    /// <summary>
+    /// Whether the kernel's console is a virtio console: its last <c>console=</c> (the one /dev/console
+    /// follows) names an hvc device, as in the seed's <c>console=hvc0</c>. The keyboard goes there.
+    /// </summary>
+    public bool KernelConsoleIsVirtio
+    {
+        get
+        {
+            string? last = CommandLine.Split(' ', StringSplitOptions.RemoveEmptyEntries)
+                .LastOrDefault(word => word.StartsWith("console=", StringComparison.Ordinal));
+            return last is not null && last["console=".Length..].StartsWith("hvc", StringComparison.Ordinal);
+        }
+    }
 
     /// <summary>Parses <paramref name="args"/>; on failure <paramref name="error"/> says what is wrong in one line.</summary>
     public static bool TryParse(IReadOnlyList<string> args, out RunArguments parsed, out string? error)

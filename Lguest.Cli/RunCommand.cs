@@ -67,11 +67,13 @@ internal static class RunCommand
         });
         backend.Register(services);
         services.AddSingleton<IBootImage>(_ => new KernelBootImage(arguments.Kernel, arguments.Initrd, arguments.CommandLine));
-        // The console is device 1, as in the seed; the keyboard goes to the machine's serial console when it has
-        // one (COM1 on the PC, for console=ttyS0), else to this one (hvc0).
+        // The console is device 1, as in the seed. The keyboard goes to the machine's serial console when it has
+        // one (COM1 on the PC, for console=ttyS0), unless the kernel's console is this one (console=hvc0, the
+        // seed's usage), and else to this one: wherever the guest's shell reads.
+        bool keysToUart = profile.HasSerialConsole && !arguments.KernelConsoleIsVirtio;
         services.AddVirtioConsole(o =>
         {
-            o.Input = profile.HasSerialConsole ? Stream.Null : input;
+            o.Input = keysToUart ? Stream.Null : input;
             o.Output = environment.Output;
         });
         foreach (DeviceOption device in arguments.Devices)
@@ -82,7 +84,7 @@ internal static class RunCommand
             o.CpuCount = arguments.Cpus;
             o.NoReboot = arguments.NoReboot;
             o.StrictDrivers = arguments.Strict;
-            o.ConsoleInput = profile.HasSerialConsole ? input : null;
+            o.ConsoleInput = keysToUart ? input : null;
             o.ConsoleOutput = profile.HasSerialConsole ? environment.Output : null;
             if (arguments.Chroot is not null || user is not null)
                 o.BeforeFirstRun = () => ProcessConfinement.Apply(arguments.Chroot, user);

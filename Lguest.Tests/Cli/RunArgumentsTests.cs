@@ -212,4 +212,19 @@ public class RunArgumentsTests
         }));
         Assert.That(Refuse("--block=ro:", "64", "k"), Is.EqualTo("--block needs a file name"));
     }
+
+    [Test]
+    public void The_kernel_console_is_virtio_when_the_last_console_argument_names_an_hvc_device()
+    {
+        Assert.Multiple(() =>
+        {
+            Assert.That(Parse("64", "k", "console=hvc0").KernelConsoleIsVirtio, Is.True);
+            Assert.That(Parse("64", "k", "console=ttyS0", "quiet", "console=hvc0").KernelConsoleIsVirtio, Is.True);
+            Assert.That(Parse("64", "k", "console=ttyS0 console=hvc1").KernelConsoleIsVirtio, Is.True, "one argument holding two words");
+            Assert.That(Parse("64", "k", "console=hvc0", "console=ttyS0,115200").KernelConsoleIsVirtio, Is.False);
+            Assert.That(Parse("64", "k", "console=ttyS0").KernelConsoleIsVirtio, Is.False);
+            Assert.That(Parse("64", "k", "earlycon=hvc0", "quiet").KernelConsoleIsVirtio, Is.False, "no console= at all");
+            Assert.That(Parse("64", "k").KernelConsoleIsVirtio, Is.False);
+        });
+    }
 }
