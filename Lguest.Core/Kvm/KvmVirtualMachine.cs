@@ -33,18 +33,13 @@ internal sealed unsafe class KvmVirtualMachine : IVirtualMachine
         Memory = memory;
         HasIrqchip = kvm.Options.InKernelIrqchip;
 
-        // Order matters: the TSS and identity map come before any vCPU, the IRQ chip before the PIT.
+        // Order matters: the TSS and identity map come before any vCPU, the IRQ chip before the PIT, and the
+        // memory slots before the IRQ chip: on kvm_pvm a 512 MiB slot added after KVM_CREATE_IRQCHIP took a
+        // median 5.7 ms (the kernel waits for a grace period), added before it 0.2-0.4 ms, with the chip,
+        // routing and PIT after it no slower (15 runs each, loaded 2-core host).
         Check(Libc.Ioctl(_vm, KvmIoctl.SetTssAddr, (nuint)TssAddress), "KVM_SET_TSS_ADDR");
         ulong identityMap = IdentityMapAddress;
         Check(Libc.Ioctl(_vm, KvmIoctl.SetIdentityMapAddr, &identityMap), "KVM_SET_IDENTITY_MAP_ADDR");
-        if (HasIrqchip)
-        {
-            Check(Libc.Ioctl(_vm, KvmIoctl.CreateIrqchip, 0), "KVM_CREATE_IRQCHIP");
-            SetPcInterruptRouting();
-            // The speaker port (0x61) is answered in the kernel too, so Linux's PIT calibration never exits.
-            var pit = new KvmPitConfig { Flags = KvmIoctl.PitSpeakerDummy };
-            Check(Libc.Ioctl(_vm, KvmIoctl.CreatePit2, &pit), "KVM_CREATE_PIT2");
-        }
         IReadOnlyList<GuestMemoryRegion> regions = memory.Layout.Regions;
         for (int slot = 0; slot < regions.Count; slot++)
         {
@@ -56,6 +51,14 @@ internal sealed unsafe class KvmVirtualMachine : IVirtualMachine
                 UserspaceAddr = (ulong)memory.HostAddressOf(regions[slot]),
             };
             Check(Libc.Ioctl(_vm, KvmIoctl.SetUserMemoryRegion, &region), "KVM_SET_USER_MEMORY_REGION");
+        }
+        if (HasIrqchip)
+        {
+            Check(Libc.Ioctl(_vm, KvmIoctl.CreateIrqchip, 0), "KVM_CREATE_IRQCHIP");
+            SetPcInterruptRouting();
+            // The speaker port (0x61) is answered in the kernel too, so Linux's PIT calibration never exits.
+            var pit = new KvmPitConfig { Flags = KvmIoctl.PitSpeakerDummy };
+            Check(Libc.Ioctl(_vm, KvmIoctl.CreatePit2, &pit), "KVM_CREATE_PIT2");
         }
     }
 
