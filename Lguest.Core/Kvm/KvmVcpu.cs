@@ -45,10 +45,19 @@ internal sealed unsafe partial class KvmVcpu : IVcpu
 
     private KvmRun* RunHeader => (KvmRun*)_run;
 
+    /// <summary>
+    /// The calling thread's kernel id, asked of the kernel once per thread: gettid(2) is a system call every
+    /// time, and Run checks the thread on every exit, which should cost exactly one system call (KVM_RUN).
+    /// </summary>
+    private static int CurrentThreadId => t_threadId != 0 ? t_threadId : (t_threadId = Libc.GetTid());
+
+    [ThreadStatic]
+    private static int t_threadId;
+
     public VcpuExit Run()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (_threadId != Libc.GetTid())
+        if (_threadId != CurrentThreadId)
             AttachToCurrentThread();
 
         if (_pendingIoElements > 0)
@@ -139,7 +148,7 @@ internal sealed unsafe partial class KvmVcpu : IVcpu
             throw HypervisorException.FromErrno("KVM_SET_SIGNAL_MASK", Marshal.GetLastPInvokeError());
         lock (_kickLock)
         {
-            _threadId = Libc.GetTid();
+            _threadId = CurrentThreadId;
             // A kick aimed at a previous thread may have been lost; the request flag still holds.
             _kickSent = 0;
         }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Lguest.Hypervisor;
 using Lguest.Kvm;
 using Lguest.Memory;
+using Lguest.Platform;
 using Lguest.Tests.Support;
 
 namespace Lguest.Tests.Kvm;
@@ -161,5 +162,57 @@ public class KvmVcpuTests
         vcpu.RequestExit();
         Assert.That(vcpu.Run().Reason, Is.EqualTo(VcpuExitReason.Interrupted));
         Assert.That(vcpu.Run().Reason, Is.EqualTo(VcpuExitReason.IoOut));
+    }
+
+    [Test]
+    public void Port_writes_through_the_bus_to_the_uart_allocate_nothing_on_the_exit_path()
+    {
+        CreateVm();
+        var bus = new IoBus("pio");
+        var uart = new Uart16550(irq: null, output: null);
+        bus.Register(Com1, Uart16550.PortCount, uart);
+        // mov dx, 0x3ff (scratch); mov cx, 2000; l: mov al, cl; out dx, al; loop l; hlt
+        using KvmVcpu vcpu = RealModeVcpu(0xBA, 0xFF, 0x03, 0xB9, 0xD0, 0x07, 0x88, 0xC8, 0xEE, 0xE2, 0xFB, 0xF4);
+        for (int i = 0; i < 100; i++)
+            Dispatch(); // warm up: first calls may compile or fill caches
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 1000; i++)
+            Dispatch();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.That(allocated, Is.Zero);
+        var scratch = new byte[1];
+        Assert.That(bus.TryRead(Com1 + 7, scratch), Is.True);
+        Assert.That(scratch[0], Is.EqualTo(unchecked((byte)(2000 - 1099))), "the 1100th write: cx's low byte then");
+
+        void Dispatch()
+        {
+            VcpuExit exit = vcpu.Run();
+            if (exit.Reason != VcpuExitReason.IoOut || !bus.TryWrite(exit.Address, exit.Data))
+                Assert.Fail($"expected a claimed port write, got {exit.Reason} at 0x{exit.Address:x}");
+        }
+    }
+
+    [Test]
+    public void A_vcpu_run_from_a_second_thread_is_kicked_there()
+    {
+        CreateVm(irqchip: true);
+        // out dx, al (one exit on the first thread); cli; hlt (the second blocks in KVM_RUN)
+        using KvmVcpu vcpu = RealModeVcpu(0xBA, 0xF8, 0x03, 0xEE, 0xFA, 0xF4);
+        VcpuExitReason first = Task.Run(() => vcpu.Run().Reason).Result;
+        Assert.That(first, Is.EqualTo(VcpuExitReason.IoOut));
+        var second = new Thread(() =>
+        {
+            Thread.Sleep(200);
+            vcpu.RequestExit();
+        });
+        VcpuExitReason reason = VcpuExitReason.Failed;
+        var runner = new Thread(() => reason = vcpu.Run().Reason);
+        runner.Start();
+        second.Start();
+        Assert.That(runner.Join(TimeSpan.FromMinutes(1)), Is.True, "the kick reached the thread now running the vCPU");
+        second.Join();
+        Assert.That(reason, Is.EqualTo(VcpuExitReason.Interrupted));
     }
 }
