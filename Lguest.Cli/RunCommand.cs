@@ -59,12 +59,7 @@ internal static class RunCommand
         using PosixSignalRegistration? sighup = environment.OwnsTerminal ? PosixSignalRegistration.Create(PosixSignal.SIGHUP, c => OnSignal(c, 1)) : null;
 
         var services = new ServiceCollection();
-        services.AddLogging(logging =>
-        {
-            logging.SetMinimumLevel(arguments.Verbose ? LogLevel.Information : LogLevel.Warning);
-            logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
-            logging.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
-        });
+        AddLogging(services, arguments.Verbose ? LogLevel.Information : LogLevel.Warning);
         backend.Register(services);
         services.AddSingleton<IBootImage>(_ => new KernelBootImage(arguments.Kernel, arguments.Initrd, arguments.CommandLine));
         // The console is device 1, as in the seed. The keyboard goes to the machine's serial console when it has
@@ -149,6 +144,27 @@ internal static class RunCommand
                     error.WriteLine($"lguest: {exit.Message}");
                 return ExitCode.Ok;
         }
+    }
+
+    /// <summary>
+    /// Logging as AddLogging with the simple console formatter (one line, a timestamp, all on stderr) sets it
+    /// up, but built on the first message at or above <paramref name="minimum"/> (see <see cref="DeferredLoggerFactory"/>).
+    /// </summary>
+    internal static void AddLogging(IServiceCollection services, LogLevel minimum)
+    {
+        // Created by the container, so disposing the container disposes it and flushes the console logger.
+        services.AddSingleton<ILoggerFactory>(_ => new DeferredLoggerFactory(minimum, () => LoggerFactory.Create(logging =>
+        {
+            logging.SetMinimumLevel(minimum);
+            logging.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "HH:mm:ss.fff ";
+            });
+            logging.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        })));
+        // What AddLogging adds for ILogger<T>, which device registrations resolve.
+        services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
     }
 
     private static void AddDevice(IServiceCollection services, DeviceOption device, bool netOffloads)
