@@ -82,6 +82,7 @@ internal sealed class MachineSession : IPowerControl, IDisposable
             _threads.Add(thread);
             thread.Start();
         }
+        _console?.Start();
         _stopped.Wait(CancellationToken.None);
         JoinVcpus();
         return _exit!;

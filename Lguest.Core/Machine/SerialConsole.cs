@@ -29,11 +29,22 @@ internal sealed class SerialConsole : IDisposable
             _uart = uart;
             if (uart is not null)
                 _attached.Release();
-            if (_thread is null && uart is not null)
-            {
-                _thread = new Thread(Pump) { IsBackground = true, Name = "console input" };
-                _thread.Start();
-            }
+        }
+    }
+
+    /// <summary>
+    /// Starts reading the host stream, once; later calls do nothing. Called when the vCPUs already run: starting a
+    /// thread waits for it to be scheduled (milliseconds on a loaded host), which the guest's first instruction
+    /// need not wait for, and input typed meanwhile waits in the host stream.
+    /// </summary>
+    public void Start()
+    {
+        lock (_lock)
+        {
+            if (_thread is not null || _stop.IsCancellationRequested)
+                return;
+            _thread = new Thread(Pump) { IsBackground = true, Name = "console input" };
+            _thread.Start();
         }
     }
 

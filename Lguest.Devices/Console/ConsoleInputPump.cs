@@ -24,7 +24,7 @@ internal sealed class ConsoleInputPump : IDisposable
         writerScheduler: PipeScheduler.Inline,
         useSynchronizationContext: false));
     private readonly Lock _lock = new();
-    private Thread? _thread;
+    private bool _started;
 
     public ConsoleInputPump(Stream input) => _input = input;
 
@@ -35,10 +35,19 @@ internal sealed class ConsoleInputPump : IDisposable
         {
             lock (_lock)
             {
-                if (_thread is null)
+                if (!_started)
                 {
-                    _thread = new Thread(Pump) { Name = "virtio-console input", IsBackground = true };
-                    _thread.Start();
+                    _started = true;
+                    if (_input == Stream.Null)
+                    {
+                        // No input at all (the PC machine's keyboard is its UART): end the pipe now, as the pump's
+                        // first read would, without a thread whose start the boot would wait for.
+                        _pipe.Writer.Complete();
+                    }
+                    else
+                    {
+                        new Thread(Pump) { Name = "virtio-console input", IsBackground = true }.Start();
+                    }
                 }
             }
             return _pipe.Reader;

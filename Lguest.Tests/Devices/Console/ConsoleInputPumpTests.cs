@@ -130,4 +130,13 @@ public class ConsoleInputPumpTests
             second.Reset();
         }
     }
+
+    [Test]
+    public void A_null_host_input_ends_the_pipe_at_once()
+    {
+        using var pump = new ConsoleInputPump(Stream.Null);
+        PipeReader reader = pump.Reader;
+        Assert.That(reader.TryRead(out ReadResult result), Is.True, "the end is there without a pump thread's first read");
+        Assert.That((result.IsCompleted, result.Buffer.Length), Is.EqualTo((true, 0L)));
+    }
 }
