@@ -41,9 +41,8 @@ for ((trial = 0; trial < trials; trial++)); do
     else
         delay_ms=$((RANDOM % 300)); target=$((RANDOM % 40 + 1)); when="after-${target}+${delay_ms}ms"
     fi
-    # pci=noacpi: the launcher's DSDT has no PCI root bridge, so Linux scans bus 0 the legacy way.
     "${launcher[@]}" --block="$image" --no-reboot 256 "$LGUEST_GUEST_VMLINUZ" --initrd="$LGUEST_GUEST_INITRD" \
-        console=ttyS0 quiet pci=noacpi lguest.scenario=durability "lguest.durability-batch=$batch" < /dev/null > "$log" 2>&1 &
+        console=ttyS0 quiet lguest.scenario=durability "lguest.durability-batch=$batch" < /dev/null > "$log" 2>&1 &
     pid=$!
     error=""
     for ((waited = 0; ; waited++)); do
