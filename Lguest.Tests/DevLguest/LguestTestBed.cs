@@ -20,7 +20,16 @@ internal sealed class LguestTestBed : IDisposable
         Host = host ?? new LguestHostSimulator();
         Memory = GuestMemory.AllocateBelow2GiB(layout ?? LguestHypervisor.CreateLayout(RamSize));
         Hypervisor = new LguestHypervisor(() => Host);
-        Machine = Hypervisor.CreateVirtualMachine(Memory, PortBus, MmioBus);
+        try
+        {
+            Machine = Hypervisor.CreateVirtualMachine(Memory, PortBus, MmioBus);
+        }
+        catch
+        {
+            // A test of a refused machine gets no bed to dispose: the 16 MiB mapping would outlive the test run.
+            Memory.Dispose();
+            throw;
+        }
     }
 
     public LguestHostSimulator Host { get; }
