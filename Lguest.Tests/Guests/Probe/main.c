@@ -33,6 +33,8 @@ static const struct probe probes[] = {
 	{ "virtio-net", probe_virtio_net, true },
 	{ "virtio-attack", probe_virtio_attack, true },
 	{ "blk-durability", probe_blk_durability, true },
+	{ "scratch-writes", probe_scratch_writes, true },
+	{ "hold", probe_hold, true },
 };
 
 struct boot boot;

@@ -66,5 +66,8 @@ void probe_virtio_net(void);
 void probe_virtio_attack(void);
 /* durability.c: numbered sectors and flushes until the launcher is killed. */
 void probe_blk_durability(void);
+/* bench_probes.c: run only when named in probe.only. */
+void probe_scratch_writes(void);
+void probe_hold(void);
 
 #endif
