@@ -1,0 +1,152 @@
+using System.Globalization;
+
+namespace Lguest.Compare;
+
+/// <summary>
+/// bench/run.sh's engine: runs the sections asked for, keeps the figures of the others from the previous
+/// results.json (each section carries its own date and load), and writes results.md, results.json and ratios.png.
+/// </summary>
+internal static class Program
+{
+    private const string Usage =
+        "usage: Lguest.Compare --root DIR --probe probe.elf --aot LGUEST --jit Lguest.Cli.dll [--runs N] [--sections direct,devices,bed] [--no-bed] [--command TEXT]";
+
+    private static int Main(string[] args)
+    {
+        CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+        CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+        Options? options = Options.Parse(args, out string? problem);
+        if (options is null)
+        {
+            Console.Error.WriteLine($"Lguest.Compare: {problem}");
+            Console.Error.WriteLine(Usage);
+            return 2;
+        }
+        static void Log(string line) => Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {line}");
+
+        string bench = Path.Combine(options.Root, "bench");
+        string resultsJson = Path.Combine(bench, "results.json");
+        Results results = Results.Load(resultsJson);
+        results.Machine = MachineInfo.Capture();
+        results.Runs = options.Runs;
+
+        var vmms = new List<Vmm>
+        {
+            Vmm.Lguest(Vmm.LguestAot, $"NativeAOT `{Path.GetRelativePath(options.Root, options.Aot)}`", [options.Aot]),
+            Vmm.Lguest(Vmm.LguestJit, $"`dotnet {Path.GetRelativePath(options.Root, options.Jit)}` (JIT)", ["dotnet", options.Jit]),
+            Vmm.QemuPcMachine(),
+            Vmm.QemuMicrovmMachine(),
+        };
+        results.Vmms = vmms.ToDictionary(v => v.Name, v => v.Description);
+
+        if (options.Sections.Contains("direct"))
+        {
+            string load = MachineInfo.LoadAverage();
+            Log($"direct: {options.Runs} rounds of {string.Join(", ", vmms.Select(v => v.Name))}; load {load}");
+            string disk = Path.Combine(Path.GetTempPath(), $"lguest-compare-{Environment.ProcessId}.img");
+            using (var image = new FileStream(disk, FileMode.Create))
+                image.SetLength(DirectBench.DiskBytes);
+            try
+            {
+                List<Figure> figures = DirectBench.Run(vmms, options.Probe, disk, options.Runs, Log);
+                results.Replace("direct", [new SectionResult(DirectBench.Section, Conditions(load, options.Runs), figures)]);
+            }
+            finally
+            {
+                File.Delete(disk);
+            }
+        }
+
+        if (options.Sections.Contains("devices"))
+        {
+            string load = MachineInfo.LoadAverage();
+            Log($"devices: {options.Runs} rounds, device and host in turn; load {load}");
+            List<Figure> figures = DeviceBench.Run(options.Runs, Log);
+            results.Replace("devices", [new SectionResult(DeviceBench.Section, Conditions(load, options.Runs), figures)]);
+        }
+
+        if (options.Sections.Contains("bed"))
+        {
+            if (!File.Exists(Path.Combine(options.Root, BedBench.Script)))
+            {
+                Log($"bed: {BedBench.Script} is not in this tree; section not run");
+                if (!results.Sections.Any(s => s.Source == "bed"))
+                    results.Replace("bed", [new SectionResult(BedBench.SectionWhenAbsent, $"not run: {BedBench.Script} is not in this tree", [])]);
+            }
+            else
+            {
+                string load = MachineInfo.LoadAverage();
+                Log($"bed: {BedBench.Script}; load {load}");
+                BedBench.Outcome outcome = BedBench.Run(options.Root, Log);
+                string conditions = Conditions(load, null) + $"; {BedBench.Script} exited with status {outcome.ExitStatus}"
+                    + (outcome.Problems.Count > 0 ? $"; {outcome.Problems.Count} malformed BENCH lines left out (first: {outcome.Problems[0]})" : "");
+                List<SectionResult> sections = [.. outcome.Figures.GroupBy(f => f.Section).Select(g => new SectionResult(g.Key, conditions, [.. g]))];
+                if (sections.Count == 0)
+                    sections.Add(new SectionResult(BedBench.SectionWhenAbsent, conditions + "; it printed no BENCH line", []));
+                results.Replace("bed", sections);
+            }
+        }
+
+        results.Save(resultsJson);
+        RatioChart.Draw(results, Path.Combine(bench, "ratios.png"));
+        File.WriteAllText(Path.Combine(bench, "results.md"), ResultsReport.Render(results, options.Command));
+        Log($"wrote bench/results.md, bench/results.json, bench/ratios.png; load {MachineInfo.LoadAverage()}");
+        return 0;
+    }
+
+    private static string Conditions(string loadAtStart, int? rounds) =>
+        (rounds is null ? "" : $"{rounds} rounds; ") + $"load average (1, 5, 15 min) {loadAtStart} at the start, {MachineInfo.LoadAverage()} at the end";
+
+    /// <summary>The command line.</summary>
+    internal sealed record Options(string Root, string Probe, string Aot, string Jit, int Runs, HashSet<string> Sections, string Command)
+    {
+        public static readonly string[] AllSections = ["direct", "devices", "bed"];
+
+        public static Options? Parse(string[] args, out string? problem)
+        {
+            var map = new Dictionary<string, string>(StringComparer.Ordinal);
+            bool noBed = false;
+            problem = null;
+            for (int i = 0; i < args.Length; i++)
+            {
+                if (args[i] == "--no-bed")
+                {
+                    noBed = true;
+                    continue;
+                }
+                if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 == args.Length)
+                {
+                    problem = $"unexpected argument '{args[i]}'";
+                    return null;
+                }
+                map[args[i][2..]] = args[++i];
+            }
+            foreach (string required in new[] { "root", "probe", "aot", "jit" })
+            {
+                if (!map.ContainsKey(required))
+                {
+                    problem = $"--{required} is missing";
+                    return null;
+                }
+            }
+            int runs = 10;
+            if (map.TryGetValue("runs", out string? r) && (!int.TryParse(r, CultureInfo.InvariantCulture, out runs) || runs < 1))
+            {
+                problem = $"--runs '{r}' is not a positive number";
+                return null;
+            }
+            HashSet<string> sections = map.TryGetValue("sections", out string? s)
+                ? [.. s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)]
+                : [.. AllSections];
+            if (sections.Except(AllSections).FirstOrDefault() is string unknown)
+            {
+                problem = $"unknown section '{unknown}' (known: {string.Join(", ", AllSections)})";
+                return null;
+            }
+            if (noBed)
+                sections.Remove("bed");
+            return new Options(Path.GetFullPath(map["root"]), Path.GetFullPath(map["probe"]), Path.GetFullPath(map["aot"]), Path.GetFullPath(map["jit"]),
+                runs, sections, map.GetValueOrDefault("command", "bench/run.sh"));
+        }
+    }
+}
