@@ -7,7 +7,9 @@
 //   LauncherBinary  the same, only when a launcher source is newer than it (Test and Demo depend on it)
 //   Guests   install the test machines' apt packages, fetch kernels, build guest images (cached)
 //   Demo     boot the demo guest to a shell
-//   Bench    micro-benchmarks (bench/Lguest.Benchmarks)
+//   Bench    lguest beside QEMU, the devices beside the host: bench/run.sh writes bench/results.md and
+//            bench/ratios.png (--bench-runs=N, --bench-sections=direct,devices,bed, --no-bed);
+//            --bench-filter='*Vring*' runs the BenchmarkDotNet micro-benchmarks (bench/Lguest.Benchmarks) instead
 //   Fuzz     coverage-guided fuzzing (fuzz/run.sh): --fuzz-target=NAME|all, --fuzz-seconds=N (default 600)
 // Options: --configuration=Release|Debug, --layers=unit,kvm,linux
 using System.Xml.Linq;
@@ -152,12 +154,31 @@ Task("Demo")
 });
 
 Task("Bench")
-    .Description("micro-benchmarks of the hot paths (BenchmarkDotNet); --bench-filter='*Vring*' to pick")
+    .Description("lguest beside QEMU and the devices beside the host (bench/run.sh -> bench/results.md, bench/ratios.png); --bench-filter=PATTERN runs the BenchmarkDotNet micro-benchmarks instead")
+    .IsDependentOn("LauncherBinary")
     .Does(() =>
 {
-    var filter = Argument("bench-filter", "*");
-    DotNetRun("./bench/Lguest.Benchmarks/Lguest.Benchmarks.csproj", new ProcessArgumentBuilder().Append("--filter").AppendQuoted(filter),
-        new DotNetRunSettings { Configuration = "Release" });
+    if (HasArgument("bench-filter"))
+    {
+        DotNetRun("./bench/Lguest.Benchmarks/Lguest.Benchmarks.csproj", new ProcessArgumentBuilder().Append("--filter").AppendQuoted(Argument<string>("bench-filter")),
+            new DotNetRunSettings { Configuration = "Release" });
+        return;
+    }
+    var arguments = new ProcessArgumentBuilder().Append("bench/run.sh");
+    if (HasArgument("bench-runs"))
+        arguments.Append("--runs").Append(Argument<int>("bench-runs").ToString());
+    if (HasArgument("bench-sections"))
+        arguments.Append("--sections").AppendQuoted(Argument<string>("bench-sections"));
+    if (HasArgument("no-bed"))
+        arguments.Append("--no-bed");
+    int exit = StartProcess("bash", new ProcessSettings
+    {
+        Arguments = arguments,
+        // LauncherBinary above has just published the NativeAOT binary if it was stale.
+        EnvironmentVariables = new Dictionary<string, string> { ["LGUEST_BENCH_PUBLISHED"] = "1" },
+    });
+    if (exit != 0)
+        throw new CakeException($"bench/run.sh failed with exit code {exit}");
 });
 
 Task("Fuzz")
