@@ -1,0 +1,84 @@
+using Lguest.Compare;
+
+namespace Lguest.Tests.Bench;
+
+public class BedBenchTests
+{
+    private static BenchLine Line(string figure, string unit, string column, int round, double value) =>
+        new("Nested bed", figure, unit, column, round, value);
+
+    [Test]
+    public void ToFigures_pairs_lguest_with_qemu_round_by_round()
+    {
+        List<Figure> figures = BedBench.ToFigures(
+        [
+            Line("boot", "s", "lguest-aot", 1, 2), Line("boot", "s", "qemu-pc", 1, 4),
+            Line("boot", "s", "lguest-aot", 2, 9), Line("boot", "s", "qemu-pc", 2, 10),
+        ]);
+
+        Figure boot = figures.Single();
+        Assert.That(boot.Ratios, Is.EqualTo(new[] { ("lguest-aot", "qemu-pc") }));
+        Summary ratio = boot.Ratio("lguest-aot", "qemu-pc");
+        Assert.That((ratio.Min, ratio.Max, ratio.Count), Is.EqualTo((0.5, 0.9, 2)));
+    }
+
+    [Test]
+    public void ToFigures_leaves_a_missing_round_out_of_the_ratio()
+    {
+        List<Figure> figures = BedBench.ToFigures(
+        [
+            Line("dd", "MB/s", "lguest-aot", 1, 100), Line("dd", "MB/s", "qemu-pc", 1, 50),
+            Line("dd", "MB/s", "qemu-pc", 2, 60),
+            Line("dd", "MB/s", "lguest-aot", 3, double.NaN), Line("dd", "MB/s", "qemu-pc", 3, 70),
+        ]);
+
+        Figure dd = figures.Single();
+        Assert.That(dd.Values["lguest-aot"], Has.Count.EqualTo(3));
+        Summary ratio = dd.Ratio("lguest-aot", "qemu-pc");
+        Assert.That((ratio.Median, ratio.Count), Is.EqualTo((2.0, 1)));
+    }
+
+    [Test]
+    public void ToFigures_holds_a_rate_to_at_least_qemus_and_a_time_to_at_most()
+    {
+        List<Figure> figures = BedBench.ToFigures(
+        [
+            Line("tcp", "Mbit/s", "lguest-aot", 1, 1), Line("tcp", "Mbit/s", "qemu-pc", 1, 1),
+            Line("boot", "ms", "lguest-aot", 1, 1), Line("boot", "ms", "qemu-pc", 1, 1),
+        ]);
+
+        Assert.That(figures.Select(f => (f.Name, f.LowerIsBetter, f.Goal!.Kind)),
+            Is.EqualTo(new[] { ("tcp", false, GoalKind.RatioAtLeast), ("boot", true, GoalKind.RatioAtMost) }));
+    }
+
+    [Test]
+    public void ToFigures_keeps_figures_of_one_name_and_different_units_apart()
+    {
+        List<Figure> figures = BedBench.ToFigures([Line("dd", "MB/s", "qemu-pc", 1, 1), Line("dd", "s", "qemu-pc", 1, 1)]);
+
+        Assert.That(figures.Select(f => f.Unit), Is.EqualTo(new[] { "MB/s", "s" }));
+    }
+
+    [Test]
+    public void Run_parses_the_scripts_lines_and_reports_the_malformed_ones()
+    {
+        using var root = new Support.TemporaryFolder();
+        string script = Path.Combine(root.Path, "bench", "bed", "bed-bench.sh");
+        Directory.CreateDirectory(Path.GetDirectoryName(script)!);
+        File.WriteAllText(script, """
+            echo "booting L1"
+            printf 'BENCH\tNested bed: boot\tto /init\tms\tlguest-aot\t1\t20\n'
+            printf 'BENCH\tNested bed: boot\tto /init\tms\tqemu-pc\t1\t40\n'
+            printf 'BENCH\tNested bed: boot\tto /init\tms\tkvmtool\t1\t40\n'
+            exit 3
+            """);
+        var log = new List<string>();
+
+        BedBench.Outcome outcome = BedBench.Run(root.Path, log.Add);
+
+        Assert.That(outcome.ExitStatus, Is.EqualTo(3));
+        Assert.That(outcome.Figures.Single().Ratio("lguest-aot", "qemu-pc").Median, Is.EqualTo(0.5));
+        Assert.That(outcome.Problems.Single(), Does.Contain("kvmtool"));
+        Assert.That(log, Has.Some.EqualTo("bed: booting L1"));
+    }
+}
