@@ -27,7 +27,13 @@ internal sealed class VmmRun
     public int Status { get; private set; }
 
     /// <summary>User plus system CPU seconds of the child, all its threads (wait4's rusage).</summary>
-    public double CpuSeconds { get; private set; }
+    public double CpuSeconds => UserSeconds + SystemSeconds;
+
+    /// <summary>User-mode CPU seconds of the child: the VMM's own code.</summary>
+    public double UserSeconds { get; private set; }
+
+    /// <summary>Kernel-mode CPU seconds of the child: its system calls, KVM_RUN and the guest's time in it.</summary>
+    public double SystemSeconds { get; private set; }
 
     /// <summary>Whether the harness had to kill the child at its time limit.</summary>
     public bool TimedOut { get; private set; }
@@ -124,7 +130,8 @@ internal sealed class VmmRun
         reader.Join();
         _ = Posix.Close(readFd);
         run.Status = status;
-        run.CpuSeconds = usage.UserSecondsTotal + usage.SystemSecondsTotal;
+        run.UserSeconds = usage.UserSecondsTotal;
+        run.SystemSeconds = usage.SystemSecondsTotal;
         run.Stderr = File.Exists(stderrPath) ? File.ReadAllText(stderrPath) : "";
         File.Delete(stderrPath);
         return run;
