@@ -37,9 +37,9 @@ internal static class DeviceBench
                 string size = small ? "4 KiB" : "1 MiB";
                 string unit = small ? "req/s" : "GB/s";
                 double scale = small ? 1 : bytes / 1e9;
-                cases.Add(new Case($"block read {size}: virtio-blk requests vs preadv on the same file", unit, BlockBenchmarks.Depth, scale,
+                cases.Add(new Case($"block read {size}: virtio-blk requests vs preadv on the same file", $"block read {size}", unit, BlockBenchmarks.Depth, scale,
                     block.DeviceRead, block.HostPreadv, small ? 0.7 : 0.9));
-                cases.Add(new Case($"block write {size}: virtio-blk requests vs pwritev on the same file", unit, BlockBenchmarks.Depth, scale,
+                cases.Add(new Case($"block write {size}: virtio-blk requests vs pwritev on the same file", $"block write {size}", unit, BlockBenchmarks.Depth, scale,
                     block.DeviceWrite, block.HostPwritev, small ? 0.7 : 0.9));
             }
             foreach (int frame in new[] { 64, 1514 })
@@ -52,10 +52,12 @@ internal static class DeviceBench
                 var tap = new NetBenchmarks { FrameBytes = frame };
                 tap.SetupTap();
                 disposables.Add(tap.Cleanup);
-                cases.Add(new Case($"net transmit {frame}-byte frames: virtio-net vs writev to the tap", "frames/s", NetBenchmarks.Depth, 1,
-                    device.DeviceTransmit, tap.TapWrite, null));
-                cases.Add(new Case($"net receive {frame}-byte frames: virtio-net vs readv from the tap", "frames/s", NetBenchmarks.Depth, 1,
-                    device.DeviceReceive, tap.TapRead, null));
+                // The issue sets no bound for frames: they are held to the small-request one (0.7), a frame being
+                // one request whatever its size (an MTU frame is under half of a 4 KiB block request).
+                cases.Add(new Case($"net transmit {frame}-byte frames: virtio-net vs writev to the tap", $"net transmit {frame} B", "frames/s", NetBenchmarks.Depth, 1,
+                    device.DeviceTransmit, tap.TapWrite, 0.7));
+                cases.Add(new Case($"net receive {frame}-byte frames: virtio-net vs readv from the tap", $"net receive {frame} B", "frames/s", NetBenchmarks.Depth, 1,
+                    device.DeviceReceive, tap.TapRead, 0.7));
             }
 
             foreach (Case c in cases)
@@ -93,7 +95,7 @@ internal static class DeviceBench
     }
 
     /// <summary>One measured pair: the device's invocation and the host's, each doing <see cref="Depth"/> operations.</summary>
-    private sealed class Case(string name, string unit, int depth, double scale, Action deviceSide, Action hostSide, double? goal)
+    private sealed class Case(string name, string shortName, string unit, int depth, double scale, Action deviceSide, Action hostSide, double goal)
     {
         public string Name { get; } = name;
 
@@ -109,10 +111,11 @@ internal static class DeviceBench
         {
             Section = Section,
             Name = name,
+            Short = shortName,
             Unit = unit,
             LowerIsBetter = false,
             Ratios = [(Device, Host)],
-            Goal = goal is null ? null : new Goal(GoalKind.RatioAtLeast, goal.Value, Device, $"device throughput at least {goal.Value:0.0#} of the host's own"),
+            Goal = new Goal(GoalKind.RatioAtLeast, goal, Device, $"device throughput at least {goal:0.0#} of the host's own"),
         };
 
         /// <summary>Warms both sides up, then fixes the invocation count from the faster one's rate.</summary>

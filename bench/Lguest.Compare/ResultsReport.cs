@@ -56,6 +56,8 @@ internal static class ResultsReport
             md.AppendLine();
             md.AppendLine($"Taken {section.Date}; {section.Conditions}.");
             md.AppendLine();
+            if (section.Figures.Count == 0)
+                continue;
             string[] columns = [.. section.Figures.SelectMany(f => f.Values.Keys).Distinct().OrderBy(ColumnOrder)];
             md.AppendLine($"| figure | unit | {string.Join(" | ", columns.Select(c => $"`{c}` median [min–max]"))} | ratios, median [min–max] |");
             md.AppendLine($"| --- | --- |{string.Concat(Enumerable.Repeat(" ---: |", columns.Length))} --- |");
@@ -88,10 +90,13 @@ internal static class ResultsReport
         return v.Goal.Kind switch
         {
             GoalKind.ColumnBelow => $"**not met**: {v.OverThreshold:0.0#}× the {bound} bound",
-            GoalKind.RatioAtMost => $"**not met**: {(v.OverThreshold - 1) * 100:0}% above {bound}",
-            _ => $"**not met**: {(1 - v.OverThreshold) * 100:0}% short of {bound}",
+            GoalKind.RatioAtMost => $"**not met**: {Percent(v.OverThreshold - 1)} above {bound}",
+            _ => $"**not met**: {Percent(1 - v.OverThreshold)} short of {bound}",
         };
     }
+
+    private static string Percent(double fraction) =>
+        (fraction * 100).ToString(fraction < 0.1 ? "0.0" : "0", CultureInfo.InvariantCulture) + "%";
 
     private static string Cell(Summary s) => s.Count == 0 ? "–" : $"{Number(s.Median)} [{Number(s.Min)}–{Number(s.Max)}]";
 
