@@ -15,6 +15,8 @@ internal static unsafe partial class Libc
     public const int MapAnonymous = 0x20;   // MAP_ANONYMOUS
     public const int MapNoReserve = 0x4000; // MAP_NORESERVE
     public const int MadvDontNeed = 4;      // MADV_DONTNEED
+    public const int MadvDontFork = 10;     // MADV_DONTFORK
+    public const int MadvHugePage = 14;     // MADV_HUGEPAGE
     public static readonly nint MapFailed = -1;
 
     public const int EfdCloexec = 0x80000;  // EFD_CLOEXEC, <sys/eventfd.h>

@@ -5,6 +5,7 @@ using Lguest.Boot;
 using Lguest.Devices;
 using Lguest.Kvm;
 using Lguest.Machine;
+using Lguest.Memory;
 using Lguest.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -20,7 +21,7 @@ namespace Lguest.Tests.Integration;
 /// footprint goes with its container, however the guest ended.
 /// </summary>
 [Category("Kvm")]
-public class SoakTests
+public partial class SoakTests
 {
     private const int Guests = 100;
     private const int AtATime = 4;
@@ -92,6 +93,16 @@ public class SoakTests
             }
             Assert.That(alive, Is.Zero, "objects of the guests' containers no longer referenced by the test");
         });
+    }
+
+    [Test]
+    public void The_mapping_count_sees_guest_ram_while_it_is_mapped_and_not_after()
+    {
+        List<string> before = ProcessFigures.ReadGuestMappings();
+        List<string> during;
+        using (GuestMemory memory = GuestMemory.Allocate(GuestMemoryLayout.Flat(4 << 20)))
+            during = ProcessFigures.ReadGuestMappings();
+        Assert.That((during.Except(before).Count(), ProcessFigures.ReadGuestMappings().Except(before).Count()), Is.EqualTo((1, 0)));
     }
 
     /// <summary>Runs <paramref name="count"/> guests on <paramref name="width"/> threads of its own, each taking the next guest.</summary>
@@ -221,7 +232,7 @@ public class SoakTests
     }
 
     /// <summary>What this process holds, from /proc/self and the GC.</summary>
-    private sealed record ProcessFigures(int FileDescriptors, int Threads, long ManagedBytes, long ResidentKiB, int Mappings,
+    private sealed partial record ProcessFigures(int FileDescriptors, int Threads, long ManagedBytes, long ResidentKiB, int Mappings,
         IReadOnlyList<string> GuestMappings, IReadOnlyList<string> FileTargets)
     {
         public static ProcessFigures Measure()
@@ -238,14 +249,36 @@ public class SoakTests
                 managed,
                 StatusField("VmRSS"),
                 maps.Length,
-                maps.Where(IsGuestMapping).ToList(),
+                ReadGuestMappings(),
                 fds.Select(fd => $"{Path.GetFileName(fd)}->{Target(fd)}").ToList());
         }
 
-        // Guest RAM is GuestMemory's anonymous shared mapping, which the kernel shows as /dev/zero
-        // (deleted); each vCPU maps its kvm_run from the vCPU's anonymous inode.
-        private static bool IsGuestMapping(string line) =>
-            line.EndsWith("/dev/zero (deleted)", StringComparison.Ordinal) || line.Contains("anon_inode:kvm", StringComparison.Ordinal);
+        // Guest RAM is GuestMemory's private anonymous mapping advised MADV_DONTFORK, which smaps flags
+        // "dc" (no other anonymous mapping in this process asks for it); each vCPU maps its kvm_run from
+        // the vCPU's anonymous inode.
+        [System.Text.RegularExpressions.GeneratedRegex("^[0-9a-f]+-[0-9a-f]+ ")]
+        private static partial System.Text.RegularExpressions.Regex MappingHeader();
+
+        internal static List<string> ReadGuestMappings()
+        {
+            var found = new List<string>();
+            string? mapping = null;
+            foreach (string line in File.ReadLines("/proc/self/smaps"))
+            {
+                if (MappingHeader().IsMatch(line))
+                {
+                    mapping = line;
+                    if (line.Contains("anon_inode:kvm", StringComparison.Ordinal))
+                        found.Add(line);
+                }
+                else if (mapping is not null && line.StartsWith("VmFlags:", StringComparison.Ordinal) && line.Split(' ').Contains("dc")
+                    && mapping.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length == 5)
+                {
+                    found.Add(mapping); // anonymous: no path after the inode (the runtime maps its PDBs "dc" too)
+                }
+            }
+            return found;
+        }
 
         // The descriptor the enumeration itself used is gone by now: no target.
         private static string Target(string fd) => new FileInfo(fd).LinkTarget ?? "?";

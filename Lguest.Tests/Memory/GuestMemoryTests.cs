@@ -146,4 +146,21 @@ public class GuestMemoryTests
     {
         Assert.That(() => new GuestAddress(ulong.MaxValue).Offset(1), Throws.TypeOf<GuestMemoryException>());
     }
+
+    [Test]
+    public void Every_region_starts_on_a_2_MiB_boundary_in_the_host_so_huge_pages_can_back_it()
+    {
+        // RAM displaced above 4 GiB too: KVM maps a 2 MiB guest page whole only where host and guest agree on it.
+        using var memory = GuestMemory.Allocate(GuestMemoryLayout.WithMmioHole(GuestMemoryLayout.FourGiB));
+        foreach (GuestMemoryRegion region in memory.Layout.Regions)
+            Assert.That((ulong)memory.HostAddressOf(region) % (2UL << 20), Is.EqualTo(region.Start.Value % (2UL << 20)), region.ToString());
+    }
+
+    [Test]
+    public void Ram_below_2_GiB_is_also_on_a_2_MiB_boundary()
+    {
+        using GuestMemory memory = GuestMemory.AllocateBelow2GiB(GuestMemoryLayout.Flat(3 * MiB));
+        nint host = memory.HostAddressOf(memory.Layout.Regions[0]);
+        Assert.That(((ulong)host % (2UL << 20), (ulong)host < (2UL << 30)), Is.EqualTo((0UL, true)));
+    }
 }
