@@ -8,7 +8,8 @@
 //   Guests   install the test machines' apt packages, fetch kernels, build guest images (cached)
 //   Demo     boot the demo guest to a shell
 //   Bench    lguest beside QEMU, the devices beside the host: bench/run.sh writes bench/results.md and
-//            bench/ratios.png (--bench-runs=N, --bench-sections=direct,devices,bed, --no-bed);
+//            bench/ratios.png (--bench-runs=N, --bench-sections=direct,devices,bed, --no-bed,
+//            --bed-args='--rounds 10' passed to bench/bed/bed-bench.sh);
 //            --bench-filter='*Vring*' runs the BenchmarkDotNet micro-benchmarks (bench/Lguest.Benchmarks) instead
 //   Fuzz     coverage-guided fuzzing (fuzz/run.sh): --fuzz-target=NAME|all, --fuzz-seconds=N (default 600)
 // Options: --configuration=Release|Debug, --layers=unit,kvm,linux
@@ -171,6 +172,8 @@ Task("Bench")
         arguments.Append("--sections").AppendQuoted(Argument<string>("bench-sections"));
     if (HasArgument("no-bed"))
         arguments.Append("--no-bed");
+    if (HasArgument("bed-args"))
+        arguments.Append("--bed-args").AppendQuoted(Argument<string>("bed-args"));
     int exit = StartProcess("bash", new ProcessSettings
     {
         Arguments = arguments,

@@ -4,7 +4,9 @@
 # bench/bed/bed-bench.sh is there) real Linux in the nested bed. Writes bench/results.md,
 # bench/results.json and bench/ratios.png (a rerun overwrites them).
 #
-#   bench/run.sh [--runs N] [--sections direct,devices,bed] [--no-bed]
+#   bench/run.sh [--runs N] [--sections direct,devices,bed] [--no-bed] [--bed-args 'ARGS']
+#
+# --bed-args passes its words to bench/bed/bed-bench.sh as they are (e.g. --bed-args '--rounds 10').
 #
 # Needs root (the network cases make a network namespace and a tap), /dev/kvm, QEMU (installed with
 # apt-get when missing), gcc for the probe. `dotnet cake --target=Bench` runs this script.
@@ -18,7 +20,7 @@ say() { printf 'bench/run.sh: %s\n' "$*" >&2; }
 args=()
 while (($#)); do
 	case $1 in
-	--runs | --sections)
+	--runs | --sections | --bed-args)
 		(($# >= 2)) || { say "$1 needs a value"; exit 2; }
 		args+=("$1" "$2")
 		shift 2
@@ -28,7 +30,7 @@ while (($#)); do
 		shift
 		;;
 	*)
-		say "unknown argument '$1' (usage: bench/run.sh [--runs N] [--sections direct,devices,bed] [--no-bed])"
+		say "unknown argument '$1' (usage: bench/run.sh [--runs N] [--sections direct,devices,bed] [--no-bed] [--bed-args 'ARGS'])"
 		exit 2
 		;;
 	esac
@@ -63,5 +65,7 @@ jit=$root/Lguest.Cli/bin/Release/net10.0/Lguest.Cli.dll
 
 probe=$(bash Lguest.Tests/Guests/Probe/build.sh "$root/artifacts/bench/probe")
 
+shown="bench/run.sh"
+for a in "${args[@]}"; do shown+=" $(printf '%q' "$a")"; done
 exec dotnet bench/Lguest.Compare/bin/Release/net10.0/Lguest.Compare.dll --root "$root" --probe "$probe" --aot "$aot" --jit "$jit" \
-	--command "bench/run.sh${args[*]:+ ${args[*]}}" "${args[@]}"
+	--command "$shown" "${args[@]}"

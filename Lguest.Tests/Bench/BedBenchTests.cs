@@ -60,13 +60,13 @@ public class BedBenchTests
     }
 
     [Test]
-    public void Run_parses_the_scripts_lines_and_reports_the_malformed_ones()
+    public void Run_passes_the_arguments_parses_the_lines_and_reports_the_malformed_ones()
     {
         using var root = new Support.TemporaryFolder();
         string script = Path.Combine(root.Path, "bench", "bed", "bed-bench.sh");
         Directory.CreateDirectory(Path.GetDirectoryName(script)!);
         File.WriteAllText(script, """
-            echo "booting L1"
+            echo "booting L1 with $*"
             printf 'BENCH\tNested bed: boot\tto /init\tms\tlguest-aot\t1\t20\n'
             printf 'BENCH\tNested bed: boot\tto /init\tms\tqemu-pc\t1\t40\n'
             printf 'BENCH\tNested bed: boot\tto /init\tms\tkvmtool\t1\t40\n'
@@ -74,11 +74,11 @@ public class BedBenchTests
             """);
         var log = new List<string>();
 
-        BedBench.Outcome outcome = BedBench.Run(root.Path, log.Add);
+        BedBench.Outcome outcome = BedBench.Run(root.Path, ["--rounds", "2"], log.Add);
 
         Assert.That(outcome.ExitStatus, Is.EqualTo(3));
         Assert.That(outcome.Figures.Single().Ratio("lguest-aot", "qemu-pc").Median, Is.EqualTo(0.5));
         Assert.That(outcome.Problems.Single(), Does.Contain("kvmtool"));
-        Assert.That(log, Has.Some.EqualTo("bed: booting L1"));
+        Assert.That(log, Has.Some.EqualTo("bed: booting L1 with --rounds 2"));
     }
 }

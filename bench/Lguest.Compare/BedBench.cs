@@ -17,10 +17,16 @@ internal static class BedBench
     /// <summary>The figures by the script's sections, its exit status, and the contract breaches seen.</summary>
     public sealed record Outcome(List<Figure> Figures, int ExitStatus, List<string> Problems);
 
-    public static Outcome Run(string root, Action<string> log)
+    /// <summary>
+    /// Runs the script with <paramref name="arguments"/> (passed through as they are: the contract is its
+    /// output only), its standard error going to ours.
+    /// </summary>
+    public static Outcome Run(string root, IReadOnlyList<string> arguments, Action<string> log)
     {
         var start = new ProcessStartInfo("bash") { WorkingDirectory = root, RedirectStandardOutput = true, UseShellExecute = false };
         start.ArgumentList.Add(Path.Combine(root, Script));
+        foreach (string argument in arguments)
+            start.ArgumentList.Add(argument);
         using Process process = Process.Start(start)!;
         var lines = new List<BenchLine>();
         var problems = new List<string>();

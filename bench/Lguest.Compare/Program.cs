@@ -9,7 +9,7 @@ namespace Lguest.Compare;
 internal static class Program
 {
     private const string Usage =
-        "usage: Lguest.Compare --root DIR --probe probe.elf --aot LGUEST --jit Lguest.Cli.dll [--runs N] [--sections direct,devices,bed] [--no-bed] [--command TEXT]";
+        "usage: Lguest.Compare --root DIR --probe probe.elf --aot LGUEST --jit Lguest.Cli.dll [--runs N] [--sections direct,devices,bed] [--no-bed] [--bed-args 'ARGS'] [--command TEXT]";
 
     private static int Main(string[] args)
     {
@@ -77,8 +77,9 @@ internal static class Program
             {
                 string load = MachineInfo.LoadAverage();
                 Log($"bed: {BedBench.Script}; load {load}");
-                BedBench.Outcome outcome = BedBench.Run(options.Root, Log);
-                string conditions = Conditions(load, null) + $"; {BedBench.Script} exited with status {outcome.ExitStatus}"
+                BedBench.Outcome outcome = BedBench.Run(options.Root, options.BedArguments, Log);
+                string invocation = string.Join(' ', new[] { BedBench.Script }.Concat(options.BedArguments));
+                string conditions = Conditions(load, null) + $"; `{invocation}` exited with status {outcome.ExitStatus}"
                     + (outcome.Problems.Count > 0 ? $"; {outcome.Problems.Count} malformed BENCH lines left out (first: {outcome.Problems[0]})" : "");
                 List<SectionResult> sections = [.. outcome.Figures.GroupBy(f => f.Section).Select(g => new SectionResult(g.Key, conditions, [.. g]))];
                 if (sections.Count == 0)
@@ -98,7 +99,8 @@ internal static class Program
         (rounds is null ? "" : $"{rounds} rounds; ") + $"load average (1, 5, 15 min) {loadAtStart} at the start, {MachineInfo.LoadAverage()} at the end";
 
     /// <summary>The command line.</summary>
-    internal sealed record Options(string Root, string Probe, string Aot, string Jit, int Runs, HashSet<string> Sections, string Command)
+    internal sealed record Options(string Root, string Probe, string Aot, string Jit, int Runs, HashSet<string> Sections, string Command,
+        IReadOnlyList<string> BedArguments)
     {
         public static readonly string[] AllSections = ["direct", "devices", "bed"];
 
@@ -146,7 +148,8 @@ internal static class Program
             if (noBed)
                 sections.Remove("bed");
             return new Options(Path.GetFullPath(map["root"]), Path.GetFullPath(map["probe"]), Path.GetFullPath(map["aot"]), Path.GetFullPath(map["jit"]),
-                runs, sections, map.GetValueOrDefault("command", "bench/run.sh"));
+                runs, sections, map.GetValueOrDefault("command", "bench/run.sh"),
+                map.GetValueOrDefault("bed-args", "").Split(' ', StringSplitOptions.RemoveEmptyEntries));
         }
     }
 }
