@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# bed-bench.sh [--rounds N] [--parts boot,io] [--dd M1,M4] [--tcp-mib N] [--columns LIST] [--build]:
+# the nested-bed benchmarks, run from the host. Prepares the guests (Lguest.Tests/Guests/prepare.sh: kernels and
+# images, cached), boots L1 once with bed.sh and runs bench/bed/run-in-l1.sh in it: lguest (NativeAOT and JIT)
+# and QEMU (-M pc, -M microvm) as the L2 VMM on the same guest, interleaved round by round.
+#
+# stdout: only the measurements, one line each (the contract with the report harness):
+#   BENCH<TAB>section<TAB>figure<TAB>unit<TAB>column<TAB>round<TAB>value
+# column lguest-aot | lguest-jit | qemu-pc | qemu-microvm; value a number or nan (see run-in-l1.sh).
+# stderr: progress and failures from L1, then the table of medians and ratios (summarize.sh).
+# The whole L1 console is kept in artifacts/bench-bed/console.log.
+#
+# Options (the defaults fit about 15-20 minutes on a loaded 2-CPU host):
+#   --rounds N      rounds, every figure once per column per round (default 5)
+#   --parts LIST    boot, io or both (default boot,io)
+#   --dd M1,M4      MiB read per io boot in 1 MiB and in 4 KiB direct reads (default 32,2)
+#   --tcp-mib N     MiB moved each way over TCP per io boot, a multiple of 4 (default 4)
+#   --columns LIST  default lguest-aot,lguest-jit,qemu-pc,qemu-microvm
+#   --build         first publish the NativeAOT launcher if a source is newer (cake LauncherBinary) and build
+#                   the Release Lguest.Cli.dll; without it the launchers are used as they are (a missing one:
+#                   its column is nan)
+# Exit status: bed.sh's (run-in-l1.sh's status, 124 on the bed's timeout, 125 when L1 failed).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+guests="$root/Lguest.Tests/Guests"
+rounds=5
+parts=boot,io
+dd_spec=32,2
+tcp_mib=4
+columns=lguest-aot,lguest-jit,qemu-pc,qemu-microvm
+build=0
+usage() { echo "usage: bed-bench.sh [--rounds N] [--parts boot,io] [--dd M1,M4] [--tcp-mib N] [--columns LIST] [--build]" >&2; exit 2; }
+while (( $# > 0 )); do
+    case "$1" in
+        --rounds) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || usage; rounds="$2"; shift 2 ;;
+        --parts) [[ $# -ge 2 && "$2" =~ ^(boot|io)(,(boot|io))*$ ]] || usage; parts="$2"; shift 2 ;;
+        --dd) [[ $# -ge 2 && "$2" =~ ^[0-9]+,[0-9]+$ ]] || usage; dd_spec="$2"; shift 2 ;;
+        --tcp-mib) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] && (( $2 % 4 == 0 )) || usage; tcp_mib="$2"; shift 2 ;;
+        --columns) [[ $# -ge 2 && "$2" =~ ^[a-z,-]+$ ]] || usage; columns="$2"; shift 2 ;;
+        --build) build=1; shift ;;
+        *) usage ;;
+    esac
+done
+say() { printf 'bed-bench.sh: %s\n' "$*" >&2; }
+
+cd "$root"
+"$guests/prepare.sh" > /dev/null
+if (( build )); then
+    dotnet tool restore > /dev/null
+    dotnet cake --target=LauncherBinary >&2
+    dotnet build -c Release Lguest.Cli/Lguest.Cli.csproj -v quiet -nologo >&2
+fi
+[[ -x artifacts/lguest/lguest ]] || say "no artifacts/lguest/lguest (dotnet cake --target=Publish): lguest-aot is nan"
+[[ -f Lguest.Cli/bin/Release/net10.0/Lguest.Cli.dll ]] || say "no Release Lguest.Cli.dll (dotnet build -c Release): lguest-jit is nan"
+
+out="$root/artifacts/bench-bed"
+mkdir -p "$out"
+console="$out/console.log"
+bench="$out/bench.tsv"
+# A launch is ~20 s on a loaded host, an io boot a minute or more; the bed's hang protection is generous.
+timeout=$(( 600 + rounds * 900 ))
+say "rounds $rounds, parts $parts, dd $dd_spec MiB, TCP $tcp_mib MiB, columns $columns; L1 console in $console"
+set +e
+"$guests/bed.sh" --timeout "$timeout" -- \
+    "bench/bed/run-in-l1.sh --rounds $rounds --parts $parts --dd $dd_spec --tcp-mib $tcp_mib --columns $columns" \
+    < /dev/null 2>&1 | tr -d '\r' | tee "$console" | while IFS= read -r line; do
+        case "$line" in
+            BENCH$'\t'*) printf '%s\n' "$line" ;;
+            run-in-l1.sh:* | "    "* | bed.sh:*) printf '%s\n' "$line" >&2 ;;
+        esac
+    done | tee "$bench"
+status="${PIPESTATUS[0]}"
+set -e
+"$here/summarize.sh" "$bench" >&2
+exit "$status"
