@@ -53,9 +53,8 @@ case "$vmm" in
         eval "launcher=(${LGUEST:-dotnet \"\$cli\"})"
         extra=()
         [[ "$offloads" == off ]] && extra+=(--net-offloads=off)
-        # pci=noacpi: the launcher's DSDT has no PCI root bridge, so Linux scans bus 0 the legacy way.
         "${launcher[@]}" "${extra[@]}" --tunnet="$host/24" 256 "$LGUEST_GUEST_VMLINUZ" --initrd="$LGUEST_GUEST_INITRD" \
-            $append pci=noacpi
+            $append
         status=$?
         ;;
     qemu)
