@@ -25,7 +25,7 @@ internal static class ResultsReport
             md.AppendLine($"| .NET | {m.DotnetVersion} |");
             md.AppendLine($"| date | {m.Date} |");
         }
-        md.AppendLine($"| rounds | {results.Runs} per section (each VMM once per round, in turn) |");
+        md.AppendLine($"| rounds | {results.Runs} in the direct and device sections (each VMM, or device and host, once per round, in turn); the nested bed's are its script's |");
         md.AppendLine();
         md.AppendLine("| column | what ran |");
         md.AppendLine("| --- | --- |");
