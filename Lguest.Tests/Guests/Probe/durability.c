@@ -61,7 +61,6 @@ static void fill(uint32_t *words, uint32_t n)
 static bool request(struct virtio_device *d, struct virtq *q, uint32_t type, uint64_t sector, uint32_t length)
 {
 	volatile struct virtq_desc *table = (volatile struct virtq_desc *)(q->memory + RING_DESCRIPTORS);
-	volatile uint16_t *avail = (volatile uint16_t *)(q->memory + RING_AVAILABLE);
 	volatile uint16_t *used = (volatile uint16_t *)(q->memory + RING_USED);
 	struct pit_stopwatch watch;
 	uint32_t spins = 0;
@@ -87,12 +86,7 @@ static bool request(struct virtio_device *d, struct virtq *q, uint32_t type, uin
 	table[n].length = 1;
 	table[n].flags = VIRTQ_DESC_F_WRITE;
 	table[n].next = 0;
-	avail[2 + q->avail_index % q->size] = 0;
-	compiler_barrier();
-	q->avail_index++;
-	avail[1] = q->avail_index;
-	compiler_barrier();
-	mmio_write16(q->notify_address, q->index);
+	virtq_offer_chain_at_0(q);
 
 	pit_stopwatch_start(&watch);
 	while (used[1] == q->last_used) {

@@ -267,11 +267,23 @@ bool virtio_driver_ok(struct virtio_device *d, const char **error)
 	return true;
 }
 
+void virtq_offer_chain_at_0(struct virtq *q)
+{
+	volatile uint16_t *avail = (volatile uint16_t *)(q->memory + RING_AVAILABLE);
+
+	avail[2 + q->avail_index % q->size] = 0;
+	/* §2.7.13: the ring entry before the index; x86 keeps stores in order, the compiler must too. */
+	compiler_barrier();
+	q->avail_index++;
+	avail[1] = q->avail_index;
+	compiler_barrier();
+	mmio_write16(q->notify_address, q->index);
+}
+
 int32_t virtio_request(struct virtio_device *d, struct virtq *q, const struct virtio_buffer *buffers,
 		       uint32_t count, uint32_t timeout_ms)
 {
 	volatile struct virtq_desc *table = (volatile struct virtq_desc *)(q->memory + RING_DESCRIPTORS);
-	volatile uint16_t *avail = (volatile uint16_t *)(q->memory + RING_AVAILABLE);
 	volatile uint16_t *used = (volatile uint16_t *)(q->memory + RING_USED);
 	uint32_t i, waited;
 	uint16_t used_index;
@@ -286,13 +298,7 @@ int32_t virtio_request(struct virtio_device *d, struct virtq *q, const struct vi
 					    | (i + 1 < count ? VIRTQ_DESC_F_NEXT : 0));
 		table[i].next = (uint16_t)(i + 1 < count ? i + 1 : 0);
 	}
-	avail[2 + q->avail_index % q->size] = 0;
-	/* §2.7.13: the ring entry before the index; x86 keeps stores in order, the compiler must too. */
-	compiler_barrier();
-	q->avail_index++;
-	avail[1] = q->avail_index;
-	compiler_barrier();
-	mmio_write16(q->notify_address, q->index);
+	virtq_offer_chain_at_0(q);
 
 	for (waited = 0; (used_index = used[1]) == q->last_used; waited++) {
 		if (waited == timeout_ms)

@@ -76,6 +76,9 @@ bool virtio_driver_ok(struct virtio_device *device, const char **error);
 
 /* Makes one chain of `count` buffers available, notifies, and waits up to
  * timeout_ms of PIT time for it to be used. Returns the used length, or -1. */
+/* Puts the chain that starts at descriptor 0 on the available ring and notifies the device. */
+void virtq_offer_chain_at_0(struct virtq *queue);
+
 int32_t virtio_request(struct virtio_device *device, struct virtq *queue,
 		       const struct virtio_buffer *buffers, uint32_t count, uint32_t timeout_ms);
 
