@@ -20,7 +20,7 @@ internal sealed record RunArguments
     public const string Usage = """
         Usage: lguest [--verbose|-v] [--tunnet=(<ipaddr>:<macaddr>|bridge:<bridgename>:<macaddr>)]...
                       [--block=[ro:]<filename>]... [--rng] [--initrd=<filename>] [--username=<user>] [--chroot=<dir>]
-                      [--net-offloads=on|off] [--strict] [--backend=auto|kvm|lguest] [--cpus=N] [--no-reboot]
+                      [--net-offloads=on|off] [--poll-us=N] [--strict] [--backend=auto|kvm|lguest] [--cpus=N] [--no-reboot]
                       <mem-in-mb> vmlinux [args...]
         Boots a Linux kernel (bzImage or ELF vmlinux) with <mem-in-mb> megabytes of RAM and its console on this
         terminal: a virtio console (device 1), and on KVM also COM1, which gets the keys unless the kernel's
@@ -33,6 +33,9 @@ internal sealed record RunArguments
                                  joins the existing bridge; <macaddr> is the guest's (default: random,
                                  locally administered)
           --net-offloads=on|off  offer the network cards' checksum and segmentation offloads (default on)
+          --poll-us=N            let the disks' and network cards' workers poll their queues for up to N
+                                 microseconds after serving requests, before sleeping (adaptive, as
+                                 QEMU's poll-max-ns; default 32, 0 = never poll, at most 1000)
           --block=FILE           a disk on the image FILE
           --block=ro:FILE        a read-only disk on FILE (a file named ro:... is ./ro:...)
           --rng                  an entropy device fed from the host's random source
@@ -54,7 +57,7 @@ internal sealed record RunArguments
     private static readonly (string Name, bool TakesValue)[] LongOptions =
     [
         ("verbose", false), ("tunnet", true), ("block", true), ("rng", false), ("initrd", true), ("username", true),
-        ("chroot", true), ("net-offloads", true), ("strict", false), ("backend", true), ("cpus", true), ("no-reboot", false), ("help", false),
+        ("chroot", true), ("net-offloads", true), ("poll-us", true), ("strict", false), ("backend", true), ("cpus", true), ("no-reboot", false), ("help", false),
     ];
 
     /// <summary>The <c>--block</c> value prefix that attaches the image read-only.</summary>
@@ -86,6 +89,12 @@ internal sealed record RunArguments
 
     /// <summary>Whether the network cards offer checksum and segmentation offloads (<c>--net-offloads</c>).</summary>
     public bool NetOffloads { get; init; } = true;
+
+    /// <summary>
+    /// The block and network devices' longest poll, in microseconds (<c>--poll-us</c>); null for the devices'
+    /// default (<see cref="Virtio.PollWindow.DefaultMax"/>).
+    /// </summary>
+    public int? PollMicroseconds { get; init; }
 
     /// <summary>MEM-IN-MB as typed; <see cref="RunCommand"/> checks it (a bad size is bad input, not bad usage).</summary>
     public string Memory { get; init; } = "";
@@ -308,6 +317,17 @@ internal sealed record RunArguments
                 }
                 parsed = parsed with { NetOffloads = value == "on" };
                 return true;
+            case "poll-us":
+            {
+                int limit = (int)Virtio.PollWindow.MaxLimit.TotalMicroseconds;
+                if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int microseconds) || microseconds > limit)
+                {
+                    error = $"--poll-us '{value}' is not a number of microseconds from 0 to {limit}";
+                    return false;
+                }
+                parsed = parsed with { PollMicroseconds = microseconds };
+                return true;
+            }
             case "initrd":
                 if (value.Length == 0)
                 {

@@ -72,7 +72,7 @@ internal static class RunCommand
             o.Output = environment.Output;
         });
         foreach (DeviceOption device in arguments.Devices)
-            AddDevice(services, device, arguments.NetOffloads);
+            AddDevice(services, device, arguments.NetOffloads, arguments.PollMicroseconds);
         services.AddLguest(o =>
         {
             o.MemoryBytes = memoryBytes;
@@ -167,12 +167,18 @@ internal static class RunCommand
         services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
     }
 
-    private static void AddDevice(IServiceCollection services, DeviceOption device, bool netOffloads)
+    private static void AddDevice(IServiceCollection services, DeviceOption device, bool netOffloads, int? pollMicroseconds)
     {
         switch (device.Kind)
         {
             case DeviceKind.Block:
-                services.AddVirtioBlock(device.Value!, device.ReadOnly);
+                services.AddVirtioBlock(o =>
+                {
+                    o.Path = device.Value!;
+                    o.ReadOnly = device.ReadOnly;
+                    if (pollMicroseconds is int blockPoll)
+                        o.MaxPollTime = TimeSpan.FromMicroseconds(blockPoll);
+                });
                 break;
             case DeviceKind.Rng:
                 services.AddVirtioRng();
@@ -182,6 +188,8 @@ internal static class RunCommand
                 {
                     o.Tunnet = device.Tunnet!;
                     o.Offloads = netOffloads;
+                    if (pollMicroseconds is int netPoll)
+                        o.MaxPollTime = TimeSpan.FromMicroseconds(netPoll);
                 });
                 break;
             default:

@@ -6,7 +6,7 @@ namespace Lguest.Devices;
 
 /// <summary>
 /// The worker threads of one device activation and the signal that stops them. Each worker serves
-/// one queue and sleeps in <see cref="Vring.WaitForAvailable"/> (or on host input) until there is
+/// one queue and sleeps in <see cref="Vring.WaitForAvailable(EventNotifier, EventNotifier, PollWindow)"/> (or on host input) until there is
 /// work or <see cref="Stop"/> fires. A worker that meets a driver's broken rule reports it to the
 /// transport and ends; nothing a worker throws reaches the thread pool or kills the process.
 /// </summary>
@@ -27,7 +27,7 @@ internal sealed class DeviceWorkers : IDisposable
         _logger = logger;
     }
 
-    /// <summary>Signalled when the workers must stop: pass it to <see cref="Vring.WaitForAvailable"/>.</summary>
+    /// <summary>Signalled when the workers must stop: pass it to <see cref="Vring.WaitForAvailable(EventNotifier, EventNotifier, PollWindow)"/>.</summary>
     public EventNotifier Stop => _stop;
 
     /// <summary>Cancelled when the workers must stop: pass it to waits on host streams and pipes.</summary>

@@ -70,19 +70,66 @@ public sealed partial class Vring
     /// queue's notification, signalled by the transport or by KVM's ioeventfd). Returns false when
     /// <paramref name="stop"/> is signalled first. Never spins.
     /// </summary>
-    public bool WaitForAvailable(EventNotifier notifier, EventNotifier stop)
+    public bool WaitForAvailable(EventNotifier notifier, EventNotifier stop) => WaitForAvailable(notifier, stop, null);
+
+    /// <summary>
+    /// Waits until the driver makes a chain available, as <see cref="WaitForAvailable(EventNotifier, EventNotifier)"/>,
+    /// but first polls the available index for <paramref name="poll"/>'s current window with
+    /// notifications still suppressed, and adapts the window to how long the work took to come.
+    /// Polling gives up at the window's end; then notifications are re-enabled and the index read
+    /// again before sleeping, so a chain published at that moment is not lost.
+    /// </summary>
+    /// <param name="notifier">The queue's notification.</param>
+    /// <param name="stop">Ends the wait (false) when signalled; a poll in progress runs to its window's end first.</param>
+    /// <param name="poll">The worker's poll window; null or disabled: sleep at once.</param>
+    /// <exception cref="BadDriverException">The available index moved by more than the queue size.</exception>
+    public bool WaitForAvailable(EventNotifier notifier, EventNotifier stop, PollWindow? poll)
     {
         ArgumentNullException.ThrowIfNull(notifier);
         ArgumentNullException.ThrowIfNull(stop);
-        while (!HasAvailable())
+        if (HasAvailable())
+        {
+            DisableNotifications();
+            return true;
+        }
+
+        long start = 0;
+        if (poll is { IsEnabled: true })
+        {
+            start = poll.Now();
+            if (poll.IsOpen && PollAvailable(poll, start))
+            {
+                // Notifications were never re-enabled: the driver is still told not to notify.
+                return true;
+            }
+        }
+
+        do
         {
             if (EnableNotifications())
                 break;
             if (!notifier.Wait(stop))
                 return false;
         }
+        while (!HasAvailable());
+        if (poll is { IsEnabled: true })
+            poll.Adjust(start, poll.Now());
         DisableNotifications();
         return true;
+    }
+
+    // Spins on the available index until a chain shows up (true) or the window passes (false). Reads
+    // only the index and the clock; allocates nothing.
+    private bool PollAvailable(PollWindow poll, long start)
+    {
+        while (true)
+        {
+            if (HasAvailable())
+                return true; // within the window: it stays as it is
+            if (poll.HasExpired(start, poll.Now()))
+                return false;
+            Thread.SpinWait(1);
+        }
     }
 
     // vring_need_event, §2.7.7.2: interrupt when used_event lies in (old, new].

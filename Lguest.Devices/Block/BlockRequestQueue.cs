@@ -32,6 +32,7 @@ internal sealed class BlockRequestQueue
     private readonly ILogger _logger;
     private readonly Virtqueue _queue;
     private readonly IVirtioTransport _transport;
+    private readonly PollWindow _poll;
     private readonly DescriptorChain _chain = new();
     // One entry per descriptor a chain can have: the Vring refuses chains (and indirect tables)
     // longer than the queue size, so a slice of a chain always fits.
@@ -39,7 +40,7 @@ internal sealed class BlockRequestQueue
     private Refusal _warned;
 
     public BlockRequestQueue(GuestMemory memory, SafeFileHandle file, ulong capacity, bool readOnly, byte[] id,
-        string name, ILogger logger, Virtqueue queue, IVirtioTransport transport)
+        string name, ILogger logger, Virtqueue queue, IVirtioTransport transport, PollWindow? poll = null)
     {
         _memory = memory;
         _file = file;
@@ -50,6 +51,7 @@ internal sealed class BlockRequestQueue
         _logger = logger;
         _queue = queue;
         _transport = transport;
+        _poll = poll ?? new PollWindow(TimeSpan.Zero);
         _scatter = new GuestBuffer[queue.Ring.Size];
     }
 
@@ -65,12 +67,15 @@ internal sealed class BlockRequestQueue
         Unsupported = 32,
     }
 
-    /// <summary>Serves the queue until <paramref name="stop"/> is signalled.</summary>
+    /// <summary>
+    /// Serves the queue until <paramref name="stop"/> is signalled; between batches the worker polls
+    /// the ring for its poll window before it sleeps.
+    /// </summary>
     /// <exception cref="BadDriverException">The driver broke the ring's rules; the queue is abandoned.</exception>
     public void Run(Hypervisor.EventNotifier stop)
     {
         Vring ring = _queue.Ring;
-        while (ring.WaitForAvailable(_queue.Notifier, stop))
+        while (ring.WaitForAvailable(_queue.Notifier, stop, _poll))
             ServeAvailable();
     }
 

@@ -38,6 +38,7 @@ public sealed class VirtioBlockDevice : IVirtioDevice
     private readonly byte[] _id;
     private readonly byte[] _config = new byte[ConfigurationSize];
     private readonly ushort[] _queueSizes;
+    private readonly TimeSpan _maxPollTime;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
     private DeviceWorkers? _workers;
@@ -62,6 +63,7 @@ public sealed class VirtioBlockDevice : IVirtioDevice
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         Name = options.Name ?? "block";
         _queueSizes = [options.QueueSize];
+        _maxPollTime = options.MaxPollTime;
 
         // A tail shorter than a sector is not addressable by the guest.
         Capacity = (ulong)RandomAccess.GetLength(file) / SectorSize;
@@ -123,7 +125,8 @@ public sealed class VirtioBlockDevice : IVirtioDevice
         var workers = new DeviceWorkers(Name, activation.Transport, _logger);
         if (activation.Queues.Count > 0 && activation.Queues[0] is { } queue)
         {
-            var requests = new BlockRequestQueue(_memory, _file, Capacity, _readOnly, _id, Name, _logger, queue, activation.Transport);
+            var requests = new BlockRequestQueue(_memory, _file, Capacity, _readOnly, _id, Name, _logger, queue, activation.Transport,
+                new PollWindow(_maxPollTime));
             workers.Start(queue.Ring.Name, () => requests.Run(workers.Stop));
         }
         lock (_lock)

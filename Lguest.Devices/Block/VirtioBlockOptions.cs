@@ -28,6 +28,14 @@ public sealed class VirtioBlockOptions
     /// <summary>The request queue's maximum size: a power of two from <see cref="MinQueueSize"/> to <see cref="MaxQueueSize"/>.</summary>
     public ushort QueueSize { get; set; } = 256;
 
+    /// <summary>
+    /// How long a queue's worker may poll the ring for the driver's next requests after serving some,
+    /// before it sleeps and asks for a notification (the window adapts up to this, as QEMU's
+    /// poll-max-ns; see <see cref="Virtio.PollWindow"/>). Default 32 µs; <see cref="TimeSpan.Zero"/> never polls;
+    /// at most <see cref="Virtio.PollWindow.MaxLimit"/>.
+    /// </summary>
+    public TimeSpan MaxPollTime { get; set; } = Virtio.PollWindow.DefaultMax;
+
     /// <summary>The device's name in messages; null for "block" and its index among the block devices added.</summary>
     public string? Name { get; set; }
 
@@ -40,6 +48,8 @@ public sealed class VirtioBlockOptions
             throw new ArgumentException($"the serial '{Serial}' is not printable ASCII of at most {SerialLength} characters", nameof(Serial));
         if (QueueSize < MinQueueSize || QueueSize > MaxQueueSize || !ushort.IsPow2(QueueSize))
             throw new ArgumentException($"queue size {QueueSize} is not a power of two from {MinQueueSize} to {MaxQueueSize}", nameof(QueueSize));
+        if (MaxPollTime < TimeSpan.Zero || MaxPollTime > Virtio.PollWindow.MaxLimit)
+            throw new ArgumentException($"poll time {MaxPollTime.TotalMicroseconds} µs is not from 0 to {Virtio.PollWindow.MaxLimit.TotalMicroseconds} µs", nameof(MaxPollTime));
         if (Name is not null && string.IsNullOrWhiteSpace(Name))
             throw new ArgumentException("the device name is blank", nameof(Name));
     }

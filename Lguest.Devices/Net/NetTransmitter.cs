@@ -35,13 +35,16 @@ internal sealed class NetTransmitter
     private readonly byte[] _header = new byte[VirtioNetHeader.Size];
 
     private readonly EventNotifier _stop;
+    private readonly PollWindow _pollWindow;
     private readonly PollSet _poll = new();
     private readonly int _stopSlot;
 
     public NetTransmitter(GuestMemory memory, Virtqueue queue, IVirtioTransport transport, TapDevice tap, ulong features,
-        VirtioNetCounters counters, EventNotifier stop, string device, ILogger logger)
+        VirtioNetCounters counters, EventNotifier stop, string device, ILogger logger,
+        PollWindow? poll = null)
     {
         _stop = stop;
+        _pollWindow = poll ?? new PollWindow(TimeSpan.Zero);
         _poll.Add(tap.Handle, NetLibc.PollOut);
         _stopSlot = _poll.Add(stop.Handle, NetLibc.PollIn);
         _memory = memory;
@@ -64,8 +67,9 @@ internal sealed class NetTransmitter
             int served = ServeAvailable(out bool stopped);
             if (stopped)
                 return;
-            // A full batch means there may be more: look again before sleeping.
-            if (served < Batch && !_ring.WaitForAvailable(_queue.Notifier, _stop))
+            // A full batch means there may be more: look again before sleeping. Otherwise poll the
+            // ring for the window, then sleep.
+            if (served < Batch && !_ring.WaitForAvailable(_queue.Notifier, _stop, _pollWindow))
                 return;
         }
     }

@@ -39,6 +39,7 @@ public sealed class VirtioNetDevice : IVirtioDevice
     private readonly int _tapMtu;
     private readonly byte[] _config = new byte[ConfigurationSize];
     private readonly ushort[] _queueSizes;
+    private readonly TimeSpan _maxPollTime;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
     private DeviceWorkers? _workers;
@@ -63,6 +64,7 @@ public sealed class VirtioNetDevice : IVirtioDevice
         Name = options.Name ?? "net";
         Mac = mac;
         _queueSizes = [options.QueueSize, options.QueueSize];
+        _maxPollTime = options.MaxPollTime;
         DeviceFeatures = VirtioNetNegotiation.Offered(options) | VirtioFeatures.Version1;
         mac.CopyTo(_config);
         _config[StatusOffset] = (byte)VirtioNetFeatures.StatusLinkUp;
@@ -134,7 +136,8 @@ public sealed class VirtioNetDevice : IVirtioDevice
         }
         if (activation.Queues.Count > TransmitQueue && activation.Queues[TransmitQueue] is { } tx)
         {
-            var transmitter = new NetTransmitter(_memory, tx, activation.Transport, _tap, features, Counters, workers.Stop, Name, _logger);
+            var transmitter = new NetTransmitter(_memory, tx, activation.Transport, _tap, features, Counters, workers.Stop, Name, _logger,
+                new PollWindow(_maxPollTime));
             workers.Start(tx.Ring.Name, transmitter.Run);
         }
         lock (_lock)

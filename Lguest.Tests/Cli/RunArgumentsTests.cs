@@ -32,6 +32,24 @@ public class RunArgumentsTests
     }
 
     [Test]
+    public void Poll_us_sets_the_devices_poll_time_and_is_absent_by_default()
+    {
+        Assert.That(Parse("64", "k").PollMicroseconds, Is.Null);
+        Assert.That(Parse("--poll-us=0", "64", "k").PollMicroseconds, Is.EqualTo(0));
+        Assert.That(Parse("--poll-us", "100", "64", "k").PollMicroseconds, Is.EqualTo(100));
+        Assert.That(Parse("64", "k", "--poll=1000").PollMicroseconds, Is.EqualTo(1000), "an unambiguous prefix, after the kernel");
+    }
+
+    [TestCase("-1")]
+    [TestCase("1001")]
+    [TestCase("32us")]
+    [TestCase("")]
+    public void Poll_us_outside_0_to_1000_is_refused(string value)
+    {
+        Assert.That(Refuse($"--poll-us={value}", "64", "k"), Is.EqualTo($"--poll-us '{value}' is not a number of microseconds from 0 to 1000"));
+    }
+
+    [Test]
     public void Flags_are_recognised()
     {
         RunArguments a = Parse("--verbose", "--no-reboot", "64", "k");

@@ -37,6 +37,33 @@ public class VirtioBlockOptionsTests
             Throws.ArgumentException.With.Property(nameof(ArgumentException.ParamName)).EqualTo("Serial"));
     }
 
+    [Test]
+    public void Workers_poll_for_up_to_32_µs_by_default()
+    {
+        Assert.That(new VirtioBlockOptions().MaxPollTime, Is.EqualTo(TimeSpan.FromMicroseconds(32)));
+        Assert.That(new VirtioNetOptions().MaxPollTime, Is.EqualTo(TimeSpan.FromMicroseconds(32)));
+    }
+
+    [TestCase(-1)]
+    [TestCase(1001)]
+    public void A_poll_time_outside_0_to_1_ms_is_refused_naming_the_option(int microseconds)
+    {
+        TimeSpan poll = TimeSpan.FromMicroseconds(microseconds);
+        Assert.That(() => new VirtioBlockOptions { Path = "x", MaxPollTime = poll }.Validate(),
+            Throws.ArgumentException.With.Property(nameof(ArgumentException.ParamName)).EqualTo("MaxPollTime"));
+        Assert.That(() => new VirtioNetOptions { MaxPollTime = poll }.Validate(),
+            Throws.ArgumentException.With.Property(nameof(ArgumentException.ParamName)).EqualTo("MaxPollTime"));
+    }
+
+    [TestCase(0)]
+    [TestCase(1000)]
+    public void A_poll_time_from_0_to_1_ms_is_accepted(int microseconds)
+    {
+        TimeSpan poll = TimeSpan.FromMicroseconds(microseconds);
+        Assert.That(() => new VirtioBlockOptions { Path = "x", MaxPollTime = poll }.Validate(), Throws.Nothing);
+        Assert.That(() => new VirtioNetOptions { MaxPollTime = poll }.Validate(), Throws.Nothing);
+    }
+
     [TestCase((ushort)0)]
     [TestCase((ushort)2)]
     [TestCase((ushort)96)]
