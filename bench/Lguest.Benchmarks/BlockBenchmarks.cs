@@ -47,6 +47,9 @@ public class BlockBenchmarks
     [Params(4096, 1 << 20)]
     public int RequestBytes { get; set; }
 
+    /// <summary>The device's <c>MaxPollTime</c>; null for the devices' default (32 µs). Zero: the worker sleeps at once.</summary>
+    public TimeSpan? MaxPollTime { get; set; }
+
     [GlobalSetup]
     public void Setup()
     {
@@ -62,7 +65,8 @@ public class BlockBenchmarks
         _memory = GuestMemory.Allocate(GuestMemoryLayout.Flat(64UL << 20));
         _notify = new EventNotifier();
         _transport = new InterruptTransport();
-        _device = new VirtioBlockDevice(_memory, _file, new VirtioBlockOptions { Path = _path, QueueSize = QueueSize });
+        _device = new VirtioBlockDevice(_memory, _file, new VirtioBlockOptions { Path = _path, QueueSize = QueueSize,
+            MaxPollTime = MaxPollTime ?? PollWindow.DefaultMax });
         _buffers = new GuestBuffer[Depth];
         for (int i = 0; i < Depth; i++)
             _buffers[i] = new GuestBuffer(Data.Offset((ulong)i * (ulong)RequestBytes), (uint)RequestBytes);

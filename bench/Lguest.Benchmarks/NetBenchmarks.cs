@@ -60,11 +60,15 @@ public partial class NetBenchmarks
     [Params(64, 1514)]
     public int FrameBytes { get; set; }
 
+    /// <summary>The device's <c>MaxPollTime</c>; null for the devices' default (32 µs). Zero: the worker sleeps at once.</summary>
+    public TimeSpan? MaxPollTime { get; set; }
+
     [GlobalSetup(Targets = [nameof(DeviceTransmit), nameof(DeviceReceive)])]
     public void SetupDevice()
     {
         SetupTap();
-        _device = new VirtioNetDevice(_memory, _tap, GuestMac, _mtu, new VirtioNetOptions { QueueSize = QueueSize });
+        _device = new VirtioNetDevice(_memory, _tap, GuestMac, _mtu, new VirtioNetOptions { QueueSize = QueueSize,
+            MaxPollTime = MaxPollTime ?? PollWindow.DefaultMax });
         _device.Activate(new VirtioActivation(Features,
         [
             new Virtqueue(0, Ring(RxRing, "bench rx"), _rxNotify),
