@@ -5,7 +5,8 @@ namespace Lguest.Tests.Support;
 /// </summary>
 /// <param name="Console">
 /// The command's part of L1's console: everything between the BED-COMMAND-START and BED-EXIT markers,
-/// which for an L2 VMM is the L2 guest's console. Carriage returns removed.
+/// which for an L2 VMM is the L2 guest's console. Carriage returns removed, and kernel log records that
+/// landed inside a line moved before it (<see cref="KernelLogUntangler"/>), so marker lines read whole.
 /// </param>
 /// <param name="Transcript">The whole L1 console plus bed.sh's own messages, carriage returns removed.</param>
 /// <param name="ExitStatus">

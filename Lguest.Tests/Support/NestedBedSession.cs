@@ -129,7 +129,7 @@ public sealed class NestedBedSession : IDisposable
         _clock.Stop();
         string all = Transcript;
         TestContext.Out.WriteLine($"bed: `{_command}` exited {_process.ExitCode} after {_clock.Elapsed.TotalSeconds:F1} s");
-        return new NestedBedRun(CommandPart(all), all, _process.ExitCode, _clock.Elapsed);
+        return new NestedBedRun(KernelLogUntangler.Untangle(CommandPart(all)), all, _process.ExitCode, _clock.Elapsed);
     }
 
     /// <summary>Stops the bed if it still runs (a failed test), and releases the process.</summary>
