@@ -1,4 +1,5 @@
 using Lguest.Devices;
+using Lguest.Hypervisor;
 using Lguest.Tests.Support;
 using Lguest.Virtio;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -86,6 +87,37 @@ public class VirtioBlockQueueTests
             }
         }
         Assert.That(allocated, Is.Zero, "bytes allocated serving the third batch");
+    }
+
+    [Test]
+    public void A_request_published_without_a_notification_while_the_worker_polls_is_served()
+    {
+        using var bed = new BlockTestBed(activate: false);
+        // A 1 ms window, fully open, on a clock that moves 1 µs per reading.
+        var clock = new ScriptedClock(TimeSpan.FromMicroseconds(1));
+        var window = new PollWindow(TimeSpan.FromMilliseconds(1), clock);
+        for (int i = 0; i < 16; i++)
+            window.Adjust(0, 1_000_000);
+        var requests = new BlockRequestQueue(bed.Memory, bed.Handle, bed.Device.Capacity, false, new byte[20], "block0",
+            NullLogger.Instance, bed.Driver.CreateQueue(), bed.Transport, window);
+        DriverBuffer first = bed.Status(), second = bed.Status();
+        bed.Driver.Add(bed.Header(VirtioBlockRequestType.In, 0), bed.Driver.Writable(512), first);
+        bed.Driver.Add(bed.Header(VirtioBlockRequestType.In, 8), bed.Driver.Writable(512), second);
+        // The first request is published and notified; the second is published (index 2) 10 µs into
+        // the worker's poll after the first, and never notified.
+        bed.Memory.WriteUInt16Release(bed.Driver.Available.Offset(2), 1);
+        bed.Driver.Notifier.Signal();
+        clock.Schedule(TimeSpan.FromMicroseconds(10), () => bed.Memory.WriteUInt16Release(bed.Driver.Available.Offset(2), 2));
+
+        using var stop = new EventNotifier();
+        var worker = new Thread(() => requests.Run(stop));
+        worker.Start();
+        SpinWait.SpinUntil(() => bed.Driver.UsedIndex == 2, VirtqueueDriver.PatienceMilliseconds);
+        stop.Signal();
+        worker.Join();
+
+        Assert.That(bed.Driver.UsedIndex, Is.EqualTo(2), "the second request was served without a notification");
+        Assert.That((bed.StatusOf(first), bed.StatusOf(second)), Is.EqualTo((VirtioBlockStatus.Ok, VirtioBlockStatus.Ok)));
     }
 
     [Test]
