@@ -28,4 +28,16 @@ public interface IVirtualMachine : IDisposable
     /// then reaches the MMIO bus as usual. Dispose the registration when the address moves.
     /// </summary>
     bool TryRegisterNotifyEvent(GuestAddress address, int width, EventNotifier notifier, out IDisposable? registration);
+
+    /// <summary>
+    /// Creates a route for one message-signalled interrupt (a PCI MSI-X vector): the guest programs its
+    /// message, a device worker signals it. Returns false when the backend cannot deliver messages
+    /// (/dev/lguest, a KVM VM without an in-kernel interrupt controller, or out of routes); devices then
+    /// offer no MSI-X and interrupt through their INTx# line. The default is false, so a backend opts in.
+    /// </summary>
+    bool TryCreateMsiRoute(out IMsiRoute? route)
+    {
+        route = null;
+        return false;
+    }
 }

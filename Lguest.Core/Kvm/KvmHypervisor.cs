@@ -37,6 +37,7 @@ public sealed unsafe class KvmHypervisor : IHypervisor, IDisposable
         if (VcpuMmapSize < sizeof(KvmRun) + 256)
             throw HypervisorException.FromErrno("KVM_GET_VCPU_MMAP_SIZE", Marshal.GetLastPInvokeError());
         HasIrqfd = CheckExtension(KvmIoctl.CapIrqfd) > 0;
+        MaxIrqRoutes = Math.Max(CheckExtension(KvmIoctl.CapIrqRouting), 0);
         HasIoeventfd = CheckExtension(KvmIoctl.CapIoeventfd) > 0;
         HasImmediateExit = CheckExtension(KvmIoctl.CapImmediateExit) > 0;
         // KVM_GET_SUPPORTED_CPUID leaves the TSC-deadline bit out because only an in-kernel local APIC
@@ -71,6 +72,9 @@ public sealed unsafe class KvmHypervisor : IHypervisor, IDisposable
     internal int VcpuMmapSize { get; }
 
     internal bool HasIrqfd { get; }
+
+    /// <summary>KVM_CAP_IRQ_ROUTING: how many GSI routing entries a VM may have (KVM_MAX_IRQ_ROUTES), 0 without routing.</summary>
+    internal int MaxIrqRoutes { get; }
 
     internal bool HasIoeventfd { get; }
 

@@ -52,6 +52,7 @@ internal static class KvmIoctl
     public const nuint CapExtCpuid = 7;                 // KVM_CAP_EXT_CPUID
     public const nuint CapNrVcpus = 9;                  // KVM_CAP_NR_VCPUS
     public const nuint CapNrMemslots = 10;              // KVM_CAP_NR_MEMSLOTS
+    public const nuint CapIrqRouting = 0x19;            // KVM_CAP_IRQ_ROUTING
     public const nuint CapIrqfd = 0x20;                 // KVM_CAP_IRQFD
     public const nuint CapPit2 = 0x21;                  // KVM_CAP_PIT2
     public const nuint CapIoeventfd = 0x24;             // KVM_CAP_IOEVENTFD
@@ -88,6 +89,7 @@ internal static class KvmIoctl
     public const uint InternalErrorUnexpectedExitReason = 4; // KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON
 
     public const uint IrqRoutingIrqchip = 1;           // KVM_IRQ_ROUTING_IRQCHIP
+    public const uint IrqRoutingMsi = 2;               // KVM_IRQ_ROUTING_MSI
     public const uint IrqchipPicMaster = 0;            // KVM_IRQCHIP_PIC_MASTER
     public const uint IrqchipPicSlave = 1;             // KVM_IRQCHIP_PIC_SLAVE
     public const uint IrqchipIoapic = 2;               // KVM_IRQCHIP_IOAPIC

@@ -241,15 +241,21 @@ internal struct KvmIrqRouting
     public uint Flags;
 }
 
-/// <summary>struct kvm_irq_routing_entry with its union as the irqchip variant (the only one used).</summary>
-[StructLayout(LayoutKind.Sequential)]
-internal unsafe struct KvmIrqRoutingEntry
+/// <summary>
+/// struct kvm_irq_routing_entry: its union as the irqchip variant (<see cref="Irqchip"/>, <see cref="Pin"/>)
+/// or the MSI variant (<see cref="AddressLo"/> to <see cref="Devid"/>); the union is 32 bytes.
+/// </summary>
+[StructLayout(LayoutKind.Explicit, Size = 48)]
+internal struct KvmIrqRoutingEntry
 {
-    public uint Gsi;
-    public uint Type;
-    public uint Flags;
-    public uint Pad;
-    public uint Irqchip; // u.irqchip.irqchip
-    public uint Pin;     // u.irqchip.pin
-    private fixed uint _rest[6]; // the union is 32 bytes
+    [FieldOffset(0)] public uint Gsi;
+    [FieldOffset(4)] public uint Type;
+    [FieldOffset(8)] public uint Flags;
+    [FieldOffset(12)] public uint Pad;
+    [FieldOffset(16)] public uint Irqchip;   // u.irqchip.irqchip
+    [FieldOffset(20)] public uint Pin;       // u.irqchip.pin
+    [FieldOffset(16)] public uint AddressLo; // u.msi.address_lo
+    [FieldOffset(20)] public uint AddressHi; // u.msi.address_hi
+    [FieldOffset(24)] public uint Data;      // u.msi.data
+    [FieldOffset(28)] public uint Devid;     // u.msi.devid (only with KVM_MSI_VALID_DEVID, unused)
 }

@@ -24,7 +24,13 @@ internal sealed unsafe class KvmVirtualMachine : IVirtualMachine
     private readonly FileDescriptor _vm;
     private readonly KvmInterruptLine?[] _lines = new KvmInterruptLine?[MaxGsi + 1];
     private readonly Lock _linesLock = new();
-    private bool _disposed;
+
+    // The MSI routes: each GSI above the PC's with its message once the guest programmed one. KVM_SET_GSI_ROUTING
+    // replaces the whole table, so every change rewrites the PC entries and all messages, under the lock.
+    private readonly Lock _routingLock = new();
+    private readonly SortedDictionary<uint, (ulong Address, uint Data)?> _msiRoutes = [];
+    private readonly List<KvmMsiRoute> _liveMsiRoutes = [];
+    private volatile bool _disposed;
 
     public KvmVirtualMachine(KvmHypervisor kvm, FileDescriptor vm, GuestMemory memory)
     {
@@ -55,7 +61,8 @@ internal sealed unsafe class KvmVirtualMachine : IVirtualMachine
         if (HasIrqchip)
         {
             Check(Libc.Ioctl(_vm, KvmIoctl.CreateIrqchip, 0), "KVM_CREATE_IRQCHIP");
-            SetPcInterruptRouting();
+            lock (_routingLock)
+                Check(ApplyRoutingLocked(), "KVM_SET_GSI_ROUTING");
             // The speaker port (0x61) is answered in the kernel too, so Linux's PIT calibration never exits.
             var pit = new KvmPitConfig { Flags = KvmIoctl.PitSpeakerDummy };
             Check(Libc.Ioctl(_vm, KvmIoctl.CreatePit2, &pit), "KVM_CREATE_PIT2");
@@ -131,6 +138,80 @@ internal sealed unsafe class KvmVirtualMachine : IVirtualMachine
         _ = Libc.Ioctl(_vm, KvmIoctl.Ioeventfd, &request);
     }
 
+    /// <summary>
+    /// A route for one MSI: the lowest free GSI above the PC's, when the VM has an in-kernel interrupt
+    /// controller, irqfd and GSI routing, and the routing table has room.
+    /// </summary>
+    public bool TryCreateMsiRoute(out IMsiRoute? route)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        route = null;
+        if (!HasIrqchip || !Kvm.HasIrqfd)
+            return false;
+        lock (_routingLock)
+        {
+            // KVM refuses a GSI at or past KVM_MAX_IRQ_ROUTES, and a table longer than that.
+            int entries = PcInterruptRouting().Length + _msiRoutes.Count;
+            uint gsi = MaxGsi + 1;
+            while (_msiRoutes.ContainsKey(gsi))
+                gsi++;
+            if (gsi >= (uint)Kvm.MaxIrqRoutes || entries >= Kvm.MaxIrqRoutes)
+                return false;
+            _msiRoutes.Add(gsi, null);
+            var created = new KvmMsiRoute(this, gsi);
+            _liveMsiRoutes.Add(created);
+            route = created;
+            return true;
+        }
+    }
+
+    /// <summary>The GSIs of the MSI routes and their messages (null: not programmed yet), in GSI order.</summary>
+    internal IReadOnlyList<(uint Gsi, ulong Address, uint Data)> ProgrammedMsiRoutes()
+    {
+        lock (_routingLock)
+            return [.. _msiRoutes.Where(r => r.Value is not null).Select(r => (r.Key, r.Value!.Value.Address, r.Value.Value.Data))];
+    }
+
+    /// <summary>
+    /// Points <paramref name="gsi"/> at a message and rewrites the routing table. The message is the guest's:
+    /// if KVM refuses it, the GSI is left without a route (its signals go nowhere) and the VM runs on.
+    /// </summary>
+    internal void SetMsiRoute(uint gsi, ulong address, uint data)
+    {
+        lock (_routingLock)
+        {
+            if (_disposed || !_msiRoutes.ContainsKey(gsi))
+                return;
+            _msiRoutes[gsi] = (address, data);
+            if (ApplyRoutingLocked() < 0)
+            {
+                _msiRoutes[gsi] = null;
+                Check(ApplyRoutingLocked(), "KVM_SET_GSI_ROUTING");
+            }
+        }
+    }
+
+    /// <summary>Frees <paramref name="gsi"/> and drops its routing entry.</summary>
+    internal void RemoveMsiRoute(uint gsi)
+    {
+        lock (_routingLock)
+        {
+            _liveMsiRoutes.RemoveAll(r => r.Gsi == gsi);
+            if (!_msiRoutes.Remove(gsi, out (ulong, uint)? message) || _disposed || message is null)
+                return;
+            _ = ApplyRoutingLocked();
+        }
+    }
+
+    /// <summary>Unbinds an MSI route's eventfd from its GSI (KVM_IRQFD with KVM_IRQFD_FLAG_DEASSIGN).</summary>
+    internal void UnbindIrqfd(EventNotifier irqfd, uint gsi)
+    {
+        if (_disposed)
+            return; // closing the VM released every irqfd
+        var request = new KvmIrqfd { Fd = (uint)irqfd.Handle.Number, Gsi = gsi, Flags = KvmIoctl.IrqfdFlagDeassign };
+        _ = Libc.Ioctl(_vm, KvmIoctl.Irqfd, &request);
+    }
+
     /// <summary>Sets GSI <paramref name="gsi"/> to <paramref name="level"/> through KVM_IRQ_LINE.</summary>
     internal void SetIrqLine(int gsi, bool level)
     {
@@ -169,21 +250,48 @@ internal sealed unsafe class KvmVirtualMachine : IVirtualMachine
         return entries.ToArray();
     }
 
-    private void SetPcInterruptRouting()
+    /// <summary>The whole routing table: the PC's entries, then one KVM_IRQ_ROUTING_MSI entry per programmed MSI route.</summary>
+    internal KvmIrqRoutingEntry[] RoutingTable()
     {
-        KvmIrqRoutingEntry[] entries = PcInterruptRouting();
+        lock (_routingLock)
+            return RoutingTableLocked();
+    }
+
+    private KvmIrqRoutingEntry[] RoutingTableLocked()
+    {
+        var entries = new List<KvmIrqRoutingEntry>(PcInterruptRouting());
+        foreach ((uint gsi, (ulong Address, uint Data)? message) in _msiRoutes)
+        {
+            if (message is not { } m)
+                continue;
+            entries.Add(new KvmIrqRoutingEntry
+            {
+                Gsi = gsi,
+                Type = KvmIoctl.IrqRoutingMsi,
+                AddressLo = (uint)m.Address,
+                AddressHi = (uint)(m.Address >> 32),
+                Data = m.Data,
+            });
+        }
+        return [.. entries];
+    }
+
+    // KVM_SET_GSI_ROUTING with the whole table; returns the ioctl's result (negative: errno is set).
+    private int ApplyRoutingLocked()
+    {
+        KvmIrqRoutingEntry[] entries = RoutingTableLocked();
         int bytes = sizeof(KvmIrqRouting) + entries.Length * sizeof(KvmIrqRoutingEntry);
-        byte* buffer = (byte*)System.Runtime.InteropServices.NativeMemory.AllocZeroed((nuint)bytes);
+        byte* buffer = (byte*)NativeMemory.AllocZeroed((nuint)bytes);
         try
         {
             // Safety: buffer holds the head and entries.Length entries.
             ((KvmIrqRouting*)buffer)->Nr = (uint)entries.Length;
             entries.AsSpan().CopyTo(new Span<KvmIrqRoutingEntry>(buffer + sizeof(KvmIrqRouting), entries.Length));
-            Check(Libc.Ioctl(_vm, KvmIoctl.SetGsiRouting, buffer), "KVM_SET_GSI_ROUTING");
+            return Libc.Ioctl(_vm, KvmIoctl.SetGsiRouting, buffer);
         }
         finally
         {
-            System.Runtime.InteropServices.NativeMemory.Free(buffer);
+            NativeMemory.Free(buffer);
         }
     }
 
@@ -197,6 +305,11 @@ internal sealed unsafe class KvmVirtualMachine : IVirtualMachine
             foreach (KvmInterruptLine? line in _lines)
                 line?.Dispose();
         }
+        KvmMsiRoute[] routes;
+        lock (_routingLock)
+            routes = [.. _liveMsiRoutes];
+        foreach (KvmMsiRoute route in routes)
+            route.Dispose();
         _vm.Dispose();
     }
 

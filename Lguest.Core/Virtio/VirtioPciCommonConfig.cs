@@ -19,7 +19,7 @@ public static class VirtioPciCommonConfig
     /// <summary>driver_feature (le32, RW): the accepted feature bits of the selected dword.</summary>
     public const int DriverFeature = 0x0c;
 
-    /// <summary>config_msix_vector (le16, RW): NO_VECTOR here, there is no MSI-X.</summary>
+    /// <summary>config_msix_vector (le16, RW): the MSI-X vector of configuration changes; NO_VECTOR if refused or none.</summary>
     public const int ConfigMsixVector = 0x10;
 
     /// <summary>num_queues (le16, RO).</summary>
@@ -37,7 +37,7 @@ public static class VirtioPciCommonConfig
     /// <summary>queue_size (le16, RW): the maximum on reset; the driver may lower it to another power of two.</summary>
     public const int QueueSize = 0x18;
 
-    /// <summary>queue_msix_vector (le16, RW): NO_VECTOR here.</summary>
+    /// <summary>queue_msix_vector (le16, RW): the selected queue's MSI-X vector; NO_VECTOR if refused or none.</summary>
     public const int QueueMsixVector = 0x1a;
 
     /// <summary>queue_enable (le16, RW): the driver writes 1 once the queue is set up.</summary>
@@ -58,7 +58,7 @@ public static class VirtioPciCommonConfig
     /// <summary>The structure's size without the fields of features not offered here (queue_notify_data, queue_reset).</summary>
     public const int Size = 0x38;
 
-    /// <summary>VIRTIO_MSI_NO_VECTOR: what the MSI-X vector fields read without MSI-X.</summary>
+    /// <summary>VIRTIO_MSI_NO_VECTOR: no interrupt; what the MSI-X vector fields read without MSI-X or after a refused mapping.</summary>
     public const ushort NoVector = 0xffff;
 
     /// <summary>VIRTIO_PCI_ISR_QUEUE: ISR bit 0, a used-buffer notification.</summary>

@@ -40,7 +40,7 @@ public sealed partial class VirtioPciTransport
             // §2.1.2: after setting DEVICE_NEEDS_RESET a live device MUST send a configuration change
             // notification. Before DRIVER_OK the driver has no handler yet: a raised line would be nobody's.
             if ((_status & VirtioDeviceStatus.DriverOk) != 0)
-                RaiseIsr(VirtioPciCommonConfig.IsrConfig);
+                NotifyConfigChange();
             if (onVcpu)
             {
                 // Stop the device now: its queues may be what the driver is breaking. A worker that found

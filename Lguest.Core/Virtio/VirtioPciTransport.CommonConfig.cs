@@ -24,13 +24,15 @@ public sealed partial class VirtioPciTransport
     {
         int width = data.Length;
         data.Clear();
-        if (offset >= BarSize || width is not (1 or 2 or 4 or 8))
+        if (offset >= _barSize || width is not (1 or 2 or 4 or 8))
         {
             ReportRegisterMisuse($"{width}-byte read at BAR offset 0x{offset:x}");
             return;
         }
         int at = (int)offset;
-        if (at < IsrOffset)
+        if (at >= MsixTableOffset)
+            ReadMsix(at, data);
+        else if (at < IsrOffset)
             ReadCommon(at, data);
         else if (at < DeviceConfigOffset)
             ReadIsr(at - IsrOffset, data);
@@ -43,13 +45,15 @@ public sealed partial class VirtioPciTransport
     private void WriteBar(ulong offset, ReadOnlySpan<byte> data)
     {
         int width = data.Length;
-        if (offset >= BarSize || width is not (1 or 2 or 4 or 8))
+        if (offset >= _barSize || width is not (1 or 2 or 4 or 8))
         {
             ReportRegisterMisuse($"{width}-byte write at BAR offset 0x{offset:x}");
             return;
         }
         int at = (int)offset;
-        if (at >= NotifyOffset)
+        if (at >= MsixTableOffset)
+            WriteMsix(at, data);
+        else if (at >= NotifyOffset)
             WriteNotify(at - NotifyOffset, data);
         else if (at < IsrOffset)
             WriteCommon(at, data);
@@ -104,7 +108,7 @@ public sealed partial class VirtioPciTransport
                 value = _driverFeatureSelect switch { 0 => (uint)_driverFeatures, 1 => (uint)(_driverFeatures >> 32), _ => 0 };
                 return width == 4;
             case ConfigMsixVector:
-                value = NoVector;
+                value = _configVector;
                 return width == 2;
             case NumQueues:
                 value = (ulong)_queues.Length;
@@ -126,7 +130,7 @@ public sealed partial class VirtioPciTransport
                 value = _queueSelect < _queues.Length ? _queues[_queueSelect].Size : 0u;
                 return width == 2;
             case QueueMsixVector:
-                value = NoVector;
+                value = _queueSelect < _queues.Length ? Volatile.Read(ref _queueVectors[_queueSelect]) : NoVector;
                 return width == 2;
             case QueueEnable:
                 value = _queueSelect < _queues.Length && _queues[_queueSelect].Enabled ? 1u : 0u;
@@ -161,9 +165,12 @@ public sealed partial class VirtioPciTransport
                 WriteDriverFeatures((uint)value);
                 return true;
             case ConfigMsixVector when width == 2:
+                Volatile.Write(ref _configVector, MapVector((ushort)value));
+                return true;
             case QueueMsixVector when width == 2:
-                // No MSI-X capability: the vector cannot be mapped, and reading it back gives NO_VECTOR,
-                // which is how §4.1.5.1.2 tells the driver so.
+                // A queue that does not exist has no vector to map; the write is void, as queue_size's read is 0.
+                if (_queueSelect < _queues.Length)
+                    Volatile.Write(ref _queueVectors[_queueSelect], MapVector((ushort)value));
                 return true;
             case DeviceStatus when width == 1:
                 WriteStatus((byte)value);

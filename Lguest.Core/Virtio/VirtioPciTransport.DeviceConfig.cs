@@ -64,7 +64,7 @@ public sealed partial class VirtioPciTransport
         uint size = Configuration.ReadUInt32(PciConfigCapability + CapabilityLength);
         length = (int)Math.Min(size, 4);
         // §4.1.4.9.2: length 1, 2 or 4, offset a multiple of it; and the access must fall inside our BAR.
-        if (bar == _bar.Index && size is 1 or 2 or 4 && offset % size == 0 && offset <= BarSize - size)
+        if (bar == _bar.Index && size is 1 or 2 or 4 && offset % size == 0 && offset <= _barSize - size)
             return true;
         ReportRegisterMisuse($"Invalid cfg_access to bar{bar}, offset {offset} len {size} (a window {access})");
         return false;

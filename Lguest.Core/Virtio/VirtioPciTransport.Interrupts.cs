@@ -1,9 +1,13 @@
+using Lguest.Pci;
+
 namespace Lguest.Virtio;
 
-// Legacy interrupts (virtio 1.2 §4.1.4.5, §4.1.5.3-4): the ISR status byte says why INTx# is raised;
-// reading it returns and clears it and lowers the line. One lock orders setting a bit and raising the
-// line against reading and lowering, so a notification can never be left with the line low, nor the
-// line high with nothing to read (which a shared level-triggered line would turn into an interrupt storm).
+// Interrupts (virtio 1.2 §4.1.4.5, §4.1.5.3-4). With MSI-X enabled, a used-buffer notification sends the
+// queue's vector (nothing with NO_VECTOR), and a configuration change sets the ISR's configuration bit and
+// sends config_msix_vector's; INTx# stays low. Otherwise, legacy interrupts: the ISR status byte says why
+// INTx# is raised; reading it returns and clears it and lowers the line. One lock orders setting a bit and
+// raising the line against reading and lowering, so a notification can never be left with the line low, nor
+// the line high with nothing to read (which a shared level-triggered line would turn into an interrupt storm).
 public sealed partial class VirtioPciTransport
 {
     private readonly Lock _isrLock = new();
@@ -33,9 +37,70 @@ public sealed partial class VirtioPciTransport
         lock (_isrLock)
         {
             _isr |= bits;
-            SetInterruptLevel(true);
+            // A function with MSI-X enabled must not use INTx# (PCI 3.0 §6.8.2): the bit waits for a read.
+            SetInterruptLevel(_msix is not { Enabled: true });
         }
     }
+
+    private void NotifyUsedBuffers(int queueIndex)
+    {
+        // queueIndex comes from the device, which only signals queues the transport gave it.
+        if (_msix is not null && (uint)queueIndex < (uint)_queueVectors.Length && _msix.TrySignal(Volatile.Read(ref _queueVectors[queueIndex])))
+            return;
+        RaiseIsr(VirtioPciCommonConfig.IsrQueue);
+    }
+
+    private void NotifyConfigChange()
+    {
+        if (_msix is { Enabled: true })
+        {
+            // §4.1.5.3: the ISR's configuration bit is set with MSI-X too; the line is not raised.
+            RaiseIsr(VirtioPciCommonConfig.IsrConfig);
+            if (_msix.TrySignal(Volatile.Read(ref _configVector)))
+                return;
+        }
+        RaiseIsr(VirtioPciCommonConfig.IsrConfig);
+    }
+
+    // Enabling MSI-X silences INTx#; disabling it lets a pending ISR bit raise the line again.
+    private void OnMsixEnableChanged()
+    {
+        lock (_isrLock)
+            SetInterruptLevel(_isr != 0 && _msix is not { Enabled: true });
+    }
+
+    // §4.1.4.3: a vector past the table cannot be mapped, and reads back NO_VECTOR.
+    private ushort MapVector(ushort vector) =>
+        _msix is not null && vector < _msix.VectorCount ? vector : VirtioPciCommonConfig.NoVector;
+
+    private void ReadMsix(int at, Span<byte> data)
+    {
+        int width = data.Length;
+        bool ok = _msix switch
+        {
+            null => false,
+            _ when at < MsixPbaOffset => _msix.ReadTable(at - MsixTableOffset, data),
+            _ => _msix.ReadPendingBits(at - MsixPbaOffset, data),
+        };
+        if (!ok)
+            ReportRegisterMisuse($"{width}-byte read at BAR offset 0x{at:x} ({DescribeMsixArea(at)}: aligned dwords or qwords only)");
+    }
+
+    private void WriteMsix(int at, ReadOnlySpan<byte> data)
+    {
+        int width = data.Length;
+        if (_msix is null || at >= MsixPbaOffset)
+        {
+            ReportRegisterMisuse($"{width}-byte write at BAR offset 0x{at:x} ({DescribeMsixArea(at)}: read-only)");
+            return;
+        }
+        if (!_msix.WriteTable(at - MsixTableOffset, data))
+            ReportRegisterMisuse($"{width}-byte write at BAR offset 0x{at:x} ({DescribeMsixArea(at)}: aligned dwords or qwords only)");
+    }
+
+    private string DescribeMsixArea(int at) => _msix is null ? "no register"
+        : at < MsixPbaOffset ? (at - MsixTableOffset < _msix.TableSize ? "the MSI-X table" : "past the MSI-X table")
+        : (at - MsixPbaOffset < _msix.PbaSize ? "the MSI-X PBA" : "past the MSI-X PBA");
 
     private void ClearIsr()
     {
@@ -56,13 +121,13 @@ public sealed partial class VirtioPciTransport
         public void SignalUsedBuffers(int queueIndex)
         {
             if (!_revoked)
-                transport.RaiseIsr(VirtioPciCommonConfig.IsrQueue);
+                transport.NotifyUsedBuffers(queueIndex);
         }
 
         public void SignalConfigChange()
         {
             if (!_revoked)
-                transport.RaiseIsr(VirtioPciCommonConfig.IsrConfig);
+                transport.NotifyConfigChange();
         }
 
         public void ReportBadDriver(BadDriverException badDriver)

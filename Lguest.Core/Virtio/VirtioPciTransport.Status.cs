@@ -203,6 +203,8 @@ public sealed partial class VirtioPciTransport
         foreach (EventNotifier notifier in _notifiers)
             _ = notifier.TryConsume();
         ClearIsr();
+        _msix?.ClearPending();
+        Volatile.Write(ref _configVector, VirtioPciCommonConfig.NoVector);
         _status = VirtioDeviceStatus.None;
         _deviceFeatureSelect = 0;
         _driverFeatureSelect = 0;
@@ -225,6 +227,9 @@ public sealed partial class VirtioPciTransport
     private void ResetQueues()
     {
         for (int i = 0; i < _queues.Length; i++)
+        {
             _queues[i] = new QueueState { Size = _maxSizes[i] };
+            Volatile.Write(ref _queueVectors[i], VirtioPciCommonConfig.NoVector);
+        }
     }
 }

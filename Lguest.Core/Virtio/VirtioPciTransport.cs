@@ -10,18 +10,22 @@ namespace Lguest.Virtio;
 /// A virtio 1.x ("modern", non-transitional) PCI device (virtio 1.2 §4.1) in front of an
 /// <see cref="IVirtioDevice"/>: vendor 0x1af4, device 0x1040 + type, revision 1, one 64-bit memory
 /// BAR holding the four register structures, each announced by a vendor capability, plus the
-/// VIRTIO_PCI_CAP_PCI_CFG window; legacy INTx# interrupts with the ISR register.
+/// VIRTIO_PCI_CAP_PCI_CFG window; MSI-X when the backend can deliver messages
+/// (<see cref="IVirtualMachine.TryCreateMsiRoute"/>), else legacy INTx# interrupts with the ISR register.
 /// </summary>
 /// <remarks>
-/// <para>BAR 0 (16 KiB, 64-bit, not prefetchable: reading the ISR clears it):</para>
+/// <para>BAR 0 (16 KiB, or 32 KiB with MSI-X; 64-bit, not prefetchable: reading the ISR clears it):</para>
 /// <list type="table">
 /// <item><term>0x0000</term><description>struct virtio_pci_common_cfg, 0x38 bytes (<see cref="VirtioPciCommonConfig"/>)</description></item>
 /// <item><term>0x1000</term><description>ISR status, 1 byte: bit 0 queue, bit 1 configuration; reading clears it and lowers INTx#</description></item>
 /// <item><term>0x2000</term><description>device-specific configuration, <see cref="IVirtioDevice.ConfigSize"/> bytes</description></item>
 /// <item><term>0x3000</term><description>notifications: queue n at 0x3000 + 4n (queue_notify_off n, notify_off_multiplier 4), a 16-bit write</description></item>
+/// <item><term>0x4000</term><description>with MSI-X: the vector table, one vector per queue plus one for configuration changes (at most <see cref="MaxMsixVectors"/>)</description></item>
+/// <item><term>0x5000</term><description>with MSI-X: the pending bit array</description></item>
 /// </list>
 /// <para>Capabilities from 0x40: common 0x40, notify 0x50, ISR 0x64, PCI configuration access 0x74, device
-/// 0x88 (last, and absent when the device has no configuration: Linux refuses a zero-length one).</para>
+/// 0x88 (absent when the device has no configuration: Linux refuses a zero-length one), then MSI-X
+/// (ID 0x11) when offered.</para>
 /// <para>A driver breaking the rules puts the device in DEVICE_NEEDS_RESET (logged once, with a configuration
 /// change interrupt when it was live) and its writes are ignored until it writes 0 to device_status;
 /// see <see cref="VirtioPciTransportOptions.Strict"/>. The register paths allocate nothing except on
@@ -62,8 +66,23 @@ public sealed partial class VirtioPciTransport : PciDevice, IDisposable
     /// <summary>The largest device configuration: its 4 KiB slot of the BAR.</summary>
     public const int MaxDeviceConfigSize = 0x1000;
 
-    /// <summary>The BAR's size.</summary>
+    /// <summary>The BAR's size without MSI-X (the /dev/lguest backend's devices).</summary>
     public const ulong BarSize = 0x4000;
+
+    /// <summary>Offset of the MSI-X table in BAR 0, when the transport offers MSI-X.</summary>
+    public const int MsixTableOffset = 0x4000;
+
+    /// <summary>Offset of the MSI-X pending bit array in BAR 0.</summary>
+    public const int MsixPbaOffset = 0x5000;
+
+    /// <summary>The BAR's size with MSI-X: the table and PBA pages, rounded to a power of two.</summary>
+    public const ulong MsixBarSize = 0x8000;
+
+    /// <summary>
+    /// The most MSI-X vectors: one 4 KiB page of 16-byte entries. A device with more queues gets this many;
+    /// Linux then shares one vector among the queues (virtio's fallback), as the spec allows (§4.1.4.3).
+    /// </summary>
+    public const int MaxMsixVectors = 0x1000 / MsixCapability.EntrySize;
 
     /// <summary>Offset of the common configuration capability in configuration space.</summary>
     public const int CommonCapability = 0x40;
@@ -98,6 +117,10 @@ public sealed partial class VirtioPciTransport : PciDevice, IDisposable
     private readonly ulong _offeredFeatures;
     private readonly int _deviceConfigSize;
     private readonly PciBar _bar;
+    private readonly ulong _barSize;
+    private readonly MsixCapability? _msix;
+    private readonly ushort[] _queueVectors;
+    private ushort _configVector = VirtioPciCommonConfig.NoVector;
     private readonly int _capabilitiesEnd;
     private readonly Lock _lock = new();
     private bool _disposed;
@@ -135,12 +158,17 @@ public sealed partial class VirtioPciTransport : PciDevice, IDisposable
         _notifiers = new EventNotifier[_maxSizes.Length];
         for (int i = 0; i < _notifiers.Length; i++)
             _notifiers[i] = new EventNotifier();
+        _queueVectors = new ushort[_maxSizes.Length];
         ResetQueues();
 
-        _bar = AddMemoryBar(0, BarSize, PciBarKind.Memory64, prefetchable: false, new BarRegion(this));
+        IMsiRoute[]? routes = CreateMsiRoutes(machine, Math.Min(_maxSizes.Length + 1, MaxMsixVectors));
+        _barSize = routes is null ? BarSize : MsixBarSize;
+        _bar = AddMemoryBar(0, _barSize, PciBarKind.Memory64, prefetchable: false, new BarRegion(this));
         UseInterruptPin();
         AddCapabilities();
         _capabilitiesEnd = _deviceConfigSize > 0 ? DeviceCapability + CapabilitySize : PciConfigCapability + CapabilitySize + 4;
+        if (routes is not null)
+            _msix = new MsixCapability(Configuration, _bar.Index, MsixTableOffset, MsixPbaOffset, routes);
     }
 
     /// <summary>The device behind the transport.</summary>
@@ -165,6 +193,9 @@ public sealed partial class VirtioPciTransport : PciDevice, IDisposable
     /// <summary>The BAR holding the registers.</summary>
     public PciBar Bar => _bar;
 
+    /// <summary>The MSI-X capability, or null when the backend cannot deliver messages (INTx# only).</summary>
+    public MsixCapability? Msix => _msix;
+
     /// <summary>Stops the device and releases the notifiers. Call after the vCPUs have stopped.</summary>
     public void Dispose()
     {
@@ -177,6 +208,7 @@ public sealed partial class VirtioPciTransport : PciDevice, IDisposable
             _device.Reset();
             foreach (EventNotifier notifier in _notifiers)
                 notifier.Dispose();
+            _msix?.Dispose();
         }
     }
 
@@ -205,6 +237,8 @@ public sealed partial class VirtioPciTransport : PciDevice, IDisposable
         int window = PciConfigCapability + CapabilityExtra;
         if (offset < window + 4 && end > window)
             WriteThroughWindow();
+        if (_msix is not null && _msix.Touches(offset, data.Length) && _msix.OnConfigurationWritten())
+            OnMsixEnableChanged();
     }
 
     /// <inheritdoc />
@@ -248,6 +282,23 @@ public sealed partial class VirtioPciTransport : PciDevice, IDisposable
         Configuration.SetByte(at + CapabilityBar, (byte)_bar.Index);
         Configuration.SetUInt32(at + CapabilityOffset, offset);
         Configuration.SetUInt32(at + CapabilityLength, length);
+    }
+
+    // One route per vector, or null (no MSI-X) when the backend has none or runs out part way.
+    private static IMsiRoute[]? CreateMsiRoutes(IVirtualMachine machine, int count)
+    {
+        var routes = new IMsiRoute[count];
+        for (int i = 0; i < count; i++)
+        {
+            if (!machine.TryCreateMsiRoute(out IMsiRoute? route) || route is null)
+            {
+                for (int j = 0; j < i; j++)
+                    routes[j].Dispose();
+                return null;
+            }
+            routes[i] = route;
+        }
+        return routes;
     }
 
     private static string NameOf(IVirtioDevice device)

@@ -5,17 +5,41 @@ namespace Lguest.Tests.Support;
 
 /// <summary>
 /// An <see cref="IVirtualMachine"/> with real guest memory, recording interrupt lines, and notify-event
-/// registrations it records (as KVM's ioeventfd would accept them) or refuses (as /dev/lguest does).
+/// registrations it records (as KVM's ioeventfd would accept them) or refuses (as /dev/lguest does), and,
+/// when asked to, MSI routes it records (as KVM's GSI routing would; by default none, as /dev/lguest).
 /// It has no vCPUs: tests drive the buses directly, as a vCPU's exits would.
 /// </summary>
 internal sealed class FakeVirtualMachine : IVirtualMachine
 {
     private readonly Dictionary<int, RecordingInterruptLine> _lines = [];
 
-    public FakeVirtualMachine(GuestMemoryLayout layout, bool acceptsNotifyEvents = true)
+    public FakeVirtualMachine(GuestMemoryLayout layout, bool acceptsNotifyEvents = true, int msiRoutes = 0)
     {
         Memory = GuestMemory.Allocate(layout);
         AcceptsNotifyEvents = acceptsNotifyEvents;
+        MsiRouteLimit = msiRoutes;
+    }
+
+    /// <summary>How many MSI routes the machine hands out before it refuses (0: none, as /dev/lguest).</summary>
+    public int MsiRouteLimit { get; set; }
+
+    /// <summary>The MSI routes handed out, in order.</summary>
+    public List<RecordingMsiRoute> MsiRoutes { get; } = [];
+
+    public bool TryCreateMsiRoute(out IMsiRoute? route)
+    {
+        lock (MsiRoutes)
+        {
+            if (MsiRoutes.Count >= MsiRouteLimit)
+            {
+                route = null;
+                return false;
+            }
+            var created = new RecordingMsiRoute();
+            MsiRoutes.Add(created);
+            route = created;
+            return true;
+        }
     }
 
     public GuestMemory Memory { get; }

@@ -20,10 +20,10 @@ internal sealed class VirtioTestBed : IDisposable
     public const ulong RingStride = 0x4000;
 
     public VirtioTestBed(IVirtioDevice device, VirtioPciTransportOptions? options = null, bool acceptsNotifyEvents = true,
-        ILogger<VirtioPciTransport>? logger = null, FakeVirtualMachine? machine = null, PciBus? bus = null, IoBus? mmio = null)
+        ILogger<VirtioPciTransport>? logger = null, FakeVirtualMachine? machine = null, PciBus? bus = null, IoBus? mmio = null, int msiRoutes = 0)
     {
         _ownsMachine = machine is null;
-        Machine = machine ?? new FakeVirtualMachine(GuestMemoryLayout.Flat(1 << 20), acceptsNotifyEvents);
+        Machine = machine ?? new FakeVirtualMachine(GuestMemoryLayout.Flat(1 << 20), acceptsNotifyEvents, msiRoutes);
         Mmio = mmio ?? new IoBus("mmio");
         Bus = bus ?? new PciBus(Machine, Mmio);
         Transport = new VirtioPciTransport(device, Machine, options, logger);
