@@ -206,6 +206,17 @@ internal sealed unsafe partial class KvmVcpu
         }
     }
 
+    /// <summary>The local APIC's register page (KVM_GET_LAPIC), for tests that look at what reached it.</summary>
+    internal KvmLapicState GetLocalApic()
+    {
+        KvmLapicState lapic;
+        Check(Libc.Ioctl(_fd, KvmIoctl.GetLapic, &lapic), "KVM_GET_LAPIC");
+        return lapic;
+    }
+
+    /// <summary>Loads the local APIC's register page (KVM_SET_LAPIC).</summary>
+    internal void SetLocalApic(KvmLapicState lapic) => Check(Libc.Ioctl(_fd, KvmIoctl.SetLapic, &lapic), "KVM_SET_LAPIC");
+
     /// <summary>
     /// LINT0 as ExtINT (the 8259 PIC's output) and LINT1 as NMI, as the MP specification's virtual-wire
     /// mode has them, so PIC interrupts reach the boot vCPU before the guest programs its APIC.

@@ -59,7 +59,8 @@ public class KvmStructsTests
         Checks.Add(("offsetof(struct kvm_irq_routing, entries)", () => (ulong)Marshal.SizeOf<KvmIrqRouting>()));
         Size<KvmIrqRoutingEntry>("struct kvm_irq_routing_entry");
         Fields<KvmIrqRoutingEntry>("struct kvm_irq_routing_entry", ("Gsi", "gsi"), ("Type", "type"), ("Flags", "flags"), ("Pad", "pad"),
-            ("Irqchip", "u.irqchip.irqchip"), ("Pin", "u.irqchip.pin"));
+            ("Irqchip", "u.irqchip.irqchip"), ("Pin", "u.irqchip.pin"), ("AddressLo", "u.msi.address_lo"), ("AddressHi", "u.msi.address_hi"),
+            ("Data", "u.msi.data"), ("Devid", "u.msi.devid"));
         Fields<KvmSignalMask>("struct kvm_signal_mask", ("Len", "len"), ("Sigset", "sigset"));
 
         // kvm_run: the head, then each exit struct at the union's offset.
@@ -116,7 +117,8 @@ public class KvmStructsTests
             ("KVM_SET_USER_MEMORY_REGION", KvmIoctl.SetUserMemoryRegion), ("KVM_SET_TSS_ADDR", KvmIoctl.SetTssAddr),
             ("KVM_SET_IDENTITY_MAP_ADDR", KvmIoctl.SetIdentityMapAddr), ("KVM_CREATE_IRQCHIP", KvmIoctl.CreateIrqchip),
             ("KVM_IRQ_LINE", KvmIoctl.IrqLine), ("KVM_SET_GSI_ROUTING", KvmIoctl.SetGsiRouting),
-            ("KVM_IRQ_ROUTING_IRQCHIP", KvmIoctl.IrqRoutingIrqchip), ("KVM_IRQCHIP_IOAPIC", KvmIoctl.IrqchipIoapic),
+            ("KVM_IRQ_ROUTING_IRQCHIP", KvmIoctl.IrqRoutingIrqchip), ("KVM_IRQ_ROUTING_MSI", KvmIoctl.IrqRoutingMsi),
+            ("KVM_CAP_IRQ_ROUTING", KvmIoctl.CapIrqRouting), ("KVM_IRQFD_FLAG_DEASSIGN", KvmIoctl.IrqfdFlagDeassign), ("KVM_IRQCHIP_IOAPIC", KvmIoctl.IrqchipIoapic),
             ("KVM_IRQCHIP_PIC_SLAVE", KvmIoctl.IrqchipPicSlave), ("KVM_IRQFD", KvmIoctl.Irqfd), ("KVM_CREATE_PIT2", KvmIoctl.CreatePit2),
             ("KVM_IOEVENTFD", KvmIoctl.Ioeventfd), ("KVM_RUN", KvmIoctl.Run), ("KVM_GET_REGS", KvmIoctl.GetRegs),
             ("KVM_SET_REGS", KvmIoctl.SetRegs), ("KVM_GET_SREGS", KvmIoctl.GetSregs), ("KVM_SET_SREGS", KvmIoctl.SetSregs),
