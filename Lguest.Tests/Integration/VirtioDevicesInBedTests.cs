@@ -34,6 +34,10 @@ public partial class VirtioDevicesInBedTests
     [GeneratedRegex(@"^GUEST-PCI (\S+) 0x([0-9a-f]{4}):0x([0-9a-f]{4}) driver=(\S+)$", RegexOptions.Multiline)]
     private static partial Regex PciFunction();
 
+    // GUEST-IRQ 24: 3 PCI-MSIX-0000:00:01.0 0-edge virtio0-config (the chip is PCI-MSI before Linux 6.2).
+    [GeneratedRegex(@"^GUEST-IRQ \d+:((?: \d+)+) (\S+) \S+ (.+)$", RegexOptions.Multiline)]
+    private static partial Regex InterruptLine();
+
     [GeneratedRegex(@"^GUEST-RNG status=(\d+) bytes=(\d+) nonzero=(\d+) gzip=(\d+) distinct=(\d+) seconds=([0-9.]+)$", RegexOptions.Multiline)]
     private static partial Regex Rng();
 
@@ -173,6 +177,31 @@ public partial class VirtioDevicesInBedTests
         });
         foreach (string line in _run.Console.Split('\n').Where(l => l.Contains("dd-write-status", StringComparison.Ordinal)))
             TestContext.Out.WriteLine(line);
+    }
+
+    [Test]
+    public void Every_virtio_device_interrupts_through_msix_with_a_configuration_vector_and_queue_vectors()
+    {
+        var lines = InterruptLine().Matches(_run.Console)
+            .Select(m => (Count: m.Groups[1].Value.Split(' ', StringSplitOptions.RemoveEmptyEntries).Sum(long.Parse), Chip: m.Groups[2].Value, Names: m.Groups[3].Value))
+            .ToList();
+        foreach (var line in lines)
+            TestContext.Out.WriteLine($"{line.Names}: {line.Count} on {line.Chip}");
+        Assert.Multiple(() =>
+        {
+            Assert.That(lines, Is.Not.Empty, _run.ToString());
+            Assert.That(lines.Select(l => l.Chip), Is.All.StartWith("PCI-MSI"), "no virtio device left on INTx\n" + _run);
+            for (int device = 0; device < 4; device++)
+            {
+                string prefix = $"virtio{device}-";
+                Assert.That(lines.Select(l => l.Names), Has.Some.EqualTo(prefix + "config"), _run.ToString());
+                Assert.That(lines.Where(l => l.Names.StartsWith(prefix, StringComparison.Ordinal) && l.Names != prefix + "config"), Is.Not.Empty,
+                    $"{prefix}: a vector for its queues\n{_run}");
+            }
+            // vda (virtio1) read 8 MiB, wrote 1 MiB and read it back: its queue vector took those completions.
+            Assert.That(lines.Where(l => l.Names.StartsWith("virtio1-", StringComparison.Ordinal) && l.Names != "virtio1-config").Sum(l => l.Count),
+                Is.GreaterThan(0), _run.ToString());
+        });
     }
 
     [Test]
