@@ -24,6 +24,9 @@ public class VirtioPciTransportRandomizedTests
         VirtioPciTransport.IsrOffset, VirtioPciTransport.IsrOffset + 1,
         VirtioPciTransport.DeviceConfigOffset, VirtioPciTransport.DeviceConfigOffset + 8, VirtioPciTransport.DeviceConfigOffset + 11,
         VirtioPciTransport.NotifyOffset, VirtioPciTransport.NotifyOffset + 4, VirtioPciTransport.NotifyOffset + 8, 0x3ffe, 0x3fff,
+        VirtioPciTransport.MsixTableOffset, VirtioPciTransport.MsixTableOffset + 8, VirtioPciTransport.MsixTableOffset + 12,
+        VirtioPciTransport.MsixTableOffset + 16 + 12, VirtioPciTransport.MsixTableOffset + 2 * 16 + 4, VirtioPciTransport.MsixTableOffset + 3 * 16,
+        VirtioPciTransport.MsixPbaOffset, VirtioPciTransport.MsixPbaOffset + 4, VirtioPciTransport.MsixPbaOffset + 8, 0x7ffc,
     ];
 
     private static readonly int[] Widths = [1, 2, 4, 8, 1, 2, 4, 8, 0, 3, 16];
@@ -33,13 +36,16 @@ public class VirtioPciTransportRandomizedTests
     [TestCase(3, false)]
     [TestCase(4, true)]
     [TestCase(5, true)]
-    public void Random_register_accesses_throw_nothing_but_our_own_errors_and_keep_rings_inside_memory(int seed, bool strict)
+    [TestCase(6, false, true)]
+    [TestCase(7, false, true)]
+    [TestCase(8, true, true)]
+    public void Random_register_accesses_throw_nothing_but_our_own_errors_and_keep_rings_inside_memory(int seed, bool strict, bool msix = false)
     {
         var random = new Random(seed);
         var outside = new List<string>();
         var device = new FakeVirtioDevice("random", VirtioDeviceType.Net, features: VirtioFeatures.RingEventIndex | VirtioFeatures.RingIndirectDescriptors | 0x3f,
             queueSizes: [8, 4], configSize: 12);
-        using var bed = new VirtioTestBed(device, new VirtioPciTransportOptions { Strict = strict, Fatal = _ => { } });
+        using var bed = new VirtioTestBed(device, new VirtioPciTransportOptions { Strict = strict, Fatal = _ => { } }, msiRoutes: msix ? 3 : 0);
         GuestMemory memory = bed.Machine.Memory;
         device.OnActivate = activation => ServeOnce(activation, memory, outside);
         ulong originalBar = bed.BarAddress;
@@ -177,7 +183,7 @@ public class VirtioPciTransportRandomizedTests
 
     private static void BarAccess(Random random, IIoDevice region)
     {
-        int offset = random.Next(4) == 0 ? random.Next((int)VirtioPciTransport.BarSize + 64) : InterestingBarOffsets[random.Next(InterestingBarOffsets.Length)];
+        int offset = random.Next(4) == 0 ? random.Next((int)VirtioPciTransport.MsixBarSize + 64) : InterestingBarOffsets[random.Next(InterestingBarOffsets.Length)];
         int width = Widths[random.Next(Widths.Length)];
         Span<byte> data = stackalloc byte[16];
         if (random.Next(2) == 0)
