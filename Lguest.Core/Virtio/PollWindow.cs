@@ -51,6 +51,14 @@ public sealed class PollWindow
         _initialTicks = Math.Min(ToTicks(InitialWindow), _maxTicks);
     }
 
+    /// <summary>
+    /// A window for a device worker on this host: <paramref name="max"/>, or never polling when the
+    /// process may run on a single CPU, where a spinning worker could only delay the vCPU thread that
+    /// would publish the work it waits for.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="max"/> is negative or above <see cref="MaxLimit"/>.</exception>
+    public static PollWindow ForWorker(TimeSpan max) => new(Environment.ProcessorCount > 1 ? max : TimeSpan.Zero);
+
     /// <summary>The longest the window may grow to.</summary>
     public TimeSpan Max { get; }
 

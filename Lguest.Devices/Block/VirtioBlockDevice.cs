@@ -126,7 +126,7 @@ public sealed class VirtioBlockDevice : IVirtioDevice
         if (activation.Queues.Count > 0 && activation.Queues[0] is { } queue)
         {
             var requests = new BlockRequestQueue(_memory, _file, Capacity, _readOnly, _id, Name, _logger, queue, activation.Transport,
-                new PollWindow(_maxPollTime));
+                PollWindow.ForWorker(_maxPollTime));
             workers.Start(queue.Ring.Name, () => requests.Run(workers.Stop));
         }
         lock (_lock)

@@ -32,7 +32,7 @@ public sealed class VirtioBlockOptions
     /// How long a queue's worker may poll the ring for the driver's next requests after serving some,
     /// before it sleeps and asks for a notification (the window adapts up to this, as QEMU's
     /// poll-max-ns; see <see cref="Virtio.PollWindow"/>). Default 32 µs; <see cref="TimeSpan.Zero"/> never polls;
-    /// at most <see cref="Virtio.PollWindow.MaxLimit"/>.
+    /// at most <see cref="Virtio.PollWindow.MaxLimit"/>. A process that can run on one CPU only never polls.
     /// </summary>
     public TimeSpan MaxPollTime { get; set; } = Virtio.PollWindow.DefaultMax;
 

@@ -137,7 +137,7 @@ public sealed class VirtioNetDevice : IVirtioDevice
         if (activation.Queues.Count > TransmitQueue && activation.Queues[TransmitQueue] is { } tx)
         {
             var transmitter = new NetTransmitter(_memory, tx, activation.Transport, _tap, features, Counters, workers.Stop, Name, _logger,
-                new PollWindow(_maxPollTime));
+                PollWindow.ForWorker(_maxPollTime));
             workers.Start(tx.Ring.Name, transmitter.Run);
         }
         lock (_lock)

@@ -216,4 +216,12 @@ public class VringPollingTests
         Assert.That(System.Diagnostics.Stopwatch.GetElapsedTime(start), Is.GreaterThanOrEqualTo(PollWindow.MaxLimit), "polled the whole window first");
         Assert.That(ring.AvailEvent, Is.EqualTo(Start), "notifications were re-enabled before sleeping");
     }
+
+    [Test]
+    public void A_worker_s_window_keeps_its_maximum_on_a_host_with_more_than_one_CPU()
+    {
+        Assume.That(Environment.ProcessorCount, Is.GreaterThan(1));
+        Assert.That(PollWindow.ForWorker(TimeSpan.FromMicroseconds(32)).Max, Is.EqualTo(TimeSpan.FromMicroseconds(32)));
+        Assert.That(PollWindow.ForWorker(TimeSpan.Zero).IsEnabled, Is.False);
+    }
 }
