@@ -5,11 +5,19 @@ namespace Lguest.Fuzz.Fakes;
 
 /// <summary>
 /// A guest without vCPUs for the register-level targets: real guest memory, interrupt lines that count,
-/// and notify-event registrations accepted (as KVM's ioeventfd) or refused (as /dev/lguest) as the input says.
+/// notify-event registrations accepted (as KVM's ioeventfd) or refused (as /dev/lguest), and MSI routes
+/// offered (as KVM) or not (as /dev/lguest), as the input says.
 /// </summary>
-internal sealed class FuzzMachine(GuestMemory memory, bool acceptsNotifyEvents) : IVirtualMachine
+internal sealed class FuzzMachine(GuestMemory memory, bool acceptsNotifyEvents, bool offersMsiRoutes = false) : IVirtualMachine
 {
     private readonly Dictionary<int, FuzzInterruptLine> _lines = [];
+    private readonly List<FuzzMsiRoute> _msiRoutes = [];
+
+    /// <summary>MSI routes handed out and not yet disposed: each must be gone once the transport is disposed.</summary>
+    public int LiveMsiRoutes => _msiRoutes.Count(route => !route.IsDisposed);
+
+    /// <summary>Whether any INTx line is raised (with MSI-X enabled, a queue interrupt must not raise one).</summary>
+    public bool AnyLineAsserted => _lines.Values.Any(line => line.Asserted);
 
     public GuestMemory Memory { get; } = memory;
 
@@ -35,6 +43,19 @@ internal sealed class FuzzMachine(GuestMemory memory, bool acceptsNotifyEvents) 
         }
         LiveNotifyEvents++;
         registration = new Registration(this);
+        return true;
+    }
+
+    public bool TryCreateMsiRoute(out IMsiRoute? route)
+    {
+        if (!offersMsiRoutes)
+        {
+            route = null;
+            return false;
+        }
+        var created = new FuzzMsiRoute();
+        _msiRoutes.Add(created);
+        route = created;
         return true;
     }
 

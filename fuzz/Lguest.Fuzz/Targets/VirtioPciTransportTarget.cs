@@ -15,7 +15,8 @@ namespace Lguest.Fuzz.Targets;
 /// out (in strict mode), and the device only ever receives rings inside guest memory.
 /// </summary>
 /// <remarks>
-/// Layout: byte 0 = bit 0 strict, bit 1 the backend takes notify events (ioeventfd). Then operations, each an
+/// Layout: byte 0 = bit 0 strict, bit 1 the backend takes notify events (ioeventfd), bit 2 the backend offers
+/// MSI routes (the transport then has an MSI-X capability, table and PBA in a larger BAR). Then operations, each an
 /// opcode byte (low 3 bits) with its arguments: 0 BAR write (offset16, width, value64), 1 BAR read (offset16,
 /// width), 2 configuration write (register, width, value32), 3 configuration read (register, width), 4 host
 /// bridge port access (port, width, value32, bit 7 of the opcode = write), 5 the device serves its queues,
@@ -42,13 +43,15 @@ public sealed class VirtioPciTransportTarget : FuzzTarget, IDisposable
         byte mode = reader.Byte();
         bool strict = (mode & 1) != 0;
         _memory.Clear(GuestAddress.Zero, MemorySize);
-        var machine = new FuzzMachine(_memory, acceptsNotifyEvents: (mode & 2) != 0);
+        var machine = new FuzzMachine(_memory, acceptsNotifyEvents: (mode & 2) != 0, offersMsiRoutes: (mode & 4) != 0);
         var device = new FuzzVirtioDevice(_memory);
         var mmio = new IoBus("mmio");
         var bus = new PciBus(machine, mmio);
         var transport = new VirtioPciTransport(device, machine, new VirtioPciTransportOptions { Strict = strict, Fatal = strict ? _ => { } : null });
         int slot = bus.Add(transport);
         IIoDevice bar = transport.Bar.Region;
+        // Past the end on purpose: the BAR's own bounds checks are under test too.
+        ulong offsets = transport.Bar.Size + 64;
         Span<byte> data = stackalloc byte[16];
         try
         {
@@ -59,7 +62,7 @@ public sealed class VirtioPciTransportTarget : FuzzTarget, IDisposable
                 {
                     case 0:
                     {
-                        ulong offset = reader.UInt16() % (VirtioPciTransport.BarSize + 64);
+                        ulong offset = reader.UInt16() % offsets;
                         Span<byte> access = data[..Widths[reader.Byte() & 7]];
                         BinaryPrimitives.WriteUInt64LittleEndian(data, reader.UInt64());
                         bar.Write(offset, access);
@@ -67,7 +70,7 @@ public sealed class VirtioPciTransportTarget : FuzzTarget, IDisposable
                     }
                     case 1:
                     {
-                        ulong offset = reader.UInt16() % (VirtioPciTransport.BarSize + 64);
+                        ulong offset = reader.UInt16() % offsets;
                         bar.Read(offset, data[..Widths[reader.Byte() & 7]]);
                         break;
                     }
@@ -104,6 +107,7 @@ public sealed class VirtioPciTransportTarget : FuzzTarget, IDisposable
         {
             transport.Dispose();
             InvariantViolationException.ThrowUnless(machine.LiveNotifyEvents == 0, $"{machine.LiveNotifyEvents} notify event(s) left registered after the transport was disposed");
+            InvariantViolationException.ThrowUnless(machine.LiveMsiRoutes == 0, $"{machine.LiveMsiRoutes} MSI route(s) left alive after the transport was disposed");
         }
     }
 
@@ -177,6 +181,20 @@ public sealed class VirtioPciTransportTarget : FuzzTarget, IDisposable
         }
 
         yield return new("bring-up", BringUp(2).ToArray());
+        // MSI-X: the table entry of vector 0 programmed and unmasked, the function enabled, the queue's
+        // and config's vectors chosen, then a used-buffer and a config event.
+        var msix = BringUp(6);
+        msix.Byte(0).UInt16(VirtioPciTransport.MsixTableOffset).Byte(3).UInt64(0xfee0_0000);
+        msix.Byte(0).UInt16(VirtioPciTransport.MsixTableOffset + 8).Byte(2).UInt64(0x41);
+        msix.Byte(0).UInt16(VirtioPciTransport.MsixTableOffset + 12).Byte(2).UInt64(0);
+        msix.Byte(2).Byte(0x9a).Byte(1).UInt32(0x8000);
+        msix.Byte(0).UInt16(ConfigMsixVector).Byte(1).UInt64(0);
+        msix.Byte(0).UInt16(QueueSelect).Byte(1).UInt64(0);
+        msix.Byte(0).UInt16(QueueMsixVector).Byte(1).UInt64(0);
+        msix.Byte(7).Byte(0).Byte(0);
+        msix.Byte(7).Byte(1).Byte(0);
+        msix.Byte(1).UInt16(VirtioPciTransport.MsixPbaOffset).Byte(3);
+        yield return new("msix", msix.ToArray());
         yield return new("bring-up-strict-no-ioeventfd", BringUp(1).ToArray());
         // Live: a chain in queue 0, a notification, the device serving it, the ISR read, a configuration change.
         var live = BringUp(0);
