@@ -1,6 +1,4 @@
-using System.Runtime.InteropServices;
 using Lguest.Hypervisor;
-using Lguest.Interop;
 
 namespace Lguest.Kvm;
 
@@ -9,7 +7,7 @@ namespace Lguest.Kvm;
 /// KVM_IRQFD, so a device worker raises an edge with one write and no ioctl, never involving a
 /// vCPU thread.
 /// </summary>
-internal sealed unsafe class KvmInterruptLine : IInterruptLine, IDisposable
+internal sealed class KvmInterruptLine : IInterruptLine, IDisposable
 {
     private readonly KvmVirtualMachine _vm;
     private readonly Lock _irqfdLock = new();
@@ -62,14 +60,7 @@ internal sealed unsafe class KvmInterruptLine : IInterruptLine, IDisposable
                 return _irqfd;
             if (!_vm.Kvm.HasIrqfd)
                 return null;
-            var notifier = new EventNotifier();
-            var request = new KvmIrqfd { Fd = (uint)notifier.Handle.Number, Gsi = (uint)Number };
-            if (Libc.Ioctl(_vm.Handle, KvmIoctl.Irqfd, &request) < 0)
-            {
-                int errno = Marshal.GetLastPInvokeError();
-                notifier.Dispose();
-                throw HypervisorException.FromErrno($"KVM_IRQFD {Number}", errno);
-            }
+            EventNotifier notifier = _vm.BindIrqfd((uint)Number, "INTx pulse");
             Volatile.Write(ref _irqfd, notifier);
             return notifier;
         }

@@ -1,6 +1,4 @@
-using System.Runtime.InteropServices;
 using Lguest.Hypervisor;
-using Lguest.Interop;
 
 namespace Lguest.Kvm;
 
@@ -9,7 +7,7 @@ namespace Lguest.Kvm;
 /// routing entry is the message (KVM_IRQ_ROUTING_MSI), and an eventfd bound to it with KVM_IRQFD. Signalling
 /// is one eventfd write: the kernel injects the message from the eventfd's wake-up, no ioctl and no vCPU.
 /// </summary>
-internal sealed unsafe class KvmMsiRoute : IMsiRoute
+internal sealed class KvmMsiRoute : IMsiRoute
 {
     private readonly KvmVirtualMachine _vm;
     private readonly Lock _lock = new();
@@ -38,14 +36,7 @@ internal sealed unsafe class KvmMsiRoute : IMsiRoute
             if (_irqfd is not null)
                 return;
             // Bound after the routing entry exists, so the kernel resolves the GSI to the message at once.
-            var notifier = new EventNotifier();
-            var request = new KvmIrqfd { Fd = (uint)notifier.Handle.Number, Gsi = Gsi };
-            if (Libc.Ioctl(_vm.Handle, KvmIoctl.Irqfd, &request) < 0)
-            {
-                int errno = Marshal.GetLastPInvokeError();
-                notifier.Dispose();
-                throw HypervisorException.FromErrno($"KVM_IRQFD {Gsi} (MSI)", errno);
-            }
+            EventNotifier notifier = _vm.BindIrqfd(Gsi, "MSI");
             Volatile.Write(ref _irqfd, notifier);
         }
     }

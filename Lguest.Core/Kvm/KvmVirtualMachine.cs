@@ -203,6 +203,23 @@ internal sealed unsafe class KvmVirtualMachine : IVirtualMachine
         }
     }
 
+    /// <summary>
+    /// A new eventfd bound to GSI <paramref name="gsi"/> with KVM_IRQFD: a write to it injects the GSI from
+    /// the kernel, with no ioctl and no vCPU. <paramref name="what"/> names the source in the error.
+    /// </summary>
+    internal EventNotifier BindIrqfd(uint gsi, string what)
+    {
+        var notifier = new EventNotifier();
+        var request = new KvmIrqfd { Fd = (uint)notifier.Handle.Number, Gsi = gsi };
+        if (Libc.Ioctl(_vm, KvmIoctl.Irqfd, &request) < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            notifier.Dispose();
+            throw HypervisorException.FromErrno($"KVM_IRQFD {gsi} ({what})", errno);
+        }
+        return notifier;
+    }
+
     /// <summary>Unbinds an MSI route's eventfd from its GSI (KVM_IRQFD with KVM_IRQFD_FLAG_DEASSIGN).</summary>
     internal void UnbindIrqfd(EventNotifier irqfd, uint gsi)
     {
