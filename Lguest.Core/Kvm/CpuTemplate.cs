@@ -10,9 +10,6 @@ public sealed class CpuTemplate
     /// <summary>CPUID.1:ECX.CX16, cmpxchg16b (SDM Vol. 2A, Table 3-10).</summary>
     public const int Leaf1EcxCx16 = 13;
 
-    /// <summary>CPUID.1:ECX.TSC_DEADLINE, the local APIC timer's TSC-deadline mode.</summary>
-    public const int Leaf1EcxTscDeadline = 24;
-
     /// <summary>CPUID.1:ECX.X2APIC.</summary>
     public const int Leaf1EcxX2Apic = 21;
 

@@ -40,9 +40,6 @@ public sealed unsafe class KvmHypervisor : IHypervisor, IDisposable
         MaxIrqRoutes = Math.Max(CheckExtension(KvmIoctl.CapIrqRouting), 0);
         HasIoeventfd = CheckExtension(KvmIoctl.CapIoeventfd) > 0;
         HasImmediateExit = CheckExtension(KvmIoctl.CapImmediateExit) > 0;
-        // KVM_GET_SUPPORTED_CPUID leaves the TSC-deadline bit out because only an in-kernel local APIC
-        // can serve the timer; QEMU and Firecracker add it back when they create one, and so do we.
-        AdvertisesTscDeadline = options.InKernelIrqchip && CheckExtension(KvmIoctl.CapTscDeadlineTimer) > 0;
         int maxVcpus = CheckExtension(KvmIoctl.CapMaxVcpus);
         MaxVcpus = maxVcpus > 0 ? maxVcpus : Math.Max(CheckExtension(KvmIoctl.CapNrVcpus), 1);
         IsInstructionEmulator = Directory.Exists("/sys/module/kvm_pvm");
@@ -79,9 +76,6 @@ public sealed unsafe class KvmHypervisor : IHypervisor, IDisposable
     internal bool HasIoeventfd { get; }
 
     internal bool HasImmediateExit { get; }
-
-    /// <summary>Whether vCPUs get CPUID.1:ECX.TSC_DEADLINE (in-kernel local APIC and KVM_CAP_TSC_DEADLINE_TIMER).</summary>
-    internal bool AdvertisesTscDeadline { get; }
 
     internal ReadOnlySpan<KvmCpuidEntry2> SupportedCpuid => _supportedCpuid;
 

@@ -95,10 +95,7 @@ internal sealed unsafe partial class KvmVcpu
 
     internal void SetSpecialRegisters(KvmSregs sregs) => Check(Libc.Ioctl(_fd, KvmIoctl.SetSregs, &sregs), "KVM_SET_SREGS");
 
-    /// <summary>
-    /// The CPUID this vCPU gets: the host's supported set plus TSC-deadline when the local APIC is in the
-    /// kernel, edited by the template, with its own APIC ID.
-    /// </summary>
+    /// <summary>The CPUID this vCPU gets: the host's supported set, edited by the template, with its own APIC ID.</summary>
     internal KvmCpuidEntry2[] BuildCpuid()
     {
         CpuTemplate template = _vm.Kvm.CpuTemplate;
@@ -109,9 +106,6 @@ internal sealed unsafe partial class KvmVcpu
             KvmCpuidEntry2 entry = supported;
             if (entry.Function == 0xD && template.RemovesXsaveLeaf)
                 continue;
-            // Before the template, so a template that clears it wins.
-            if (entry.Function == 1 && _vm.Kvm.AdvertisesTscDeadline)
-                entry.Ecx |= 1u << CpuTemplate.Leaf1EcxTscDeadline;
             entry.Eax = template.Apply(entry.Function, CpuidRegister.Eax, entry.Eax);
             entry.Ebx = template.Apply(entry.Function, CpuidRegister.Ebx, entry.Ebx);
             entry.Ecx = template.Apply(entry.Function, CpuidRegister.Ecx, entry.Ecx);

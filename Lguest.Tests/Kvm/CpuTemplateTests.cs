@@ -45,25 +45,4 @@ public class CpuTemplateTests
         Assert.That(leaf1.Ebx >> 24, Is.EqualTo(1u));
         Assert.That(vcpu1.BuildCpuid().Any(e => e.Function == 0x4000_0000), Is.True);
     }
-
-    [Test]
-    [Category("Kvm")]
-    public void With_the_local_APIC_in_the_kernel_leaf_1_offers_the_TSC_deadline_timer_unless_the_template_clears_it()
-    {
-        using KvmHypervisor kvm = Support.KvmHost.OpenOrIgnore();
-        using KvmHypervisor masked = KvmHypervisor.Open(new KvmHypervisorOptions { CpuTemplate = CpuTemplate.Default.Clear(1, CpuidRegister.Ecx, CpuTemplate.Leaf1EcxTscDeadline) });
-        if (kvm.CheckExtension(KvmIoctl.CapTscDeadlineTimer) <= 0)
-            Assert.Ignore("this host's KVM lacks KVM_CAP_TSC_DEADLINE_TIMER");
-
-        Assert.That(Leaf1Ecx(kvm) >> CpuTemplate.Leaf1EcxTscDeadline & 1, Is.EqualTo(1u), "offered");
-        Assert.That(Leaf1Ecx(masked) >> CpuTemplate.Leaf1EcxTscDeadline & 1, Is.Zero, "cleared by the template");
-    }
-
-    private static uint Leaf1Ecx(KvmHypervisor kvm)
-    {
-        using var memory = Lguest.Memory.GuestMemory.Allocate(Lguest.Memory.GuestMemoryLayout.Flat(1 << 20));
-        using var vm = kvm.CreateVirtualMachine(memory, new Lguest.Hypervisor.IoBus("pio"), new Lguest.Hypervisor.IoBus("mmio"));
-        using var vcpu = (KvmVcpu)vm.CreateVcpu(0, null);
-        return vcpu.BuildCpuid().Single(e => e.Function == 1).Ecx;
-    }
 }
