@@ -92,9 +92,7 @@ firmware=()
 qboot="$(qemu-system-x86_64 -L help 2>/dev/null | while read -r dir; do [[ -f "$dir/qboot.rom" ]] && echo "$dir/qboot.rom" && break; done || true)"
 [[ -n "$qboot" ]] && firmware=(-bios "$qboot")
 
-# nowatchdog: under TCG on a loaded host L1's vCPU stalls for tens of seconds of its emulated time, and
-# the soft-lockup reports that follow (printed at KERN_EMERG, past loglevel=1) only cut into marker lines.
-append="console=ttyS0 panic=-1 nowatchdog $extra_append $command_arg"
+append="console=ttyS0 panic=-1 $extra_append $command_arg"
 (( verbose )) || append="quiet loglevel=1 $append"
 
 log="$work/console.log"
