@@ -52,14 +52,10 @@ public sealed partial class VirtioPciTransport
 
     private void NotifyConfigChange()
     {
-        if (_msix is { Enabled: true })
-        {
-            // §4.1.5.3: the ISR's configuration bit is set with MSI-X too; the line is not raised.
-            RaiseIsr(VirtioPciCommonConfig.IsrConfig);
-            if (_msix.TrySignal(Volatile.Read(ref _configVector)))
-                return;
-        }
+        // §4.1.5.3: the ISR's configuration bit is set with MSI-X too. RaiseIsr raises INTx# only while MSI-X
+        // is off, and TrySignal sends config_msix_vector's message only while it is on.
         RaiseIsr(VirtioPciCommonConfig.IsrConfig);
+        _msix?.TrySignal(Volatile.Read(ref _configVector));
     }
 
     // Enabling MSI-X silences INTx#; disabling it lets a pending ISR bit raise the line again.
