@@ -4,7 +4,7 @@
 # The image boots Debian's generic kernel (the cloud flavour lacks 9p) inside a TCG QEMU: busybox-static,
 # the modules for virtio-pci, 9p over virtio, overlayfs, kvm and kvm-amd (tun, bridge and veth too when present, for
 # network tests), dependencies resolved by resolve-modules.sh into load order, and bed-init.sh as /init.
-# It lands in ${LGUEST_CACHE:-$HOME/.cache/lguest}/images/bed-<release>.cpio.gz and is rebuilt only when
+# It lands in ${LGUEST_CACHE:-$HOME/.cache/lguest}/images/bed-<release>-<digest>.cpio.gz and is rebuilt only when
 # an input changes or with --force.
 set -euo pipefail
 
@@ -21,14 +21,16 @@ modules=(virtio_pci 9p 9pnet_virtio overlay kvm_amd 'tun?' 'bridge?' 'veth?')
 # bed.sh exports what kernels.sh printed; run it only when called on our own.
 [[ -n "${LGUEST_GENERIC_MODULES:-}" ]] || eval "$("$here/kernels.sh")"
 images="$LGUEST_CACHE/images"
-image="$images/bed-$LGUEST_GENERIC_RELEASE.cpio.gz"
 mkdir -p "$images"
 exec 8>"$images/.bed.lock"
 flock 8
 
 digest="$(inputs_digest "$LGUEST_GENERIC_RELEASE ${modules[*]}" "${BUSYBOX:-/bin/busybox}" \
     "$here/bed-initramfs.sh" "$here/initramfs-lib.sh" "$here/resolve-modules.sh" "$here/bed-init.sh")"
-if (( force == 0 )) && [[ -f "$image" && "$(cat "$image.digest" 2>/dev/null)" == "$digest" ]]; then
+image="$(image_path "$images" bed-$LGUEST_GENERIC_RELEASE "$digest")"
+prune_images "$images" bed-$LGUEST_GENERIC_RELEASE "$image"
+if (( force == 0 )) && [[ -f "$image" ]]; then
+    [[ -n "${LGUEST_BED:-}" ]] || touch "$image"   # in L1 the cache is an overlay: no copy-up
     printf '%s\n' "$image"
     exit 0
 fi
@@ -41,5 +43,4 @@ stage_modules "$root" "$LGUEST_GENERIC_MODULES" "${modules[@]}"
 install -m 0755 "$here/bed-init.sh" "$root/init"
 printf 'lguest-bed\n' > "$root/etc/hostname"
 pack_cpio "$root" "$image"
-printf '%s\n' "$digest" > "$image.digest"
 printf '%s\n' "$image"

@@ -4,7 +4,7 @@
 # The image (also the Demo's) is an initramfs, gzip'd newc cpio: Debian's busybox-static, the Debian cloud
 # kernel's virtio modules (decompressed, dependencies first) and guest-init.sh as /init, plus the test
 # scenarios in scenarios/ as /scenarios/NAME. Boot it with the cloud kernel from kernels.sh; see README.md.
-# It lands in ${LGUEST_CACHE:-$HOME/.cache/lguest}/images/guest-<release>.cpio.gz and is rebuilt only
+# It lands in ${LGUEST_CACHE:-$HOME/.cache/lguest}/images/guest-<release>-<digest>.cpio.gz and is rebuilt only
 # when an input changes (this folder's scripts, busybox, the kernel release) or with --force.
 set -euo pipefail
 
@@ -22,7 +22,6 @@ modules=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_p
 # bed.sh exports what kernels.sh printed; run it only when called on our own.
 [[ -n "${LGUEST_CLOUD_MODULES:-}" ]] || eval "$("$here/kernels.sh")"
 images="$LGUEST_CACHE/images"
-image="$images/guest-$LGUEST_CLOUD_RELEASE.cpio.gz"
 mkdir -p "$images"
 exec 8>"$images/.guest.lock"
 flock 8
@@ -30,7 +29,10 @@ flock 8
 digest="$(inputs_digest "$LGUEST_CLOUD_RELEASE ${modules[*]}" "${BUSYBOX:-/bin/busybox}" \
     "$here/guest-initramfs.sh" "$here/initramfs-lib.sh" "$here/resolve-modules.sh" "$here/guest-init.sh" \
     "$here"/scenarios/*)"
-if (( force == 0 )) && [[ -f "$image" && "$(cat "$image.digest" 2>/dev/null)" == "$digest" ]]; then
+image="$(image_path "$images" guest-$LGUEST_CLOUD_RELEASE "$digest")"
+prune_images "$images" guest-$LGUEST_CLOUD_RELEASE "$image"
+if (( force == 0 )) && [[ -f "$image" ]]; then
+    [[ -n "${LGUEST_BED:-}" ]] || touch "$image"   # in L1 the cache is an overlay: no copy-up
     printf '%s\n' "$image"
     exit 0
 fi
@@ -54,5 +56,4 @@ mkdir -p "$root/scenarios"
 install -m 0755 "$here"/scenarios/* "$root/scenarios/"
 printf 'lguest-guest\n' > "$root/etc/hostname"
 pack_cpio "$root" "$image"
-printf '%s\n' "$digest" > "$image.digest"
 printf '%s\n' "$image"

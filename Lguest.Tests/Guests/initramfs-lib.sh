@@ -63,3 +63,15 @@ inputs_digest() {
     shift
     { printf '%s\n' "$words"; cat "$@"; } | sha256sum | cut -d' ' -f1
 }
+
+# The image file for a digest: the digest is part of the name, so clones and worktrees whose scripts differ
+# keep their own images side by side in the one cache instead of rebuilding each other's. Images of the same
+# kind unused for three days are removed (using one refreshes its time).
+image_path() {
+    local images="$1" kind="$2" digest="$3"
+    printf '%s/%s-%s.cpio.gz' "$images" "$kind" "${digest:0:16}"
+}
+prune_images() {
+    local images="$1" kind="$2" keep="$3"
+    find "$images" -maxdepth 1 -name "$kind-*.cpio.gz" ! -path "$keep" -mtime +3 -delete 2>/dev/null || true
+}
