@@ -7,9 +7,9 @@ internal static class Program
     {
         if (!RunArguments.TryParse(args, out RunArguments arguments, out string? error))
         {
-            // The seed: usage() is errx(1, "Usage: ..."), on stderr.
+            // GNU's convention (coreutils' usage()): the problem, then where the help is, on stderr; the seed's exit 1.
             Console.Error.WriteLine($"lguest: {error}");
-            Console.Error.WriteLine(RunArguments.Usage);
+            Console.Error.WriteLine(RunArguments.TryHelp);
             return (int)ExitCode.Failure;
         }
         if (arguments.Help)

@@ -54,6 +54,9 @@ internal sealed record RunArguments
         after --, go to the kernel, joined by spaces.
         """;
 
+    /// <summary>The second line of a usage error, after the line naming the problem (GNU's convention).</summary>
+    public const string TryHelp = "Try 'lguest --help' for more information.";
+
     private static readonly (string Name, bool TakesValue)[] LongOptions =
     [
         ("verbose", false), ("tunnet", true), ("block", true), ("rng", false), ("initrd", true), ("username", true),

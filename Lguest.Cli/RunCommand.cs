@@ -28,6 +28,8 @@ internal static class RunCommand
         MachineProfile profile = backend.Profile;
         if (arguments.Cpus > profile.MaxCpus)
             return Fail(error, $"the {profile.Name} machine has {profile.MaxCpus} vCPU(s); --cpus={arguments.Cpus} is too many", ExitCode.BadInput);
+        RunArguments? withConsole = KernelConsoleDefault.TryAdd(arguments, profile.HasSerialConsole);
+        arguments = withConsole ?? arguments;
         // A directory exists: the loader says what is wrong with it ("is a directory").
         if (!File.Exists(arguments.Kernel) && !Directory.Exists(arguments.Kernel))
             return Fail(error, $"kernel '{arguments.Kernel}' not found", ExitCode.BadInput);
@@ -90,6 +92,8 @@ internal static class RunCommand
             GuestExit exit;
             using (ServiceProvider provider = services.BuildServiceProvider())
             {
+                if (withConsole is not null)
+                    provider.GetRequiredService<ILoggerFactory>().CreateLogger("Lguest.Cli").AddedKernelConsole(KernelConsoleDefault.SerialConsole);
                 Launcher launcher = provider.GetRequiredService<Launcher>();
                 exit = launcher.Run(stop.Token);
             }

@@ -26,7 +26,23 @@ public partial class ProbeGuestTests
         Match done = stdout.Select(l => Done().Match(l)).LastOrDefault(m => m.Success) ?? Match.Empty;
         Assert.That(done.Success, Is.True, console);
         Assert.That(done.Groups[1].Value, Is.EqualTo(done.Groups[2].Value), console);
-        Assert.That(stdout, Has.Some.EqualTo("PROBE cmdline ok probe.x=1"));
+        // No console= among the arguments: lguest put COM1's first (KernelConsoleDefault).
+        Assert.That(stdout, Has.Some.EqualTo("PROBE cmdline ok console=ttyS0 probe.x=1"));
+    }
+
+    [Test]
+    public void Without_a_console_argument_lguest_adds_console_ttyS0_and_says_so_under_verbose()
+    {
+        using KvmHost.Scope kvm = KvmHost.Require();
+        (int code, IReadOnlyList<string> stdout, string stderr) = LguestProcess.Run("-v", "64", GuestPrograms.Probe, "probe.only=cmdline");
+        Assert.That(code, Is.Zero, stderr);
+        Assert.That(stderr, Does.Contain("the kernel arguments name no console=: added console=ttyS0"));
+        Assert.That(stdout, Has.Some.EqualTo("PROBE cmdline ok console=ttyS0 probe.only=cmdline"));
+
+        (code, stdout, stderr) = LguestProcess.Run("-v", "64", GuestPrograms.Probe, "console=hvc0", "probe.only=cmdline");
+        Assert.That(code, Is.Zero, stderr);
+        Assert.That(stderr, Does.Not.Contain("console=ttyS0"));
+        Assert.That(stdout, Has.Some.EqualTo("PROBE cmdline ok console=hvc0 probe.only=cmdline"));
     }
 
     [Test]

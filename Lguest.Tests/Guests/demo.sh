@@ -37,10 +37,14 @@ choose() {
     where=bed
     [[ -d /sys/module/kvm_intel ]] && module=kvm_intel
     [[ -d /sys/module/kvm_amd ]] && module=kvm_amd
-    if [[ -d /sys/module/kvm_pvm ]]; then
-        reason="this host's /dev/kvm is kvm_pvm, a software-only KVM far too slow for a stock kernel"
-    elif [[ ! -c /dev/kvm ]]; then
+    # /dev/kvm first: a loaded module says nothing when the device is not there (hidden in a container or a
+    # mount namespace), and kvm_pvm is named only when it is the one KVM module that can be behind /dev/kvm.
+    if [[ ! -c /dev/kvm ]]; then
         reason="this host has no /dev/kvm"
+    elif [[ -d /sys/module/kvm_pvm && -z "$module" ]]; then
+        reason="this host's /dev/kvm is kvm_pvm, a software-only KVM far too slow for a stock kernel"
+    elif [[ -d /sys/module/kvm_pvm ]]; then
+        reason="this host's /dev/kvm may be kvm_pvm (loaded beside $module), far too slow for a stock kernel"
     elif [[ -z "$module" ]]; then
         reason="this host's /dev/kvm is neither kvm_intel nor kvm_amd"
     elif ! (exec 3<>/dev/kvm) 2>/dev/null; then
