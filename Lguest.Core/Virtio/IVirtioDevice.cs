@@ -3,7 +3,9 @@ namespace Lguest.Virtio;
 /// <summary>
 /// A virtio device as its transport sees it: what it offers, its configuration space and its queues.
 /// It knows nothing of PCI or of the hypervisor backend; a transport (<see cref="VirtioPciTransport"/>)
-/// negotiates with the driver and hands the device live queues at DRIVER_OK.
+/// negotiates with the driver and hands the device live queues at DRIVER_OK. Derive a device from
+/// <see cref="VirtioDevice"/>, which implements the life cycle (workers, idempotent reset, containment of errors)
+/// once; implement this interface directly only for something that base does not fit.
 /// </summary>
 /// <remarks>
 /// Threads: the transport calls every member from a vCPU thread (or the thread disposing it), one call

@@ -2,7 +2,7 @@ namespace Lguest.Virtio;
 
 /// <summary>
 /// What an active device may ask of its transport: to interrupt the driver, and to report that the
-/// driver broke the rules. Handed to the device in its <see cref="VirtioActivation"/>; after the next
+/// driver broke the rules or that the device failed. Handed to the device in its <see cref="VirtioActivation"/>; after the next
 /// reset the calls are ignored, so a worker finishing late cannot disturb a new activation. Safe from
 /// any thread, and cheap: no allocation, no wait for a vCPU.
 /// </summary>
@@ -24,4 +24,14 @@ public interface IVirtioTransport
     /// once (or ends the VM in strict mode). The caller stops serving its queues; the driver must reset.
     /// </summary>
     void ReportBadDriver(BadDriverException badDriver);
+
+    /// <summary>
+    /// The device itself failed (an unexpected exception in a worker, a host resource broken beyond repair):
+    /// the device enters DEVICE_NEEDS_RESET with a configuration change notification, as for a bad driver, and
+    /// the error is logged once with <paramref name="exception"/>. Never fatal to the run, even in strict mode: the
+    /// driver broke no rule. The caller stops serving its queues; the driver may reset the device and try again.
+    /// </summary>
+    /// <param name="what">What failed, for the log.</param>
+    /// <param name="exception">The exception, if there is one.</param>
+    void ReportDeviceFailure(string what, Exception? exception);
 }

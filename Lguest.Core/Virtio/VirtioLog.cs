@@ -28,4 +28,8 @@ internal static partial class VirtioLog
     [LoggerMessage(EventId = 3006, Level = LogLevel.Warning,
         Message = "{Device}: the hypervisor refused a notify event for queue {Queue} at {Address} ({Reason}); its notifications take a vCPU exit")]
     public static partial void NotifyEventRefused(this ILogger logger, string device, int queue, Lguest.Memory.GuestAddress address, string reason);
+
+    [LoggerMessage(EventId = 3007, Level = LogLevel.Error,
+        Message = "{Device}: device failed: {What}; the device needs a reset (DEVICE_NEEDS_RESET)")]
+    public static partial void DeviceFailed(this ILogger logger, string device, string what, Exception? exception);
 }

@@ -2,7 +2,8 @@ namespace Lguest.Virtio;
 
 // What happens when the driver breaks the rules (virtio 1.2 §2.1.2): the device sets DEVICE_NEEDS_RESET,
 // sends a configuration change notification if it was live, stops, and ignores the driver's writes until
-// the driver resets it. Logged once per breakage. Strict mode makes it fatal instead.
+// the driver resets it. Logged once per breakage. Strict mode makes it fatal instead. A device that fails by
+// itself (a bug, a broken host resource) shows the same status, never fatal.
 public sealed partial class VirtioPciTransport
 {
     private int _brokenFlag;
@@ -51,5 +52,21 @@ public sealed partial class VirtioPciTransport
         }
         if (_options.Strict && onVcpu)
             throw error;
+    }
+
+    // The device failed on its own (a worker's unexpected exception, or Activate's): DEVICE_NEEDS_RESET as for a
+    // bad driver, but never the end of the run, strict or not: the driver broke no rule.
+    private void MarkFailed(string what, Exception? error, bool onVcpu)
+    {
+        if (Interlocked.Exchange(ref _brokenFlag, 1) != 0)
+            return;
+        _logger.DeviceFailed(Name, what, error);
+        if ((_status & VirtioDeviceStatus.DriverOk) != 0)
+            NotifyConfigChange();
+        if (onVcpu)
+        {
+            RevokeActivationLocked();
+            _device.Reset();
+        }
     }
 }

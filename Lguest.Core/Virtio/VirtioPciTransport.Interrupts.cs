@@ -134,5 +134,14 @@ public sealed partial class VirtioPciTransport
             _revoked = true;
             transport.MarkBroken(badDriver, onVcpu: false);
         }
+
+        public void ReportDeviceFailure(string what, Exception? exception)
+        {
+            ArgumentNullException.ThrowIfNull(what);
+            if (_revoked)
+                return;
+            _revoked = true;
+            transport.MarkFailed(what, exception, onVcpu: false);
+        }
     }
 }

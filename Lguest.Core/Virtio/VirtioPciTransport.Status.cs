@@ -190,6 +190,13 @@ public sealed partial class VirtioPciTransport
             MarkBroken(e, onVcpu: true);
             return;
         }
+#pragma warning disable CA1031 // a device's bug costs that device only: DEVICE_NEEDS_RESET, not the vCPU's run
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            MarkFailed($"activation failed: {e.Message}", e, onVcpu: true);
+            return;
+        }
         int events = RegisterNotifyEventsLocked();
         _logger.Activated(Name, _driverFeatures, enabled, events);
     }

@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using Lguest.Memory;
 using Lguest.Virtio;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Win32.SafeHandles;
 
 namespace Lguest.Devices;
@@ -16,7 +15,7 @@ namespace Lguest.Devices;
 /// The device does not own the file handle: whoever opened it (the factory, across reboots) closes it
 /// after the device has been reset. See the folder's README for the threat model.
 /// </remarks>
-public sealed class VirtioBlockDevice : IVirtioDevice
+public sealed class VirtioBlockDevice : VirtioDevice
 {
     /// <summary>The sector size of the capacity and of request offsets, fixed by the specification.</summary>
     public const int SectorSize = 512;
@@ -39,9 +38,6 @@ public sealed class VirtioBlockDevice : IVirtioDevice
     private readonly byte[] _config = new byte[ConfigurationSize];
     private readonly ushort[] _queueSizes;
     private readonly TimeSpan _maxPollTime;
-    private readonly ILogger _logger;
-    private readonly Lock _lock = new();
-    private DeviceWorkers? _workers;
 
     /// <summary>Creates the device over an open disk image.</summary>
     /// <param name="memory">The guest's RAM, where requests point.</param>
@@ -51,6 +47,7 @@ public sealed class VirtioBlockDevice : IVirtioDevice
     /// <exception cref="ArgumentException">The options are invalid.</exception>
     /// <exception cref="IOException">The image's size cannot be read.</exception>
     public VirtioBlockDevice(GuestMemory memory, SafeFileHandle file, VirtioBlockOptions options, ILogger<VirtioBlockDevice>? logger = null)
+        : base(options?.Name ?? "block", logger)
     {
         ArgumentNullException.ThrowIfNull(memory);
         ArgumentNullException.ThrowIfNull(file);
@@ -60,8 +57,6 @@ public sealed class VirtioBlockDevice : IVirtioDevice
         _file = file;
         _readOnly = options.ReadOnly;
         _id = options.IdBytes();
-        _logger = (ILogger?)logger ?? NullLogger.Instance;
-        Name = options.Name ?? "block";
         _queueSizes = [options.QueueSize];
         _maxPollTime = options.MaxPollTime;
 
@@ -76,26 +71,22 @@ public sealed class VirtioBlockDevice : IVirtioDevice
         DeviceFeatures = VirtioBlockFeatures.SegMax | VirtioBlockFeatures.BlockSize | VirtioBlockFeatures.Flush
             | (_readOnly ? VirtioBlockFeatures.ReadOnly : 0)
             | VirtioFeatures.RingIndirectDescriptors | VirtioFeatures.RingEventIndex | VirtioFeatures.Version1;
-        _logger.Opened(Name, options.Path, Capacity, _readOnly ? ", read-only" : "");
+        Logger.Opened(Name, options.Path, Capacity, _readOnly ? ", read-only" : "");
     }
 
     /// <inheritdoc />
-    public string Name { get; }
+    public override VirtioDeviceType DeviceType => VirtioDeviceType.Block;
 
     /// <inheritdoc />
-    public VirtioDeviceType DeviceType => VirtioDeviceType.Block;
+    public override ulong DeviceFeatures { get; }
 
     /// <inheritdoc />
-    public ulong DeviceFeatures { get; }
+    public override IReadOnlyList<ushort> QueueMaxSizes => _queueSizes;
 
     /// <inheritdoc />
-    public IReadOnlyList<ushort> QueueMaxSizes => _queueSizes;
+    public override int ConfigSize => ConfigurationSize;
 
-    /// <inheritdoc />
-    public int ConfigSize => ConfigurationSize;
-
-    /// <summary>The capacity never changes while the device lives, so the generation stays 0.</summary>
-    public byte ConfigGeneration => 0;
+    // The capacity never changes while the device lives, so the generation stays the base's 0.
 
     /// <summary>The disk's size in 512-byte sectors.</summary>
     public ulong Capacity { get; }
@@ -104,7 +95,7 @@ public sealed class VirtioBlockDevice : IVirtioDevice
     public bool IsReadOnly => _readOnly;
 
     /// <inheritdoc />
-    public void ReadConfig(int offset, Span<byte> data)
+    public override void ReadConfig(int offset, Span<byte> data)
     {
         data.Clear();
         if (offset >= 0 && offset < _config.Length)
@@ -114,34 +105,18 @@ public sealed class VirtioBlockDevice : IVirtioDevice
         }
     }
 
-    /// <summary>Every field is read-only without VIRTIO_BLK_F_CONFIG_WCE (not offered): writes are ignored.</summary>
-    public void WriteConfig(int offset, ReadOnlySpan<byte> data) => _logger.ConfigWriteIgnored(Name, offset, data.Length);
+    // Every field is read-only without VIRTIO_BLK_F_CONFIG_WCE (not offered): the base ignores writes.
 
     /// <inheritdoc />
-    public void Activate(VirtioActivation activation)
+    protected override void OnActivate(VirtioActivation activation, DeviceWorkers workers)
     {
         ArgumentNullException.ThrowIfNull(activation);
-        Reset();
-        var workers = new DeviceWorkers(Name, activation.Transport, _logger);
+        ArgumentNullException.ThrowIfNull(workers);
         if (activation.Queues.Count > 0 && activation.Queues[0] is { } queue)
         {
-            var requests = new BlockRequestQueue(_memory, _file, Capacity, _readOnly, _id, Name, _logger, queue, activation.Transport,
+            var requests = new BlockRequestQueue(_memory, _file, Capacity, _readOnly, _id, Name, Logger, queue, activation.Transport,
                 PollWindow.ForWorker(_maxPollTime));
             workers.Start(queue.Ring.Name, () => requests.Run(workers.Stop));
         }
-        lock (_lock)
-            _workers = workers;
-    }
-
-    /// <inheritdoc />
-    public void Reset()
-    {
-        DeviceWorkers? workers;
-        lock (_lock)
-        {
-            workers = _workers;
-            _workers = null;
-        }
-        workers?.StopAndJoin();
     }
 }

@@ -2,7 +2,6 @@ using System.IO.Pipelines;
 using Lguest.Memory;
 using Lguest.Virtio;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Lguest.Devices;
 
@@ -15,7 +14,7 @@ namespace Lguest.Devices;
 /// The device does not own the pipes: they outlive it, across reboots, and whoever made them
 /// completes them. See the folder's README for the threat model.
 /// </remarks>
-public sealed class VirtioConsoleDevice : IVirtioDevice
+public sealed class VirtioConsoleDevice : VirtioDevice
 {
     /// <summary>The port 0 receive queue's index.</summary>
     public const int ReceiveQueueIndex = 0;
@@ -33,9 +32,6 @@ public sealed class VirtioConsoleDevice : IVirtioDevice
     private readonly PipeReader _input;
     private readonly PipeWriter _output;
     private readonly ushort[] _queueSizes;
-    private readonly ILogger _logger;
-    private readonly Lock _lock = new();
-    private DeviceWorkers? _workers;
 
     /// <summary>Creates the console over a host-side pipe pair.</summary>
     /// <param name="memory">The guest's RAM.</param>
@@ -45,6 +41,7 @@ public sealed class VirtioConsoleDevice : IVirtioDevice
     /// <param name="logger">Where host stream errors go.</param>
     public VirtioConsoleDevice(GuestMemory memory, PipeReader input, PipeWriter output, VirtioConsoleOptions? options = null,
         ILogger<VirtioConsoleDevice>? logger = null)
+        : base((options ?? new VirtioConsoleOptions()).Name ?? "console", logger)
     {
         ArgumentNullException.ThrowIfNull(memory);
         ArgumentNullException.ThrowIfNull(input);
@@ -54,66 +51,40 @@ public sealed class VirtioConsoleDevice : IVirtioDevice
         _memory = memory;
         _input = input;
         _output = output;
-        _logger = (ILogger?)logger ?? NullLogger.Instance;
-        Name = options.Name ?? "console";
         _queueSizes = [options.QueueSize, options.QueueSize];
     }
 
     /// <inheritdoc />
-    public string Name { get; }
-
-    /// <inheritdoc />
-    public VirtioDeviceType DeviceType => VirtioDeviceType.Console;
+    public override VirtioDeviceType DeviceType => VirtioDeviceType.Console;
 
     /// <summary>Only the ring features and VIRTIO_F_VERSION_1: no console feature is offered.</summary>
-    public ulong DeviceFeatures => VirtioFeatures.RingIndirectDescriptors | VirtioFeatures.RingEventIndex | VirtioFeatures.Version1;
+    public override ulong DeviceFeatures => VirtioFeatures.RingIndirectDescriptors | VirtioFeatures.RingEventIndex | VirtioFeatures.Version1;
 
     /// <inheritdoc />
-    public IReadOnlyList<ushort> QueueMaxSizes => _queueSizes;
+    public override IReadOnlyList<ushort> QueueMaxSizes => _queueSizes;
 
     /// <inheritdoc />
-    public int ConfigSize => ConfigurationSize;
+    public override int ConfigSize => ConfigurationSize;
 
-    /// <summary>The configuration never changes: always 0.</summary>
-    public byte ConfigGeneration => 0;
-
-    /// <summary>Every field reads 0 (no console feature is offered).</summary>
-    public void ReadConfig(int offset, Span<byte> data) => data.Clear();
-
-    /// <summary>emerg_wr would be the only writable field, and VIRTIO_CONSOLE_F_EMERG_WRITE is not offered: ignored.</summary>
-    public void WriteConfig(int offset, ReadOnlySpan<byte> data) => _logger.ConfigWriteIgnored(Name, offset, data.Length);
+    // The configuration never changes (generation 0) and every field reads 0; emerg_wr would be the only writable
+    // field, and VIRTIO_CONSOLE_F_EMERG_WRITE is not offered: writes are ignored. The base's defaults do all three.
 
     /// <inheritdoc />
-    public void Activate(VirtioActivation activation)
+    protected override void OnActivate(VirtioActivation activation, DeviceWorkers workers)
     {
         ArgumentNullException.ThrowIfNull(activation);
-        Reset();
-        var workers = new DeviceWorkers(Name, activation.Transport, _logger);
+        ArgumentNullException.ThrowIfNull(workers);
         IReadOnlyList<Virtqueue?> queues = activation.Queues;
         // A driver may leave either queue disabled (one that only writes, say): that direction is idle.
         if (queues.Count > ReceiveQueueIndex && queues[ReceiveQueueIndex] is { } receiveq)
         {
-            var receiver = new ConsoleReceiver(_memory, _input, receiveq, activation.Transport, Name, _logger);
+            var receiver = new ConsoleReceiver(_memory, _input, receiveq, activation.Transport, Name, Logger);
             workers.Start(receiveq.Ring.Name, () => receiver.Run(workers.Stop, workers.Cancellation));
         }
         if (queues.Count > TransmitQueueIndex && queues[TransmitQueueIndex] is { } transmitq)
         {
-            var transmitter = new ConsoleTransmitter(_memory, _output, transmitq, activation.Transport, Name, _logger);
+            var transmitter = new ConsoleTransmitter(_memory, _output, transmitq, activation.Transport, Name, Logger);
             workers.Start(transmitq.Ring.Name, () => transmitter.Run(workers.Stop, workers.Cancellation));
         }
-        lock (_lock)
-            _workers = workers;
-    }
-
-    /// <inheritdoc />
-    public void Reset()
-    {
-        DeviceWorkers? workers;
-        lock (_lock)
-        {
-            workers = _workers;
-            _workers = null;
-        }
-        workers?.StopAndJoin();
     }
 }

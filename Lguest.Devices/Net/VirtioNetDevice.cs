@@ -1,7 +1,6 @@
 using Lguest.Memory;
 using Lguest.Virtio;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Lguest.Devices;
 
@@ -21,7 +20,7 @@ namespace Lguest.Devices;
 /// not own the tap: whoever opened it (the factory, across reboots) closes it after the device is reset.
 /// See the folder's README for the threat model.
 /// </remarks>
-public sealed class VirtioNetDevice : IVirtioDevice
+public sealed class VirtioNetDevice : VirtioDevice
 {
     /// <summary>The configuration space: struct virtio_net_config's mac and status (§5.1.4); later fields belong to features not offered.</summary>
     public const int ConfigurationSize = 8;
@@ -40,9 +39,6 @@ public sealed class VirtioNetDevice : IVirtioDevice
     private readonly byte[] _config = new byte[ConfigurationSize];
     private readonly ushort[] _queueSizes;
     private readonly TimeSpan _maxPollTime;
-    private readonly ILogger _logger;
-    private readonly Lock _lock = new();
-    private DeviceWorkers? _workers;
 
     /// <summary>Creates the card on an open tap.</summary>
     /// <param name="memory">The guest's RAM.</param>
@@ -52,6 +48,7 @@ public sealed class VirtioNetDevice : IVirtioDevice
     /// <param name="options">Offloads, mergeable buffers, queue size, name.</param>
     /// <param name="logger">Where drops and activations go.</param>
     internal VirtioNetDevice(GuestMemory memory, TapDevice tap, MacAddress mac, int tapMtu, VirtioNetOptions options, ILogger<VirtioNetDevice>? logger = null)
+        : base(options?.Name ?? "net", logger)
     {
         ArgumentNullException.ThrowIfNull(memory);
         ArgumentNullException.ThrowIfNull(tap);
@@ -60,8 +57,6 @@ public sealed class VirtioNetDevice : IVirtioDevice
         _memory = memory;
         _tap = tap;
         _tapMtu = tapMtu;
-        _logger = (ILogger?)logger ?? NullLogger.Instance;
-        Name = options.Name ?? "net";
         Mac = mac;
         _queueSizes = [options.QueueSize, options.QueueSize];
         _maxPollTime = options.MaxPollTime;
@@ -69,9 +64,6 @@ public sealed class VirtioNetDevice : IVirtioDevice
         mac.CopyTo(_config);
         _config[StatusOffset] = (byte)VirtioNetFeatures.StatusLinkUp;
     }
-
-    /// <inheritdoc />
-    public string Name { get; }
 
     /// <summary>The guest's MAC address, as the configuration space reports it.</summary>
     public MacAddress Mac { get; }
@@ -83,22 +75,21 @@ public sealed class VirtioNetDevice : IVirtioDevice
     public VirtioNetCounters Counters { get; } = new();
 
     /// <inheritdoc />
-    public VirtioDeviceType DeviceType => VirtioDeviceType.Net;
+    public override VirtioDeviceType DeviceType => VirtioDeviceType.Net;
 
     /// <inheritdoc />
-    public ulong DeviceFeatures { get; }
+    public override ulong DeviceFeatures { get; }
 
     /// <inheritdoc />
-    public IReadOnlyList<ushort> QueueMaxSizes => _queueSizes;
+    public override IReadOnlyList<ushort> QueueMaxSizes => _queueSizes;
 
     /// <inheritdoc />
-    public int ConfigSize => ConfigurationSize;
+    public override int ConfigSize => ConfigurationSize;
 
-    /// <summary>The MAC address and status never change: always 0.</summary>
-    public byte ConfigGeneration => 0;
+    // The MAC address and status never change: the generation stays the base's 0.
 
     /// <inheritdoc />
-    public void ReadConfig(int offset, Span<byte> data)
+    public override void ReadConfig(int offset, Span<byte> data)
     {
         data.Clear();
         if (offset >= 0 && offset < _config.Length)
@@ -108,54 +99,40 @@ public sealed class VirtioNetDevice : IVirtioDevice
         }
     }
 
-    /// <summary>
-    /// Ignored: with VIRTIO_F_VERSION_1 the MAC address is read-only to the driver (§5.1.4.2: it MUST NOT
-    /// write it), and so is the status.
-    /// </summary>
-    public void WriteConfig(int offset, ReadOnlySpan<byte> data) => _logger.ConfigWriteIgnored(Name, offset, data.Length);
+    // Writes are ignored (the base's default): with VIRTIO_F_VERSION_1 the MAC address is read-only to the driver
+    // (§5.1.4.2: it MUST NOT write it), and so is the status.
 
     /// <inheritdoc />
     /// <exception cref="BadDriverException">The driver accepted a feature without one it requires (§5.1.3.1).</exception>
-    public void Activate(VirtioActivation activation)
+    protected override void OnActivate(VirtioActivation activation, DeviceWorkers workers)
     {
         ArgumentNullException.ThrowIfNull(activation);
-        Reset();
+        ArgumentNullException.ThrowIfNull(workers);
         ulong features = activation.Features;
         if (VirtioNetNegotiation.DependencyError(features) is string error)
             throw new BadDriverException(Name, error);
         TunOffloads offloads = VirtioNetNegotiation.TapOffloads(features);
         _tap.SetOffloads(offloads);
         int frameLimit = VirtioNetNegotiation.ReceiveFrameLimit(features, _tapMtu);
-        _logger.Activated(Name, features, offloads, (features & VirtioNetFeatures.MergeableRxBuffers) != 0 ? "mergeable" : "one-chain", frameLimit);
+        Logger.Activated(Name, features, offloads, (features & VirtioNetFeatures.MergeableRxBuffers) != 0 ? "mergeable" : "one-chain", frameLimit);
 
-        var workers = new DeviceWorkers(Name, activation.Transport, _logger);
         if (activation.Queues.Count > ReceiveQueue && activation.Queues[ReceiveQueue] is { } rx)
         {
-            var receiver = new NetReceiver(_memory, rx, activation.Transport, _tap, features, frameLimit, Counters, workers.Stop, Name, _logger);
+            var receiver = new NetReceiver(_memory, rx, activation.Transport, _tap, features, frameLimit, Counters, workers.Stop, Name, Logger);
             workers.Start(rx.Ring.Name, receiver.Run);
         }
         if (activation.Queues.Count > TransmitQueue && activation.Queues[TransmitQueue] is { } tx)
         {
-            var transmitter = new NetTransmitter(_memory, tx, activation.Transport, _tap, features, Counters, workers.Stop, Name, _logger,
+            var transmitter = new NetTransmitter(_memory, tx, activation.Transport, _tap, features, Counters, workers.Stop, Name, Logger,
                 PollWindow.ForWorker(_maxPollTime));
             workers.Start(tx.Ring.Name, transmitter.Run);
         }
-        lock (_lock)
-            _workers = workers;
     }
 
     /// <inheritdoc />
-    public void Reset()
+    protected override void OnReset(VirtioActivation? previous)
     {
-        DeviceWorkers? workers;
-        lock (_lock)
-        {
-            workers = _workers;
-            _workers = null;
-        }
-        if (workers is null)
-            return;
-        workers.StopAndJoin();
-        _logger.Stopped(Name, Counters);
+        if (previous is not null)
+            Logger.Stopped(Name, Counters);
     }
 }

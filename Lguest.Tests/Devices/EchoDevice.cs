@@ -1,4 +1,3 @@
-using Lguest.Hypervisor;
 using Lguest.Memory;
 using Lguest.Virtio;
 using Microsoft.Extensions.DependencyInjection;
@@ -6,32 +5,29 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Lguest.Tests.Devices;
 
 /// <summary>
-/// A third-party device written only against Lguest.Core's public API, as a plugin author would:
-/// one queue, each chain's readable bytes copied into its writable buffers. Its device ID is one
-/// virtio leaves unassigned, so no real driver binds it.
+/// A third-party device written only against Lguest.Core's public API, as a plugin author would: one queue,
+/// each chain's readable bytes copied into its writable buffers, on the <see cref="VirtioDevice"/> base (its
+/// worker, stop signal and containment of a driver's errors). Its device ID is one virtio leaves unassigned,
+/// so no real driver binds it.
 /// </summary>
-internal sealed class EchoDevice(GuestMemory memory) : IVirtioDevice
+internal sealed class EchoDevice(GuestMemory memory) : VirtioDevice("echo")
 {
     public const VirtioDeviceType EchoType = (VirtioDeviceType)0x3e;
 
-    private Thread? _worker;
-    private EventNotifier? _stop;
-
-    public string Name => "echo";
-
-    public VirtioDeviceType DeviceType => EchoType;
-
-    public ulong DeviceFeatures => VirtioFeatures.Version1;
-
-    public IReadOnlyList<ushort> QueueMaxSizes { get; } = [16];
-
-    public int ConfigSize => 4;
-
-    public byte ConfigGeneration => 0;
+    /// <summary>The most bytes one chain echoes: bounds the host buffer whatever the guest's chain holds.</summary>
+    public const int MaxEcho = 4096;
 
     public int Echoed;
 
-    public void ReadConfig(int offset, Span<byte> data)
+    public override VirtioDeviceType DeviceType => EchoType;
+
+    public override ulong DeviceFeatures => VirtioFeatures.Version1;
+
+    public override IReadOnlyList<ushort> QueueMaxSizes { get; } = [16];
+
+    public override int ConfigSize => 4;
+
+    public override void ReadConfig(int offset, Span<byte> data)
     {
         // The configuration is one le32: the number of chains echoed so far.
         Span<byte> config = stackalloc byte[4];
@@ -39,21 +35,15 @@ internal sealed class EchoDevice(GuestMemory memory) : IVirtioDevice
         config.Slice(offset, data.Length).CopyTo(data);
     }
 
-    public void WriteConfig(int offset, ReadOnlySpan<byte> data)
-    {
-    }
-
-    public void Activate(VirtioActivation activation)
+    protected override void OnActivate(VirtioActivation activation, DeviceWorkers workers)
     {
         if (activation.Queues[0] is not { } queue)
             return;
-        var stop = new EventNotifier();
-        _stop = stop;
-        _worker = new Thread(() =>
+        workers.Start(queue.Ring.Name, () =>
         {
             var chain = new DescriptorChain();
-            var bytes = new byte[4096];
-            while (queue.Ring.WaitForAvailable(queue.Notifier, stop))
+            var bytes = new byte[MaxEcho];
+            while (queue.Ring.WaitForAvailable(queue.Notifier, workers.Stop))
             {
                 while (queue.Ring.TryPop(chain))
                 {
@@ -65,17 +55,7 @@ internal sealed class EchoDevice(GuestMemory memory) : IVirtioDevice
                 if (queue.Ring.NeedsInterrupt())
                     activation.Transport.SignalUsedBuffers(queue.Index);
             }
-        }) { IsBackground = true };
-        _worker.Start();
-    }
-
-    public void Reset()
-    {
-        _stop?.Signal();
-        _worker?.Join();
-        _stop?.Dispose();
-        _stop = null;
-        _worker = null;
+        });
     }
 }
 

@@ -6,22 +6,26 @@ namespace Lguest.Tests.Support;
 
 /// <summary>
 /// An <see cref="IVirtioTransport"/> that records what a device asks of it: used-buffer interrupts per
-/// queue (and wakes a driver waiting for one), configuration changes, bad-driver reports.
+/// queue (and wakes a driver waiting for one), configuration changes, bad-driver and device-failure reports.
 /// </summary>
 internal sealed class RecordingVirtioTransport : IVirtioTransport, IDisposable
 {
     private readonly ConcurrentDictionary<int, int> _signals = new();
     private readonly ConcurrentQueue<BadDriverException> _badDrivers = new();
+    private readonly ConcurrentQueue<(string What, Exception? Error)> _failures = new();
 
     /// <summary>Signalled on every used-buffer interrupt, whatever the queue.</summary>
     public EventNotifier Interrupt { get; } = new();
 
-    /// <summary>Signalled on every bad-driver report.</summary>
+    /// <summary>Signalled on every bad-driver or device-failure report.</summary>
     public EventNotifier BadDriverReported { get; } = new();
 
     public int ConfigChanges;
 
     public IReadOnlyCollection<BadDriverException> BadDrivers => _badDrivers;
+
+    /// <summary>The device's own failures, as reported.</summary>
+    public IReadOnlyCollection<(string What, Exception? Error)> DeviceFailures => _failures;
 
     /// <summary>The used-buffer interrupts queue <paramref name="queue"/> asked for.</summary>
     public int Signals(int queue) => _signals.GetValueOrDefault(queue);
@@ -37,6 +41,12 @@ internal sealed class RecordingVirtioTransport : IVirtioTransport, IDisposable
     public void ReportBadDriver(BadDriverException badDriver)
     {
         _badDrivers.Enqueue(badDriver);
+        BadDriverReported.Signal();
+    }
+
+    public void ReportDeviceFailure(string what, Exception? error)
+    {
+        _failures.Enqueue((what, error));
         BadDriverReported.Signal();
     }
 

@@ -158,6 +158,8 @@ public class BlockBenchmarks
 
         public void ReportBadDriver(BadDriverException badDriver) => throw badDriver;
 
+        public void ReportDeviceFailure(string what, Exception? error) => throw new InvalidOperationException(what, error);
+
         public void Dispose() => Interrupt.Dispose();
     }
 }

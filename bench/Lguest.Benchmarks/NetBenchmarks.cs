@@ -236,6 +236,8 @@ public partial class NetBenchmarks
 
         public void ReportBadDriver(BadDriverException badDriver) => throw badDriver;
 
+        public void ReportDeviceFailure(string what, Exception? error) => throw new InvalidOperationException(what, error);
+
         public void Dispose() => Interrupt.Dispose();
     }
 }

@@ -16,4 +16,7 @@ internal sealed class FuzzVirtioTransport : IVirtioTransport
     public void SignalConfigChange() => ConfigChanges++;
 
     public void ReportBadDriver(BadDriverException badDriver) => BadDriver ??= badDriver;
+
+    // A device failing on its own is a bug the fuzzer must see: let it crash the target.
+    public void ReportDeviceFailure(string what, Exception? error) => throw new InvalidOperationException(what, error);
 }
