@@ -20,7 +20,7 @@ internal sealed record RunArguments
     public const string Usage = """
         Usage: lguest [--verbose|-v] [--tunnet=(<ipaddr>:<macaddr>|bridge:<bridgename>:<macaddr>)]...
                       [--block=[ro:]<filename>]... [--rng] [--initrd=<filename>] [--username=<user>] [--chroot=<dir>]
-                      [--net-offloads=on|off] [--poll-us=N] [--strict] [--backend=auto|kvm|lguest] [--cpus=N] [--no-reboot]
+                      [--net-offloads=on|off] [--poll-us=N] [--io-engine=io_uring|sync] [--strict] [--backend=auto|kvm|lguest] [--cpus=N] [--no-reboot]
                       <mem-in-mb> vmlinux [args...]
         Boots a Linux kernel (bzImage or ELF vmlinux) with <mem-in-mb> megabytes of RAM and its console on this
         terminal: a virtio console (device 1), and on KVM also COM1, which gets the keys unless the kernel's
@@ -38,6 +38,9 @@ internal sealed record RunArguments
                                  QEMU's poll-max-ns; default 32, 0 = never poll, at most 1000)
           --block=FILE           a disk on the image FILE
           --block=ro:FILE        a read-only disk on FILE (a file named ro:... is ./ro:...)
+          --io-engine=io_uring|sync  how the disks do their I/O: many requests in flight on io_uring
+                                 (default) or one at a time with blocking calls; each disk has one
+                                 request queue per vCPU
           --rng                  an entropy device fed from the host's random source
           --initrd=FILE          load FILE as the initial RAM disk
           --username=USER        once everything is open, become USER (its uid, gid and groups)
@@ -60,7 +63,7 @@ internal sealed record RunArguments
     private static readonly (string Name, bool TakesValue)[] LongOptions =
     [
         ("verbose", false), ("tunnet", true), ("block", true), ("rng", false), ("initrd", true), ("username", true),
-        ("chroot", true), ("net-offloads", true), ("poll-us", true), ("strict", false), ("backend", true), ("cpus", true), ("no-reboot", false), ("help", false),
+        ("chroot", true), ("net-offloads", true), ("poll-us", true), ("io-engine", true), ("strict", false), ("backend", true), ("cpus", true), ("no-reboot", false), ("help", false),
     ];
 
     /// <summary>The <c>--block</c> value prefix that attaches the image read-only.</summary>
@@ -98,6 +101,9 @@ internal sealed record RunArguments
     /// default (<see cref="Virtio.PollWindow.DefaultMax"/>).
     /// </summary>
     public int? PollMicroseconds { get; init; }
+
+    /// <summary>The disks' I/O engine (<c>--io-engine</c>); io_uring unless given.</summary>
+    public VirtioBlockIoEngine BlockIo { get; init; } = VirtioBlockIoEngine.IoUring;
 
     /// <summary>MEM-IN-MB as typed; <see cref="RunCommand"/> checks it (a bad size is bad input, not bad usage).</summary>
     public string Memory { get; init; } = "";
@@ -319,6 +325,14 @@ internal sealed record RunArguments
                     return false;
                 }
                 parsed = parsed with { NetOffloads = value == "on" };
+                return true;
+            case "io-engine":
+                if (value is not ("io_uring" or "sync"))
+                {
+                    error = $"--io-engine '{value}' is not io_uring or sync";
+                    return false;
+                }
+                parsed = parsed with { BlockIo = value == "sync" ? VirtioBlockIoEngine.Sync : VirtioBlockIoEngine.IoUring };
                 return true;
             case "poll-us":
             {

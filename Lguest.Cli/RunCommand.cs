@@ -74,7 +74,7 @@ internal static class RunCommand
             o.Output = environment.Output;
         });
         foreach (DeviceOption device in arguments.Devices)
-            AddDevice(services, device, arguments.NetOffloads, arguments.PollMicroseconds);
+            AddDevice(services, device, arguments);
         services.AddLguest(o =>
         {
             o.MemoryBytes = memoryBytes;
@@ -171,8 +171,10 @@ internal static class RunCommand
         services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
     }
 
-    private static void AddDevice(IServiceCollection services, DeviceOption device, bool netOffloads, int? pollMicroseconds)
+    private static void AddDevice(IServiceCollection services, DeviceOption device, RunArguments arguments)
     {
+        bool netOffloads = arguments.NetOffloads;
+        int? pollMicroseconds = arguments.PollMicroseconds;
         switch (device.Kind)
         {
             case DeviceKind.Block:
@@ -180,6 +182,9 @@ internal static class RunCommand
                 {
                     o.Path = device.Value!;
                     o.ReadOnly = device.ReadOnly;
+                    o.IoEngine = arguments.BlockIo;
+                    // One request queue per vCPU, as QEMU's virtio-blk has by default: blk-mq maps each CPU to one.
+                    o.NumQueues = (ushort)Math.Min(arguments.Cpus, VirtioBlockOptions.MaxNumQueues);
                     if (pollMicroseconds is int blockPoll)
                         o.MaxPollTime = TimeSpan.FromMicroseconds(blockPoll);
                 });

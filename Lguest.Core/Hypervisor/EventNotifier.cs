@@ -25,6 +25,12 @@ public sealed unsafe class EventNotifier : IDisposable
     /// <summary>The eventfd, for a backend that registers it with the kernel.</summary>
     internal FileDescriptor Handle => _fd;
 
+    /// <summary>
+    /// The eventfd, for a device that waits on it in an event loop of its own (an io_uring poll, epoll):
+    /// readable while a signal is pending; <see cref="TryConsume"/> clears it. Do not close it.
+    /// </summary>
+    public System.Runtime.InteropServices.SafeHandle FileHandle => _fd;
+
     /// <summary>Wakes the waiter (now or at its next wait).</summary>
     public void Signal()
     {

@@ -26,4 +26,8 @@ internal static partial class BlockLog
     [LoggerMessage(EventId = 3104, Level = LogLevel.Trace,
         Message = "{Device}: request type {Type} sector {Sector}, {Length} data bytes: status {Status}")]
     public static partial void Request(this ILogger logger, string device, uint type, ulong sector, ulong length, byte status);
+
+    [LoggerMessage(EventId = 3105, Level = LogLevel.Warning,
+        Message = "{Device}: io_uring is not available ({Error}): requests are served one at a time with blocking calls")]
+    public static partial void IoUringUnavailable(this ILogger logger, string device, string error);
 }

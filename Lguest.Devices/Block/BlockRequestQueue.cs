@@ -9,13 +9,15 @@ using Microsoft.Win32.SafeHandles;
 namespace Lguest.Devices;
 
 /// <summary>
-/// Serves one block request queue (virtio 1.2 §5.2.6): pops every available request, does its I/O
-/// with preadv/pwritev straight between the image and guest memory, adds each to the used ring,
-/// publishes once and decides once whether to interrupt. After the first batch nothing on this path
-/// allocates: the chain and the scatter-gather scratch array are reused.
+/// Serves one block request queue (virtio 1.2 §5.2.6): pops every available request and does its I/O
+/// straight between the image and guest memory, either on the queue's io_uring (many requests in
+/// flight, completions published in batches: BlockRequestQueue.Async.cs) or with blocking
+/// preadv/pwritev (one at a time: <see cref="ServeAvailable"/>), adds each to the used ring, publishes
+/// once per batch and decides once whether to interrupt. After the first batch nothing on either path
+/// allocates: the chain, the scatter-gather scratch array and the in-flight slots are reused.
 /// </summary>
 /// <remarks>Driven by one thread at a time: the queue's worker, or a test calling <see cref="ServeAvailable"/>.</remarks>
-internal sealed class BlockRequestQueue
+internal sealed partial class BlockRequestQueue : IDisposable
 {
     /// <summary>struct virtio_blk_req's header: le32 type, le32 reserved, le64 sector.</summary>
     public const int HeaderSize = 16;
@@ -37,10 +39,12 @@ internal sealed class BlockRequestQueue
     // One entry per descriptor a chain can have: the Vring refuses chains (and indirect tables)
     // longer than the queue size, so a slice of a chain always fits.
     private readonly GuestBuffer[] _scatter;
+    private readonly BlockQueueSettings _settings;
     private Refusal _warned;
 
     public BlockRequestQueue(GuestMemory memory, SafeFileHandle file, ulong capacity, bool readOnly, byte[] id,
-        string name, ILogger logger, Virtqueue queue, IVirtioTransport transport, PollWindow? poll = null)
+        string name, ILogger logger, Virtqueue queue, IVirtioTransport transport, PollWindow? poll = null,
+        BlockQueueSettings? settings = null)
     {
         _memory = memory;
         _file = file;
@@ -53,7 +57,13 @@ internal sealed class BlockRequestQueue
         _transport = transport;
         _poll = poll ?? new PollWindow(TimeSpan.Zero);
         _scatter = new GuestBuffer[queue.Ring.Size];
+        _settings = settings ?? BlockQueueSettings.Plain;
+        if (_settings.Engine == VirtioBlockIoEngine.IoUring)
+            OpenRing();
     }
+
+    /// <summary>Whether IN, OUT and FLUSH go through io_uring (false: blocking calls on the worker).</summary>
+    public bool UsesIoUring => _ring is not null;
 
     [Flags]
     private enum Refusal
@@ -65,6 +75,7 @@ internal sealed class BlockRequestQueue
         OutOfRange = 8,
         ReadOnly = 16,
         Unsupported = 32,
+        BadRange = 64,
     }
 
     /// <summary>
@@ -74,6 +85,11 @@ internal sealed class BlockRequestQueue
     /// <exception cref="BadDriverException">The driver broke the ring's rules; the queue is abandoned.</exception>
     public void Run(Hypervisor.EventNotifier stop)
     {
+        if (_ring is not null)
+        {
+            RunInFlight(stop);
+            return;
+        }
         Vring ring = _queue.Ring;
         while (ring.WaitForAvailable(_queue.Notifier, stop, _poll))
             ServeAvailable();
@@ -92,7 +108,7 @@ internal sealed class BlockRequestQueue
         // keep its earlier completions unpublished for ever.
         while (served < ring.Size && ring.TryPop(_chain))
         {
-            ring.AddUsed(_chain.Head, Serve(_chain));
+            ring.AddUsed(_chain.Head, Serve(_chain, inFlight: false, out _));
             served++;
         }
         if (served != 0)
@@ -104,9 +120,11 @@ internal sealed class BlockRequestQueue
         return served;
     }
 
-    // Returns the used length: the bytes written into the chain's writable buffers.
-    private uint Serve(DescriptorChain chain)
+    // Returns the used length: the bytes written into the chain's writable buffers. With inFlight, IN,
+    // OUT and FLUSH may go to the io_uring instead (submitted true): the completion answers them later.
+    private uint Serve(DescriptorChain chain, bool inFlight, out bool submitted)
     {
+        submitted = false;
         // The status byte is the last byte of the last non-empty writable buffer. Without one the
         // request cannot be answered at all; it is returned with nothing written.
         ulong writable = chain.WritableLength;
@@ -133,6 +151,12 @@ internal sealed class BlockRequestQueue
                 if (!CheckRange(type, sector, dataIn))
                     return Finish(chain, VirtioBlockStatus.IoError, 1);
                 int count = DescriptorChain.Slice(chain.Writable, 0, dataIn, _scatter);
+                uint usedOnSuccess = (uint)Math.Min(dataIn + 1, uint.MaxValue);
+                if (inFlight && TrySubmitTransfer(chain, type, sector, dataIn, count, usedOnSuccess))
+                {
+                    submitted = true;
+                    return 0;
+                }
                 byte status = Transfer(type, sector, dataIn, count, write: false);
                 return Finish(chain, status, status == VirtioBlockStatus.Ok ? (uint)Math.Min(dataIn + 1, uint.MaxValue) : 1);
             }
@@ -143,10 +167,20 @@ internal sealed class BlockRequestQueue
                 if (!CheckRange(type, sector, dataOut))
                     return Finish(chain, VirtioBlockStatus.IoError, 1);
                 int count = DescriptorChain.Slice(chain.Readable, HeaderSize, dataOut, _scatter);
+                if (inFlight && TrySubmitTransfer(chain, type, sector, dataOut, count, 1))
+                {
+                    submitted = true;
+                    return 0;
+                }
                 return Finish(chain, Transfer(type, sector, dataOut, count, write: true), 1);
             }
             case VirtioBlockRequestType.Flush:
             {
+                if (inFlight && TrySubmitFlush(chain))
+                {
+                    submitted = true;
+                    return 0;
+                }
                 // The request completes only once the host says the data is on stable storage.
                 int errno = FileSync.DataSync(_file);
                 if (errno != 0)
@@ -158,6 +192,13 @@ internal sealed class BlockRequestQueue
                 int length = (int)Math.Min(dataIn, (ulong)_id.Length);
                 int copied = chain.CopyToWritable(_memory, 0, _id.AsSpan(0, length));
                 return Finish(chain, VirtioBlockStatus.Ok, (uint)copied + 1);
+            }
+            case VirtioBlockRequestType.Discard when _settings.Discard:
+            case VirtioBlockRequestType.WriteZeroes when _settings.WriteZeroes:
+            {
+                if (_readOnly)
+                    return Finish(chain, Refuse(Refusal.ReadOnly, type, sector, "discard or write-zeroes on a read-only disk"), 1);
+                return Finish(chain, ServeRanges(chain, type, dataOut), 1);
             }
             default:
                 return Finish(chain, Refuse(Refusal.Unsupported, type, sector, "unsupported request type"), 1);
@@ -207,18 +248,22 @@ internal sealed class BlockRequestQueue
 
     private uint Finish(DescriptorChain chain, byte status, uint written)
     {
-        // The last byte of the last writable buffer that has one (a zero-length buffer may trail it).
+        _memory.Write(StatusAddress(chain), status);
+        return written;
+    }
+
+    // The last byte of the last writable buffer that has one (a zero-length buffer may trail it); Serve
+    // made sure there is one.
+    private static GuestAddress StatusAddress(DescriptorChain chain)
+    {
         ReadOnlySpan<GuestBuffer> buffers = chain.Writable;
         for (int i = buffers.Length - 1; i >= 0; i--)
         {
             GuestBuffer b = buffers[i];
             if (b.Length != 0)
-            {
-                _memory.Write(b.Address.Offset(b.Length - 1), status);
-                break;
-            }
+                return b.Address.Offset(b.Length - 1);
         }
-        return written;
+        throw new InvalidOperationException("a request without a writable byte has no status");
     }
 
     private byte Refuse(Refusal kind, uint type, ulong sector, string reason)

@@ -7,9 +7,10 @@ using Microsoft.Win32.SafeHandles;
 namespace Lguest.Devices;
 
 /// <summary>
-/// A virtio block device (virtio 1.2 §5.2) backed by a disk image file: one request queue served by
-/// its own worker thread with vectored positional I/O between the file and guest memory, IN, OUT,
-/// FLUSH (fdatasync) and GET_ID requests, and every request checked against the disk's capacity.
+/// A virtio block device (virtio 1.2 §5.2) backed by a disk image file: one or more request queues,
+/// each served by its own worker thread with many requests in flight on io_uring (or one at a time with
+/// blocking calls), I/O straight between the file and guest memory, IN, OUT, FLUSH (fdatasync), GET_ID,
+/// DISCARD and WRITE_ZEROES (fallocate), and every request checked against the disk's capacity.
 /// </summary>
 /// <remarks>
 /// The device does not own the file handle: whoever opened it (the factory, across reboots) closes it
@@ -30,6 +31,13 @@ public sealed class VirtioBlockDevice : VirtioDevice
     private const int CapacityOffset = 0;
     private const int SegMaxOffset = 12;
     private const int BlockSizeOffset = 20;
+    private const int NumQueuesOffset = 34;
+    private const int MaxDiscardSectorsOffset = 36;
+    private const int MaxDiscardSegOffset = 40;
+    private const int DiscardSectorAlignmentOffset = 44;
+    private const int MaxWriteZeroesSectorsOffset = 48;
+    private const int MaxWriteZeroesSegOffset = 52;
+    private const int WriteZeroesMayUnmapOffset = 56;
 
     private readonly GuestMemory _memory;
     private readonly SafeFileHandle _file;
@@ -38,6 +46,8 @@ public sealed class VirtioBlockDevice : VirtioDevice
     private readonly byte[] _config = new byte[ConfigurationSize];
     private readonly ushort[] _queueSizes;
     private readonly TimeSpan _maxPollTime;
+    private readonly VirtioBlockIoEngine _engine;
+    private readonly int _maxInFlight;
 
     /// <summary>Creates the device over an open disk image.</summary>
     /// <param name="memory">The guest's RAM, where requests point.</param>
@@ -57,8 +67,10 @@ public sealed class VirtioBlockDevice : VirtioDevice
         _file = file;
         _readOnly = options.ReadOnly;
         _id = options.IdBytes();
-        _queueSizes = [options.QueueSize];
+        _queueSizes = Enumerable.Repeat(options.QueueSize, options.NumQueues).ToArray();
         _maxPollTime = options.MaxPollTime;
+        _engine = options.IoEngine;
+        _maxInFlight = options.MaxInFlight;
 
         // A tail shorter than a sector is not addressable by the guest.
         Capacity = (ulong)RandomAccess.GetLength(file) / SectorSize;
@@ -68,8 +80,24 @@ public sealed class VirtioBlockDevice : VirtioDevice
         BinaryPrimitives.WriteUInt32LittleEndian(_config.AsSpan(SegMaxOffset), (uint)options.QueueSize - 2);
         BinaryPrimitives.WriteUInt32LittleEndian(_config.AsSpan(BlockSizeOffset), SectorSize);
 
+        if (options.NumQueues > 1)
+            BinaryPrimitives.WriteUInt16LittleEndian(_config.AsSpan(NumQueuesOffset), options.NumQueues);
+        bool discard = options.Discard && !_readOnly;
+        if (discard)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(_config.AsSpan(MaxDiscardSectorsOffset), BlockRequestQueue.MaxDiscardSectors);
+            BinaryPrimitives.WriteUInt32LittleEndian(_config.AsSpan(MaxDiscardSegOffset), BlockRequestQueue.MaxRanges);
+            BinaryPrimitives.WriteUInt32LittleEndian(_config.AsSpan(DiscardSectorAlignmentOffset), BlockRequestQueue.DiscardSectorAlignment);
+            BinaryPrimitives.WriteUInt32LittleEndian(_config.AsSpan(MaxWriteZeroesSectorsOffset), BlockRequestQueue.MaxWriteZeroesSectors);
+            BinaryPrimitives.WriteUInt32LittleEndian(_config.AsSpan(MaxWriteZeroesSegOffset), BlockRequestQueue.MaxRanges);
+            // WRITE_ZEROES with the unmap flag may punch a hole: it reads back as zeroes all the same.
+            _config[WriteZeroesMayUnmapOffset] = 1;
+        }
+
         DeviceFeatures = VirtioBlockFeatures.SegMax | VirtioBlockFeatures.BlockSize | VirtioBlockFeatures.Flush
             | (_readOnly ? VirtioBlockFeatures.ReadOnly : 0)
+            | (options.NumQueues > 1 ? VirtioBlockFeatures.MultiQueue : 0)
+            | (discard ? VirtioBlockFeatures.Discard | VirtioBlockFeatures.WriteZeroes : 0)
             | VirtioFeatures.RingIndirectDescriptors | VirtioFeatures.RingEventIndex | VirtioFeatures.Version1;
         Logger.Opened(Name, options.Path, Capacity, _readOnly ? ", read-only" : "");
     }
@@ -112,11 +140,21 @@ public sealed class VirtioBlockDevice : VirtioDevice
     {
         ArgumentNullException.ThrowIfNull(activation);
         ArgumentNullException.ThrowIfNull(workers);
-        if (activation.Queues.Count > 0 && activation.Queues[0] is { } queue)
+        ulong negotiated = activation.Features;
+        var settings = new BlockQueueSettings((negotiated & VirtioBlockFeatures.Discard) != 0,
+            (negotiated & VirtioBlockFeatures.WriteZeroes) != 0, _engine, _maxInFlight);
+        // One worker per queue the driver enabled (with MQ, Linux enables num_queues of them).
+        foreach (Virtqueue? queue in activation.Queues)
         {
+            if (queue is null)
+                continue;
             var requests = new BlockRequestQueue(_memory, _file, Capacity, _readOnly, _id, Name, Logger, queue, activation.Transport,
-                PollWindow.ForWorker(_maxPollTime));
-            workers.Start(queue.Ring.Name, () => requests.Run(workers.Stop));
+                PollWindow.ForWorker(_maxPollTime), settings);
+            workers.Start(queue.Ring.Name, () =>
+            {
+                using (requests)
+                    requests.Run(workers.Stop);
+            });
         }
     }
 }

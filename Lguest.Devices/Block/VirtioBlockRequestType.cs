@@ -18,10 +18,10 @@ public static class VirtioBlockRequestType
     /// <summary>VIRTIO_BLK_T_GET_LIFETIME (10): flash wear estimates; not supported here.</summary>
     public const uint GetLifetime = 10;
 
-    /// <summary>VIRTIO_BLK_T_DISCARD (11): not supported here.</summary>
+    /// <summary>VIRTIO_BLK_T_DISCARD (11): deallocate ranges (a hole punched in the image) when VIRTIO_BLK_F_DISCARD is negotiated.</summary>
     public const uint Discard = 11;
 
-    /// <summary>VIRTIO_BLK_T_WRITE_ZEROES (13): not supported here.</summary>
+    /// <summary>VIRTIO_BLK_T_WRITE_ZEROES (13): zero ranges of the image when VIRTIO_BLK_F_WRITE_ZEROES is negotiated.</summary>
     public const uint WriteZeroes = 13;
 
     /// <summary>VIRTIO_BLK_T_SECURE_ERASE (14): not supported here.</summary>

@@ -1,3 +1,4 @@
+using Lguest.Devices;
 using Lguest.Cli;
 
 namespace Lguest.Tests.Cli;
@@ -162,6 +163,15 @@ public class RunArgumentsTests
         RunArguments a = Parse("--verb", "--init=i.img", "--bl", "d.img", "--str", "64", "k");
         Assert.That((a.Verbose, a.Initrd, a.Strict), Is.EqualTo((true, "i.img", true)));
         Assert.That(a.Devices.Single(), Is.EqualTo(new DeviceOption(DeviceKind.Block, "d.img")));
+    }
+
+    [Test]
+    public void The_disks_io_engine_is_io_uring_unless_io_engine_says_sync_and_anything_else_is_refused()
+    {
+        Assert.That(Parse("64", "k").BlockIo, Is.EqualTo(VirtioBlockIoEngine.IoUring));
+        Assert.That(Parse("--io-engine=sync", "64", "k").BlockIo, Is.EqualTo(VirtioBlockIoEngine.Sync));
+        Assert.That(Parse("--io-engine", "io_uring", "64", "k").BlockIo, Is.EqualTo(VirtioBlockIoEngine.IoUring));
+        Assert.That(Refuse("--io-engine=aio", "64", "k"), Is.EqualTo("--io-engine 'aio' is not io_uring or sync"));
     }
 
     [Test]

@@ -18,13 +18,14 @@ internal sealed class BlockTestBed : IDisposable
     private readonly SafeFileHandle _file;
 
     public BlockTestBed(bool readOnly = false, long imageBytes = 1 << 20, ushort queueSize = 64, ulong features = DefaultFeatures,
-        bool activate = true, string? serial = null)
+        bool activate = true, string? serial = null, Action<VirtioBlockOptions>? configure = null)
     {
         ImagePath = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"lguest-blk-{Guid.NewGuid():N}.img");
         Pattern = new byte[imageBytes];
         new Random(42).NextBytes(Pattern);
         File.WriteAllBytes(ImagePath, Pattern);
         Options = new VirtioBlockOptions { Path = ImagePath, ReadOnly = readOnly, QueueSize = queueSize, Serial = serial };
+        configure?.Invoke(Options);
         _file = File.OpenHandle(ImagePath, FileMode.Open, readOnly ? FileAccess.Read : FileAccess.ReadWrite, FileShare.ReadWrite);
         Memory = GuestMemory.Allocate(GuestMemoryLayout.Flat(16 << 20));
         Arena = new GuestArena(new GuestAddress(1 << 20), 15 << 20);

@@ -8,10 +8,11 @@ namespace Lguest.Tests.Devices.Block;
 public class VirtioBlockConfigurationTests
 {
     [Test]
-    public void A_writable_disk_offers_flush_seg_max_blk_size_the_ring_features_and_version_1_but_not_read_only()
+    public void A_writable_disk_offers_flush_seg_max_blk_size_discard_write_zeroes_the_ring_features_and_version_1_but_not_read_only()
     {
         using var bed = new BlockTestBed(activate: false);
         Assert.That(bed.Device.DeviceFeatures, Is.EqualTo(VirtioBlockFeatures.Flush | VirtioBlockFeatures.SegMax | VirtioBlockFeatures.BlockSize
+            | VirtioBlockFeatures.Discard | VirtioBlockFeatures.WriteZeroes
             | VirtioFeatures.RingIndirectDescriptors | VirtioFeatures.RingEventIndex | VirtioFeatures.Version1));
     }
 
@@ -78,7 +79,7 @@ public class VirtioBlockConfigurationTests
     [Test]
     public void Fields_of_features_not_offered_read_zero()
     {
-        using var bed = new BlockTestBed(activate: false);
+        using var bed = new BlockTestBed(activate: false, configure: o => o.Discard = false);
         var config = new byte[60];
         for (int offset = 0; offset < 60; offset += 4)
             bed.Device.ReadConfig(offset, config.AsSpan(offset, 4));

@@ -14,7 +14,10 @@ namespace Lguest.Fuzz.Targets;
 /// served once by the device's own queue code against a 64 KiB disk image. The device may write only into
 /// the requests' writable buffers and its used ring, never grows the image, and leaves a read-only one alone.
 /// </summary>
-/// <remarks>Layout: byte 0 = the ring mode (<see cref="GuestRings.Mode"/>) with read-only in bit 5; the rest is RAM from 0.</remarks>
+/// <remarks>
+/// Layout: byte 0 = the ring mode (<see cref="GuestRings.Mode"/>) with read-only in bit 5 and DISCARD and
+/// WRITE_ZEROES negotiated in bit 6; the rest is RAM from 0.
+/// </remarks>
 public sealed class VirtioBlockTarget : FuzzTarget, IDisposable
 {
     private const int MemorySize = 0x10000;
@@ -60,6 +63,7 @@ public sealed class VirtioBlockTarget : FuzzTarget, IDisposable
         byte mode = reader.Byte();
         (int size, ulong features) = GuestRings.Mode(mode);
         bool readOnly = (mode & 32) != 0;
+        bool ranges = (mode & 64) != 0;
         Span<byte> ram = _memory.GetSpan(GuestAddress.Zero, MemorySize);
         ram.Clear();
         reader.Bytes(MemorySize).CopyTo(ram);
@@ -70,7 +74,8 @@ public sealed class VirtioBlockTarget : FuzzTarget, IDisposable
         var transport = new FuzzVirtioTransport();
         var queue = new Virtqueue(0, new Vring(_memory, "block vq 0", size, GuestRings.Addresses, features), _notifier);
         var requests = new BlockRequestQueue(_memory, _file, ImageSize / VirtioBlockDevice.SectorSize, readOnly, "fuzz-serial"u8.ToArray(),
-            "block", NullLogger.Instance, queue, transport);
+            "block", NullLogger.Instance, queue, transport,
+            settings: ranges ? new BlockQueueSettings(true, true, VirtioBlockIoEngine.Sync, 1) : BlockQueueSettings.Plain);
         try
         {
             _ = requests.ServeAvailable();
@@ -131,6 +136,19 @@ public sealed class VirtioBlockTarget : FuzzTarget, IDisposable
         yield return new("flush-get-id", Input(3 | 16, Memory((VirtioBlockRequestType.Flush, 0, 0, false), (VirtioBlockRequestType.GetId, 0, 20, true))));
         yield return new("read-only-write", Input(3 | 32, Memory((VirtioBlockRequestType.Out, 1, 512, false))));
         yield return new("past-the-end", Input(3, Memory((VirtioBlockRequestType.In, 127, 1024, true), (VirtioBlockRequestType.Discard, 0, 16, false))));
+        // DISCARD (sectors 8-23) and WRITE_ZEROES (two ranges, one with unmap), then one past the end.
+        byte[] discard = Memory((VirtioBlockRequestType.Discard, 0, 16, false), (VirtioBlockRequestType.WriteZeroes, 0, 32, false),
+            (VirtioBlockRequestType.Discard, 0, 16, false));
+        FuzzInputWriter.Put64(discard, 0x2000, 8);
+        FuzzInputWriter.Put32(discard, 0x2008, 16);
+        FuzzInputWriter.Put64(discard, 0x2200, 40);
+        FuzzInputWriter.Put32(discard, 0x2208, 8);
+        FuzzInputWriter.Put64(discard, 0x2210, 60);
+        FuzzInputWriter.Put32(discard, 0x2218, 4);
+        FuzzInputWriter.Put32(discard, 0x221c, 1);
+        FuzzInputWriter.Put64(discard, 0x2400, 120);
+        FuzzInputWriter.Put32(discard, 0x2408, 16);
+        yield return new("discard-write-zeroes", Input(4 | 64, discard));
         // One request through an indirect table at 0x1800: header, data, status.
         var indirect = new byte[0x3000];
         FuzzInputWriter.PutDescriptor(indirect, GuestRings.Descriptors, 0, 0x1800, 48, 4, 0);

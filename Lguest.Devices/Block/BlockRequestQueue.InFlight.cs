@@ -1,0 +1,292 @@
+using System.Runtime.InteropServices;
+using Lguest.Devices.Interop;
+using Lguest.Hypervisor;
+using Lguest.Memory;
+using Lguest.Virtio;
+using Microsoft.Extensions.Logging;
+
+namespace Lguest.Devices;
+
+// The io_uring engine: IN, OUT and FLUSH go to the queue's ring and complete while the worker pops more,
+// up to the in-flight slots; completions are published together. The worker sleeps in io_uring_enter
+// while requests are in flight, woken by a completion or by the driver's notification (a poll on the
+// queue's eventfd in the same ring), and in the ring's WaitForAvailable (with its poll window) when none are.
+internal sealed partial class BlockRequestQueue
+{
+    // user_data of the worker's own polls: above any slot number.
+    private const ulong NotifyTag = ulong.MaxValue;
+    private const ulong StopTag = ulong.MaxValue - 1;
+    // The two polls' entries, beside one per slot.
+    private const int PollEntries = 2;
+
+    private IoUring? _ring;
+    private BlockInFlight? _inFlight;
+    private int _fd = -1;
+    private bool _fdReferenced;
+    private bool _notifyArmed;
+    private bool _stopping;
+    private int _completed; // used elements added since the last publish
+
+    private void OpenRing()
+    {
+        int slots = Math.Min(_queue.Ring.Size, _settings.MaxInFlight);
+        IoUring? ring = IoUring.TryCreate((uint)(slots + PollEntries), out int errno);
+        if (ring is null)
+        {
+            _logger.IoUringUnavailable(_name, Marshal.GetPInvokeErrorMessage(errno));
+            return;
+        }
+        // The handle must stay open while requests naming its descriptor are in flight.
+        _file.DangerousAddRef(ref _fdReferenced);
+        _fd = (int)_file.DangerousGetHandle();
+        _ring = ring;
+        _inFlight = new BlockInFlight(slots);
+    }
+
+    /// <summary>Releases the ring. Only after <see cref="Run"/> has returned: nothing is in flight then.</summary>
+    public void Dispose()
+    {
+        _ring?.Dispose();
+        _ring = null;
+        _inFlight?.Dispose();
+        _inFlight = null;
+        if (_fdReferenced)
+        {
+            _file.DangerousRelease();
+            _fdReferenced = false;
+        }
+    }
+
+    private void RunInFlight(EventNotifier stop)
+    {
+        IoUring uring = _ring!;
+        BlockInFlight inFlight = _inFlight!;
+        Vring ring = _queue.Ring;
+        ArmPoll(uring, stop.FileHandle, StopTag);
+        try
+        {
+            while (!_stopping)
+            {
+                int popped = 0;
+                while (inFlight.HasFree && popped < ring.Size && ring.TryPop(_chain))
+                {
+                    uint used = Serve(_chain, inFlight: true, out bool submitted);
+                    if (!submitted)
+                        AddUsed(ring, _chain.Head, used);
+                    popped++;
+                }
+                SubmitAndReap(uring, inFlight, waitFor: 0);
+                if (popped != 0)
+                    continue; // look again before sleeping: the driver may have added more meanwhile
+
+                if (inFlight.Count == 0)
+                {
+                    // Nothing in flight: the ring's own wait, with its poll window.
+                    if (!ring.WaitForAvailable(_queue.Notifier, stop, _poll))
+                        return;
+                    continue;
+                }
+                if (inFlight.HasFree)
+                {
+                    // Room for more: a notification must wake us as well as a completion.
+                    if (ring.EnableNotifications())
+                    {
+                        ring.DisableNotifications();
+                        continue;
+                    }
+                    if (!_notifyArmed)
+                    {
+                        ArmPoll(uring, _queue.Notifier.FileHandle, NotifyTag);
+                        _notifyArmed = true;
+                    }
+                }
+                SubmitAndReap(uring, inFlight, waitFor: 1);
+                ring.DisableNotifications();
+            }
+        }
+        finally
+        {
+            // Whatever ended the loop (stop, a bad driver, a host failure), the kernel must be done
+            // with guest memory before the worker returns: wait out every request in flight.
+            _stopping = true;
+            Drain(uring, inFlight);
+        }
+    }
+
+    // The next transfer goes to the ring when a slot is free and its segments fit one.
+    private unsafe bool TrySubmitTransfer(DescriptorChain chain, uint type, ulong sector, ulong length, int count, uint usedOnSuccess)
+    {
+        BlockInFlight? inFlight = _inFlight;
+        if (inFlight is null || !inFlight.HasFree || count > BlockInFlight.MaxSegments)
+            return false;
+        long offset = (long)(sector << SectorShift);
+        int slot = inFlight.Take(chain.Head, StatusAddress(chain), usedOnSuccess, type, offset, length);
+        IoVec* vectors = inFlight.IoVecs(slot);
+        for (int i = 0; i < count; i++)
+        {
+            GuestBuffer b = _scatter[i];
+            vectors[i].Base = _memory.GetHostAddress(b);
+            vectors[i].Length = b.Length;
+        }
+        inFlight.SetSegments(slot, count);
+        ref IoUringSqe sqe = ref _ring!.Next();
+        sqe.Opcode = type == VirtioBlockRequestType.In ? IoUringLibc.OpReadv : IoUringLibc.OpWritev;
+        sqe.Fd = _fd;
+        sqe.Off = (ulong)offset;
+        sqe.Addr = (ulong)vectors;
+        sqe.Len = (uint)count;
+        sqe.UserData = (ulong)slot;
+        return true;
+    }
+
+    // FLUSH must make durable every write the driver has seen complete, and a write is published only
+    // after its completion: an fdatasync issued now covers them all. (Not IOSQE_IO_DRAIN: that would
+    // also wait for the worker's own polls, which complete only on a notification.)
+    private bool TrySubmitFlush(DescriptorChain chain)
+    {
+        BlockInFlight? inFlight = _inFlight;
+        if (inFlight is null || !inFlight.HasFree)
+            return false;
+        int slot = inFlight.Take(chain.Head, StatusAddress(chain), 1, VirtioBlockRequestType.Flush, 0, 0);
+        ref IoUringSqe sqe = ref _ring!.Next();
+        sqe.Opcode = IoUringLibc.OpFsync;
+        sqe.RwFlags = IoUringLibc.FsyncDatasync;
+        sqe.Fd = _fd;
+        sqe.UserData = (ulong)slot;
+        return true;
+    }
+
+    private static void ArmPoll(IoUring uring, SafeHandle fd, ulong tag)
+    {
+        ref IoUringSqe sqe = ref uring.Next();
+        sqe.Opcode = IoUringLibc.OpPollAdd;
+        // The notifier outlives the worker (its owner joins the worker before disposing it).
+        sqe.Fd = (int)fd.DangerousGetHandle();
+        sqe.RwFlags = IoUringLibc.PollIn;
+        sqe.UserData = tag;
+    }
+
+    private void SubmitAndReap(IoUring uring, BlockInFlight inFlight, uint waitFor)
+    {
+        int errno = uring.Submit(waitFor);
+        if (errno != 0)
+            throw new IOException($"io_uring_enter failed: {Marshal.GetPInvokeErrorMessage(errno)}", errno);
+        while (uring.TryTake(out IoUringCqe completion))
+            Complete(inFlight, completion);
+        if (_completed != 0 && !_stopping)
+        {
+            Vring ring = _queue.Ring;
+            ring.PublishUsed();
+            if (ring.NeedsInterrupt())
+                _transport.SignalUsedBuffers(_queue.Index);
+        }
+        _completed = 0;
+    }
+
+    private void Drain(IoUring uring, BlockInFlight inFlight)
+    {
+        while (inFlight.Count != 0)
+        {
+            int errno = uring.Submit(waitFor: 1);
+            if (errno != 0)
+            {
+                _logger.HostIoFailed(_name, "io_uring_enter", 0, Marshal.GetPInvokeErrorMessage(errno));
+                return;
+            }
+            while (uring.TryTake(out IoUringCqe completion))
+                Complete(inFlight, completion);
+        }
+    }
+
+    private void AddUsed(Vring ring, ushort head, uint used)
+    {
+        ring.AddUsed(head, used);
+        _completed++;
+    }
+
+    private void Complete(BlockInFlight inFlight, in IoUringCqe completion)
+    {
+        switch (completion.UserData)
+        {
+            case NotifyTag:
+                _notifyArmed = false;
+                _ = _queue.Notifier.TryConsume(); // the ring is looked at next anyway
+                return;
+            case StopTag:
+                _stopping = true;
+                return;
+        }
+        if (!inFlight.IsInFlight(completion.UserData))
+            return; // not ours: nothing else submits to this ring
+        int slot = (int)completion.UserData;
+        BlockInFlight.Slot request = inFlight[slot];
+        byte status = request.Type == VirtioBlockRequestType.Flush
+            ? Flushed(completion.Res)
+            : Transferred(inFlight, slot, request, completion.Res);
+        inFlight.Release(slot);
+        if (_stopping)
+            return; // the device is being reset: the guest's rings are no longer ours to write
+        _memory.Write(request.Status, status);
+        AddUsed(_queue.Ring, request.Head, status == VirtioBlockStatus.Ok ? request.UsedOnSuccess : 1);
+    }
+
+    private byte Flushed(int result)
+    {
+        int errno = -result;
+        // A file system without fdatasync: the blocking call falls back to fsync.
+        if (errno == FileSpace.EINVAL)
+            errno = FileSync.DataSync(_file);
+        if (errno == 0)
+            return VirtioBlockStatus.Ok;
+        _logger.HostIoFailed(_name, "fdatasync", 0, Marshal.GetPInvokeErrorMessage(errno));
+        return VirtioBlockStatus.IoError;
+    }
+
+    private unsafe byte Transferred(BlockInFlight inFlight, int slot, in BlockInFlight.Slot request, int result)
+    {
+        bool write = request.Type == VirtioBlockRequestType.Out;
+        string call = write ? "pwritev" : "preadv";
+        if (result < 0)
+        {
+            _logger.HostIoFailed(_name, call, request.Offset, Marshal.GetPInvokeErrorMessage(-result));
+            return VirtioBlockStatus.IoError;
+        }
+        ulong done = (ulong)result;
+        if (done < request.Length)
+        {
+            // A short transfer (rare on a regular file): finish it here with blocking calls from where it stopped.
+            IoVec* vectors = inFlight.IoVecs(slot);
+            int first = 0;
+            ulong skip = done;
+            while (done < request.Length)
+            {
+                while (first < request.Segments && skip >= vectors[first].Length)
+                {
+                    skip -= vectors[first].Length;
+                    first++;
+                }
+                if (first == request.Segments)
+                    break;
+                vectors[first].Base += (nint)skip;
+                vectors[first].Length -= (nuint)skip;
+                skip = 0;
+                nint n = write
+                    ? IoUringLibc.Pwritev(_fd, vectors + first, request.Segments - first, request.Offset + (long)done)
+                    : IoUringLibc.Preadv(_fd, vectors + first, request.Segments - first, request.Offset + (long)done);
+                if (n < 0 && Marshal.GetLastPInvokeError() == IoUringLibc.EINTR)
+                    continue;
+                if (n <= 0)
+                    break; // an error, end of file (the image shrank under us) or no progress
+                done += (ulong)n;
+                skip = (ulong)n;
+            }
+            if (done != request.Length)
+            {
+                _logger.HostIoFailed(_name, call, request.Offset, $"{done} of {request.Length} bytes transferred");
+                return VirtioBlockStatus.IoError;
+            }
+        }
+        _logger.Request(_name, request.Type, (ulong)request.Offset >> SectorShift, request.Length, VirtioBlockStatus.Ok);
+        return VirtioBlockStatus.Ok;
+    }
+}

@@ -1,0 +1,149 @@
+using System.Buffers.Binary;
+using Lguest.Devices;
+using Lguest.Devices.Interop;
+using Lguest.Memory;
+using Lguest.Tests.Support;
+using Lguest.Virtio;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Lguest.Tests.Devices.Block;
+
+/// <summary>The io_uring engine: many requests in flight per queue, completions in batches, FLUSH after them, several queues.</summary>
+public class VirtioBlockInFlightTests
+{
+    private static void RequireIoUring()
+    {
+        using IoUring? ring = IoUring.TryCreate(4, out int errno);
+        if (ring is null)
+            Assert.Ignore($"io_uring is not available here (errno {errno})");
+    }
+
+    [Test]
+    public void A_queue_with_the_io_uring_engine_uses_it_and_one_with_sync_does_not()
+    {
+        RequireIoUring();
+        using var bed = new BlockTestBed(activate: false);
+        var settings = new BlockQueueSettings(false, false, VirtioBlockIoEngine.IoUring, 32);
+        using var uring = new BlockRequestQueue(bed.Memory, bed.Handle, bed.Device.Capacity, false, new byte[20], "block0",
+            NullLogger.Instance, bed.Driver.CreateQueue(), bed.Transport, settings: settings);
+        using var sync = new BlockRequestQueue(bed.Memory, bed.Handle, bed.Device.Capacity, false, new byte[20], "block0",
+            NullLogger.Instance, bed.Driver.CreateQueue(), bed.Transport, settings: settings with { Engine = VirtioBlockIoEngine.Sync });
+        Assert.That((uring.UsesIoUring, sync.UsesIoUring), Is.EqualTo((true, false)));
+    }
+
+    [TestCase(VirtioBlockIoEngine.IoUring)]
+    [TestCase(VirtioBlockIoEngine.Sync)]
+    public void Sixty_requests_published_at_once_all_complete_with_the_right_data(VirtioBlockIoEngine engine)
+    {
+        RequireIoUring();
+        // 16 slots for 60 requests: the worker must wait for completions to free slots and go on.
+        using var bed = new BlockTestBed(queueSize: 256, imageBytes: 4 << 20, configure: o => { o.IoEngine = engine; o.MaxInFlight = 16; });
+        var reads = new List<(DriverBuffer Data, DriverBuffer Status, ulong Sector)>();
+        var writes = new List<(byte[] Data, DriverBuffer Status, ulong Sector)>();
+        var random = new Random(7);
+        for (int i = 0; i < 30; i++)
+        {
+            ulong sector = (ulong)random.Next(0, 4000) & ~7UL;
+            DriverBuffer data = bed.Driver.Writable(2048), data2 = bed.Driver.Writable(2048), status = bed.Status();
+            bed.Driver.Add(bed.Header(VirtioBlockRequestType.In, sector), data, data2, status);
+            reads.Add((data, status, sector));
+            reads.Add((data2, status, sector + 4));
+            var payload = new byte[4096];
+            random.NextBytes(payload);
+            ulong target = 4096 + (ulong)i * 8; // past every read: writes and reads do not overlap
+            DriverBuffer wstatus = bed.Status();
+            bed.Driver.Add(bed.Header(VirtioBlockRequestType.Out, target), bed.Driver.Readable(payload), wstatus);
+            writes.Add((payload, wstatus, target));
+        }
+        bed.Driver.Kick();
+        bed.Driver.WaitForUsed(bed.Transport, 60);
+        byte[] image = bed.ImageBytes();
+        Assert.Multiple(() =>
+        {
+            foreach ((DriverBuffer data, DriverBuffer status, ulong sector) in reads)
+            {
+                Assert.That(bed.StatusOf(status), Is.EqualTo(VirtioBlockStatus.Ok));
+                Assert.That(bed.Driver.ReadBuffer(data), Is.EqualTo(bed.PatternAt(sector, 4)), $"read at {sector}");
+            }
+            foreach ((byte[] payload, DriverBuffer status, ulong sector) in writes)
+            {
+                Assert.That(bed.StatusOf(status), Is.EqualTo(VirtioBlockStatus.Ok));
+                Assert.That(image.AsSpan((int)sector * 512, 4096).ToArray(), Is.EqualTo(payload), $"write at {sector}");
+            }
+        });
+    }
+
+    [Test]
+    public void Completions_are_published_in_batches_with_fewer_interrupts_than_requests()
+    {
+        RequireIoUring();
+        using var bed = new BlockTestBed(queueSize: 256, features: VirtioFeatures.Version1, configure: o => o.MaxPollTime = TimeSpan.Zero);
+        for (int i = 0; i < 64; i++)
+            bed.Driver.Add(bed.Header(VirtioBlockRequestType.In, (ulong)i * 8), bed.Driver.Writable(4096), bed.Status());
+        bed.Driver.Kick();
+        bed.Driver.WaitForUsed(bed.Transport, 64);
+        Assert.That(bed.Transport.Signals(0), Is.InRange(1, 32), "64 requests, each batch of completions one interrupt");
+    }
+
+    [Test]
+    public void A_flush_published_with_writes_completes_and_the_data_is_in_the_file()
+    {
+        RequireIoUring();
+        using var bed = new BlockTestBed(queueSize: 128);
+        var payload = new byte[64 * 1024];
+        new Random(3).NextBytes(payload);
+        var statuses = new List<DriverBuffer>();
+        for (int i = 0; i < 8; i++)
+        {
+            DriverBuffer status = bed.Status();
+            bed.Driver.Add(bed.Header(VirtioBlockRequestType.Out, (ulong)i * 128), bed.Driver.Readable(payload), status);
+            statuses.Add(status);
+        }
+        DriverBuffer flush = bed.Status();
+        bed.Driver.Add(bed.Header(VirtioBlockRequestType.Flush, 0), flush);
+        bed.Driver.Kick();
+        bed.Driver.WaitForUsed(bed.Transport, 9);
+        Assert.That(statuses.Append(flush).Select(bed.StatusOf), Is.All.EqualTo(VirtioBlockStatus.Ok));
+        byte[] image = bed.ImageBytes();
+        for (int i = 0; i < 8; i++)
+            Assert.That(image.AsSpan(i * 65536, 65536).ToArray(), Is.EqualTo(payload));
+    }
+
+    [Test]
+    public void With_two_queues_the_device_offers_MQ_and_serves_each_queue()
+    {
+        using var bed = new BlockTestBed(activate: false, configure: o => o.NumQueues = 2);
+        var config = new byte[VirtioBlockDevice.ConfigurationSize];
+        bed.Device.ReadConfig(0, config);
+        Assert.That(bed.Device.DeviceFeatures & VirtioBlockFeatures.MultiQueue, Is.EqualTo(VirtioBlockFeatures.MultiQueue));
+        Assert.That(BinaryPrimitives.ReadUInt16LittleEndian(config.AsSpan(34)), Is.EqualTo(2), "num_queues");
+        Assert.That(bed.Device.QueueMaxSizes, Has.Count.EqualTo(2));
+
+        using var second = new VirtqueueDriver(bed.Memory, 1, 64, bed.Features, new GuestAddress(0x40000), bed.Arena);
+        bed.Device.Activate(new VirtioActivation(bed.Features | VirtioBlockFeatures.MultiQueue,
+            [bed.Driver.CreateQueue("block0 vq 0"), second.CreateQueue("block0 vq 1")], bed.Transport));
+        DriverBuffer data0 = bed.Driver.Writable(512), status0 = bed.Status();
+        DriverBuffer data1 = second.Writable(512), status1 = second.Writable(1, fill: 0xAA);
+        bed.Driver.Add(bed.Header(VirtioBlockRequestType.In, 5), data0, status0);
+        second.Add(bed.Header(VirtioBlockRequestType.In, 9), data1, status1);
+        second.Kick();
+        bed.Driver.Kick();
+        second.WaitForUsed(bed.Transport);
+        bed.Driver.WaitForUsed(bed.Transport);
+        Assert.That(bed.Driver.ReadBuffer(data0), Is.EqualTo(bed.PatternAt(5, 1)));
+        Assert.That(second.ReadBuffer(data1), Is.EqualTo(bed.PatternAt(9, 1)));
+        Assert.That((bed.StatusOf(status0), bed.StatusOf(status1)), Is.EqualTo((VirtioBlockStatus.Ok, VirtioBlockStatus.Ok)));
+    }
+
+    [Test]
+    public void A_reset_with_requests_in_flight_waits_for_them_and_the_device_works_after_reactivation()
+    {
+        RequireIoUring();
+        using var bed = new BlockTestBed(queueSize: 128, imageBytes: 16 << 20);
+        for (int i = 0; i < 32; i++)
+            bed.Driver.Add(bed.Header(VirtioBlockRequestType.Out, (ulong)i * 512), bed.Driver.Readable(new byte[256 * 1024]), bed.Status());
+        bed.Driver.Kick();
+        bed.Device.Reset();   // returns only once the kernel is done with every buffer
+        Assert.That(bed.Transport.BadDrivers, Is.Empty);
+    }
+}
