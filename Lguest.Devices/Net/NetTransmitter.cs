@@ -11,10 +11,12 @@ namespace Lguest.Devices;
 /// The transmit queue (transmitq1, virtio 1.2 §5.1.6.2): each chain is one frame behind its header.
 /// The header is copied out of guest memory once, checked against the negotiated features and
 /// sanitised, and written to the tap from that copy, followed by the frame's buffers straight from
-/// guest memory, in one writev. Malformed chains are dropped, counted and returned with used length 0;
-/// the device keeps running.
+/// guest memory, in one writev. The worker (<see cref="Run"/>) hands a whole batch of such writes to the
+/// kernel in one io_uring_enter (NetTransmitter.Batched.cs), where the host has io_uring; otherwise, and
+/// when called directly (<see cref="ServeAvailable"/>), one writev per frame. Malformed chains are
+/// dropped, counted and returned with used length 0; the device keeps running.
 /// </summary>
-internal sealed class NetTransmitter
+internal sealed partial class NetTransmitter
 {
     // A batch this long publishes and considers an interrupt even if the ring has not run dry, so a
     // guest that keeps the ring full still gets its buffers back.
@@ -62,6 +64,19 @@ internal sealed class NetTransmitter
     /// <exception cref="BadDriverException">The driver broke a rule of the ring.</exception>
     public void Run()
     {
+        OpenRing();
+        try
+        {
+            Serve();
+        }
+        finally
+        {
+            CloseRing();
+        }
+    }
+
+    private void Serve()
+    {
         while (true)
         {
             int served = ServeAvailable(out bool stopped);
@@ -86,14 +101,16 @@ internal sealed class NetTransmitter
         int served = 0;
         while (served < Batch && _ring.TryPop(_chain))
         {
-            if (!Send())
+            // With io_uring the frame joins the batch (sent at the batch's end); else it is written now.
+            if (!(_uring is not null ? Queue() : Send()))
             {
                 stopped = true;
                 break;
             }
-            _ring.AddUsed(_chain.Head, 0);
             served++;
         }
+        if (!stopped && !SendQueued())
+            stopped = true;
         Flush();
         return served;
     }
@@ -105,9 +122,27 @@ internal sealed class NetTransmitter
             _transport.SignalUsedBuffers(_queue.Index);
     }
 
-    /// <summary>Sends the popped chain, or drops it; false when stopped while the tap was full.</summary>
+    /// <summary>Sends the popped chain, or drops it, and adds it to the used ring; false when stopped while the tap was full.</summary>
     private bool Send()
     {
+        if (!Prepare(out int count))
+        {
+            _ring.AddUsed(_chain.Head, 0);
+            return true; // dropped
+        }
+        if (!Write(_header, _frame.AsSpan(0, count)))
+            return false;
+        _ring.AddUsed(_chain.Head, 0);
+        return true;
+    }
+
+    /// <summary>
+    /// Checks the popped chain and fills <see cref="_header"/> (the sanitised copy) and the frame's first
+    /// <paramref name="count"/> buffers in <see cref="_frame"/>; false when it was dropped (counted, logged).
+    /// </summary>
+    private bool Prepare(out int count)
+    {
+        count = 0;
         DescriptorChain chain = _chain;
         ulong length = chain.ReadableLength;
         if (chain.Writable.Length != 0)
@@ -130,7 +165,6 @@ internal sealed class NetTransmitter
         int frameLength = (int)(length - VirtioNetHeader.Size);
         if (chain.Readable.Length > _frame.Length + 1)
             return Drop(VirtioNetDrop.TransmitTooManyBuffers, $"{chain.Readable.Length} buffers in a transmit chain");
-        int count;
         try
         {
             count = DescriptorChain.Slice(chain.Readable, VirtioNetHeader.Size, (ulong)frameLength, _frame);
@@ -139,19 +173,28 @@ internal sealed class NetTransmitter
         {
             return Drop(VirtioNetDrop.TransmitTooManyBuffers, $"{chain.Readable.Length} buffers in a transmit chain");
         }
+        return true;
+    }
 
+    /// <summary>One blocking writev of a checked frame: waits while the tap is full; false when stopped meanwhile.</summary>
+    private bool Write(ReadOnlySpan<byte> headerCopy, ReadOnlySpan<GuestBuffer> frame)
+    {
+        int frameLength = 0;
+        foreach (GuestBuffer b in frame)
+            frameLength += (int)b.Length;
         while (true)
         {
             bool written;
             try
             {
-                written = _memory.TryWriteTo(_tap.Handle, _header, _frame.AsSpan(0, count), out _);
+                written = _memory.TryWriteTo(_tap.Handle, headerCopy, frame, out _);
             }
             catch (IOException e)
             {
                 // The host kernel checks the header and frame again (virtio_net_hdr_to_skb) and may refuse
                 // what we let through (a segment size it does not like): the frame is lost, not the device.
-                return Drop(VirtioNetDrop.TransmitHostRefused, e.Message);
+                Drop(VirtioNetDrop.TransmitHostRefused, e.Message);
+                return true;
             }
             if (written)
                 break;
@@ -164,9 +207,10 @@ internal sealed class NetTransmitter
         return true;
     }
 
+    // Always false: Prepare's answer for a dropped chain.
     private bool Drop(VirtioNetDrop reason, string detail)
     {
         _logger.Dropped(_counters.Dropped(reason) ? LogLevel.Warning : LogLevel.Trace, _device, reason, detail);
-        return true;
+        return false;
     }
 }
