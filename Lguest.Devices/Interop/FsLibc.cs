@@ -23,7 +23,6 @@ internal static unsafe partial class FsLibc
     public const int ONonblock = 0x800;       // O_NONBLOCK
     public const int ODsync = 0x1000;         // O_DSYNC
     public const int ODirect = 0x4000;        // O_DIRECT
-    public const int OLargefile = 0x8000;     // O_LARGEFILE
     public const int ODirectory = 0x10000;    // O_DIRECTORY
     public const int ONofollow = 0x20000;     // O_NOFOLLOW
     public const int ONoatime = 0x40000;      // O_NOATIME

@@ -9,13 +9,18 @@ namespace Lguest.Tests.Support;
 /// </summary>
 internal static class CLayout
 {
-    public static IReadOnlyDictionary<string, ulong> Evaluate(IEnumerable<string> headers, IEnumerable<string> expressions)
+    /// <param name="headers">The headers to include, in order.</param>
+    /// <param name="expressions">The C expressions to print.</param>
+    /// <param name="gnuSource">Define _GNU_SOURCE first (O_PATH, O_DIRECT and the like need it).</param>
+    public static IReadOnlyDictionary<string, ulong> Evaluate(IEnumerable<string> headers, IEnumerable<string> expressions, bool gnuSource = false)
     {
         string[] exprs = expressions.Distinct().ToArray();
         string dir = Directory.CreateTempSubdirectory("lguest-clayout-").FullName;
         try
         {
             var source = new System.Text.StringBuilder();
+            if (gnuSource)
+                source.AppendLine("#define _GNU_SOURCE");
             source.AppendLine("#include <stdio.h>\n#include <stddef.h>");
             foreach (string h in headers)
                 source.AppendLine(CultureInfo.InvariantCulture, $"#include <{h}>");
