@@ -125,7 +125,12 @@ internal sealed partial class FuseServer
                 return Reply(chain, unique, opcode == FuseOpcode.Fsync ? _fs.Fsync(sync.Handle, dataOnly) : _fs.FsyncDirectory(sync.Handle, dataOnly));
             }
             case FuseOpcode.Opendir:
+            {
+                // fuse_open_in's flags add nothing to a directory opened for reading.
+                if (!TryTake(ref arguments, out FuseOpenIn _))
+                    return Reply(chain, unique, Errno.EINVAL);
                 return ReplyOpen(chain, unique, _fs.OpenDirectory(node, out ulong directory, out uint openFlags), directory, openFlags);
+            }
             case FuseOpcode.Readdir:
             case FuseOpcode.Readdirplus:
                 return ReadDirectory(chain, unique, node, opcode == FuseOpcode.Readdirplus, arguments);

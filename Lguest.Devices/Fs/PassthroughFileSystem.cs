@@ -195,6 +195,19 @@ internal sealed partial class PassthroughFileSystem : IFileSystem
         return Register(new FsDescriptor(fd), out entry, out _);
     }
 
+    /// <summary>
+    /// <see cref="LookupIn"/> from a node id and a string, for tests: the kernel's containment on its own,
+    /// without <see cref="FileName"/>'s rule in front of it.
+    /// </summary>
+    internal int LookupTestHook(ulong parent, string path, out FuseEntryOut entry)
+    {
+        entry = default;
+        if (Directory(parent, out Inode directory) is int error and not 0)
+            return error;
+        byte[] terminated = [.. System.Text.Encoding.UTF8.GetBytes(path), 0];
+        return LookupIn(directory, terminated, out entry);
+    }
+
     // Counts one lookup of the inode a fresh O_PATH handle refers to.
     private int Register(FsDescriptor handle, out FuseEntryOut entry, out Inode inode)
     {
