@@ -3,7 +3,6 @@ using System.Text;
 using Lguest.Memory;
 using Lguest.Virtio;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Lguest.Devices;
 
@@ -14,22 +13,20 @@ namespace Lguest.Devices;
 /// resolved by the kernel beneath the folder (openat2 with RESOLVE_BENEATH), never by string checks; the
 /// tables of nodes and open files are bounded. See the folder's README for the threat model.
 /// </summary>
-public sealed class VirtioFsDevice : IVirtioDevice, IDisposable
+public sealed class VirtioFsDevice : VirtioDevice, IDisposable
 {
     /// <summary>The configuration space: struct virtio_fs_config's tag[36] and le32 num_request_queues.</summary>
     public const int ConfigurationSize = 40;
 
     private const int HighPriorityQueue = 0;
     private const int RequestQueue = 1;
+    private const int RequestQueuesOffset = VirtioFsOptions.MaxTagBytes; // num_request_queues, after the tag
 
     private readonly GuestMemory _memory;
     private readonly FuseSession _session;
     private readonly bool _ownsFileSystem;
     private readonly byte[] _config = new byte[ConfigurationSize];
     private readonly ushort[] _queueSizes;
-    private readonly ILogger _logger;
-    private readonly Lock _lock = new();
-    private DeviceWorkers? _workers;
 
     /// <summary>Creates the device and opens the shared folder (closed by <see cref="Dispose"/>).</summary>
     /// <param name="memory">The guest's RAM, where requests point.</param>
@@ -44,46 +41,37 @@ public sealed class VirtioFsDevice : IVirtioDevice, IDisposable
     }
 
     internal VirtioFsDevice(GuestMemory memory, IFileSystem fileSystem, VirtioFsOptions options, ILogger? logger)
+        : base(options?.Name ?? "fs", logger)
     {
         ArgumentNullException.ThrowIfNull(memory);
         ArgumentNullException.ThrowIfNull(fileSystem);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         _memory = memory;
-        _logger = logger ?? NullLogger.Instance;
-        Name = options.Name ?? "fs";
         Tag = options.Tag;
-        _session = new FuseSession(fileSystem, Name, _logger);
+        _session = new FuseSession(fileSystem, Name, Logger);
         _queueSizes = [options.QueueSize, options.QueueSize];
         Encoding.UTF8.GetBytes(options.Tag, _config);
-        BinaryPrimitives.WriteUInt32LittleEndian(_config.AsSpan(VirtioFsConfigRequestQueuesOffset), 1);
+        BinaryPrimitives.WriteUInt32LittleEndian(_config.AsSpan(RequestQueuesOffset), 1);
     }
-
-    private const int VirtioFsConfigRequestQueuesOffset = VirtioFsOptions.MaxTagBytes;
-
-    /// <inheritdoc />
-    public string Name { get; }
 
     /// <summary>The tag the guest mounts the share by.</summary>
     public string Tag { get; }
 
     /// <inheritdoc />
-    public VirtioDeviceType DeviceType => VirtioDeviceType.FileSystem;
+    public override VirtioDeviceType DeviceType => VirtioDeviceType.FileSystem;
 
     /// <summary>The ring features and VIRTIO_F_VERSION_1; VIRTIO_FS_F_NOTIFICATION is not offered.</summary>
-    public ulong DeviceFeatures => VirtioFeatures.RingIndirectDescriptors | VirtioFeatures.RingEventIndex | VirtioFeatures.Version1;
+    public override ulong DeviceFeatures => VirtioFeatures.RingIndirectDescriptors | VirtioFeatures.RingEventIndex | VirtioFeatures.Version1;
 
     /// <summary>Two queues: hiprio (0) and one request queue (1).</summary>
-    public IReadOnlyList<ushort> QueueMaxSizes => _queueSizes;
+    public override IReadOnlyList<ushort> QueueMaxSizes => _queueSizes;
 
     /// <inheritdoc />
-    public int ConfigSize => ConfigurationSize;
+    public override int ConfigSize => ConfigurationSize;
 
-    /// <summary>The tag and queue count never change, so the generation stays 0.</summary>
-    public byte ConfigGeneration => 0;
-
-    /// <inheritdoc />
-    public void ReadConfig(int offset, Span<byte> data)
+    /// <summary>Reads struct virtio_fs_config; every field is read-only (§5.11.4), so writes take the base's default (ignored).</summary>
+    public override void ReadConfig(int offset, Span<byte> data)
     {
         data.Clear();
         if (offset >= 0 && offset < _config.Length)
@@ -93,15 +81,19 @@ public sealed class VirtioFsDevice : IVirtioDevice, IDisposable
         }
     }
 
-    /// <summary>Every field is read-only (§5.11.4): writes are ignored.</summary>
-    public void WriteConfig(int offset, ReadOnlySpan<byte> data) => _logger.ConfigWriteIgnored(Name, offset, data.Length);
+    /// <summary>Resets the device and closes the shared folder if this device opened it.</summary>
+    public void Dispose()
+    {
+        Reset();
+        if (_ownsFileSystem)
+            _session.FileSystem.Dispose();
+    }
 
     /// <inheritdoc />
-    public void Activate(VirtioActivation activation)
+    protected override void OnActivate(VirtioActivation activation, DeviceWorkers workers)
     {
         ArgumentNullException.ThrowIfNull(activation);
-        Reset();
-        var workers = new DeviceWorkers(Name, activation.Transport, _logger);
+        ArgumentNullException.ThrowIfNull(workers);
         for (int index = HighPriorityQueue; index <= RequestQueue && index < activation.Queues.Count; index++)
         {
             if (activation.Queues[index] is not { } queue)
@@ -113,31 +105,13 @@ public sealed class VirtioFsDevice : IVirtioDevice, IDisposable
             IVirtioTransport transport = activation.Transport;
             workers.Start(queue.Ring.Name, () => Serve(queue, server, transport, workers.Stop, poll));
         }
-        lock (_lock)
-            _workers = workers;
     }
 
-    /// <summary>Stops the workers and forgets every node and open file of the guest's FUSE session.</summary>
-    public void Reset()
+    /// <summary>The guest's FUSE session ends with its activation: every node and open file it held goes.</summary>
+    protected override void OnReset(VirtioActivation? previous)
     {
-        DeviceWorkers? workers;
-        lock (_lock)
-        {
-            workers = _workers;
-            _workers = null;
-        }
-        if (workers is null)
-            return;
-        workers.StopAndJoin();
-        _session.End();
-    }
-
-    /// <summary>Resets the device and closes the shared folder if this device opened it.</summary>
-    public void Dispose()
-    {
-        Reset();
-        if (_ownsFileSystem)
-            _session.FileSystem.Dispose();
+        if (previous is not null)
+            _session.End();
     }
 
     internal static IFileSystem OpenFileSystem(VirtioFsOptions options, ILogger? logger)
