@@ -55,8 +55,25 @@ public sealed class VirtioFsTarget : FuzzTarget, IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        Directory.Delete(_root, recursive: true);
+        Remove(_root);
         _memory.Dispose();
+    }
+
+    // What an input left: .NET's recursive delete cannot name an entry whose name is not UTF-8 (the guest's names
+    // are bytes) nor enter a directory the guest made mode 000, so those go through chmod and rm.
+    private static void Remove(string folder)
+    {
+        try
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            using var rm = System.Diagnostics.Process.Start("sh", ["-c", "chmod -R u+rwx \"$1\"; rm -rf \"$1\"", "sh", folder])!;
+            rm.WaitForExit();
+            if (Directory.Exists(folder))
+                throw new InvalidOperationException($"cannot remove {folder}", e);
+        }
     }
 
     /// <inheritdoc />
@@ -102,7 +119,7 @@ public sealed class VirtioFsTarget : FuzzTarget, IDisposable
     private void ResetShare()
     {
         if (Directory.Exists(_share))
-            Directory.Delete(_share, recursive: true);
+            Remove(_share);
         Directory.CreateDirectory(Path.Combine(_share, "dir"));
         File.WriteAllText(Path.Combine(_share, "file"), "hello fuzz");
         File.WriteAllText(Path.Combine(_share, "dir", "inner"), "inner");
