@@ -4,6 +4,7 @@ using Lguest.Devices;
 using Lguest.Hypervisor;
 using Lguest.Machine;
 using Lguest.Memory;
+using Lguest.Terminal;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
@@ -17,14 +18,16 @@ internal static class RunCommand
     public static ExitCode Execute(RunArguments arguments, TextWriter error) =>
         Execute(arguments, RunEnvironment.Process(error));
 
-    /// <summary>Runs the guest on <paramref name="environment"/>, on <paramref name="backend"/> (null: the one <c>--backend</c> names).</summary>
-    public static ExitCode Execute(RunArguments arguments, RunEnvironment environment, BackendChoice? backend = null)
+    /// <summary>Runs the guest on <paramref name="environment"/>, on <paramref name="given"/> (null: the one <c>--backend</c> names).</summary>
+    public static ExitCode Execute(RunArguments arguments, RunEnvironment environment, HypervisorBackend? given = null)
     {
         TextWriter error = environment.Error;
         if (!TryCheckMemory(arguments.Memory, out ulong memoryBytes, out string? memoryError))
             return Fail(error, memoryError, ExitCode.BadInput);
-        if (backend is null && !BackendChoice.TryChoose(arguments.Backend, out backend, out string? backendError))
-            return Fail(error, backendError, ExitCode.HostUnavailable);
+        // The library's choice (auto: /dev/lguest if it opens, else KVM), made now to know the machine; the backend
+        // itself opens when the machine starts, and a host that cannot run guests says so there.
+        using HypervisorBackend? chosen = given is null ? HypervisorBackend.Choose(KindOf(arguments.Backend)) : null;
+        HypervisorBackend backend = given ?? chosen!;
         MachineProfile profile = backend.Profile;
         if (arguments.Cpus > profile.MaxCpus)
             return Fail(error, $"the {profile.Name} machine has {profile.MaxCpus} vCPU(s); --cpus={arguments.Cpus} is too many", ExitCode.BadInput);
@@ -62,8 +65,8 @@ internal static class RunCommand
 
         var services = new ServiceCollection();
         AddLogging(services, arguments.Verbose ? LogLevel.Information : LogLevel.Warning);
-        backend.Register(services);
-        services.AddSingleton<IBootImage>(_ => new KernelBootImage(arguments.Kernel, arguments.Initrd, arguments.CommandLine));
+        services.AddHypervisor(backend);
+        services.AddKernel(arguments.Kernel, arguments.Initrd, arguments.CommandLine);
         // The console is device 1, as in the seed. The keyboard goes to the machine's serial console when it has
         // one (COM1 on the PC, for console=ttyS0), unless the kernel's console is this one (console=hvc0, the
         // seed's usage), and else to this one: wherever the guest's shell reads.
@@ -102,7 +105,7 @@ internal static class RunCommand
                 return (ExitCode)(128 + signal);
             return Report(exit, arguments.Verbose, error);
         }
-        catch (HypervisorException e) when (e.Errno != 0 && e.Message.StartsWith("cannot open", StringComparison.Ordinal))
+        catch (HostUnavailableException e)
         {
             terminal?.Dispose();
             return Fail(error, e.Message, ExitCode.HostUnavailable);
@@ -205,6 +208,13 @@ internal static class RunCommand
                 throw new ArgumentOutOfRangeException(nameof(device), device.Kind, "checked before the container is built");
         }
     }
+
+    private static HypervisorKind KindOf(string backend) => backend switch
+    {
+        "kvm" => HypervisorKind.Kvm,
+        "lguest" => HypervisorKind.Lguest,
+        _ => HypervisorKind.Auto, // RunArguments accepts only auto, kvm and lguest
+    };
 
     private static ExitCode Fail(TextWriter error, string message, ExitCode code)
     {

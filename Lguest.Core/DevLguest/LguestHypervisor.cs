@@ -40,36 +40,37 @@ public sealed class LguestHypervisor : IHypervisor, IDisposable
     public string Name => "lguest";
 
     /// <summary>
-    /// Opens /dev/lguest (or <paramref name="devicePath"/>). False, with one line saying why, on a host without
-    /// it, which today is every host.
+    /// Opens /dev/lguest (or <paramref name="devicePath"/>). False, with the reason, on a host without it, which
+    /// today is every host.
     /// </summary>
-    public static bool TryOpen([NotNullWhen(true)] out LguestHypervisor? hypervisor, [NotNullWhen(false)] out string? whyNot,
-        string devicePath = DefaultDevicePath)
+    internal static bool TryOpen(string devicePath, [NotNullWhen(true)] out LguestHypervisor? hypervisor,
+        [NotNullWhen(false)] out HostUnavailableException? unavailable)
     {
         ArgumentNullException.ThrowIfNull(devicePath);
         if (!LguestDeviceFile.TryOpen(devicePath, out LguestDeviceFile? file, out int errno))
         {
             hypervisor = null;
-            whyNot = errno switch
+            string message = errno switch
             {
                 Libc.ENOENT => $"no {devicePath} on this host: it left Linux in 4.14, and before that existed only on 32-bit x86 kernels with the lg module loaded",
                 Libc.EACCES or Libc.EPERM => $"cannot open {devicePath}: permission denied (the launcher needs root)",
                 Libc.ENXIO or Libc.ENODEV => $"cannot open {devicePath}: the device has no driver (is the lg module loaded?)",
                 _ => $"cannot open {devicePath}: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)}",
             };
+            unavailable = new HostUnavailableException("lguest", devicePath, HostUnavailableException.ReasonOf(errno), message, errno);
             return false;
         }
         hypervisor = new LguestHypervisor(() => Reopen(devicePath), file);
-        whyNot = null;
+        unavailable = null;
         return true;
     }
 
-    /// <summary>Opens /dev/lguest (or <paramref name="devicePath"/>), or throws with the reason <see cref="TryOpen"/> gives.</summary>
-    /// <exception cref="HypervisorException">The device cannot be opened.</exception>
+    /// <summary>Opens /dev/lguest (or <paramref name="devicePath"/>).</summary>
+    /// <exception cref="HostUnavailableException">The device cannot be opened; the reason says why.</exception>
     public static LguestHypervisor Open(string devicePath = DefaultDevicePath)
     {
-        if (!TryOpen(out LguestHypervisor? hypervisor, out string? whyNot, devicePath))
-            throw new HypervisorException(whyNot);
+        if (!TryOpen(devicePath, out LguestHypervisor? hypervisor, out HostUnavailableException? unavailable))
+            throw unavailable;
         return hypervisor;
     }
 

@@ -26,7 +26,10 @@ public sealed unsafe class KvmHypervisor : IHypervisor, IDisposable
         Options = options;
         int version = Libc.Ioctl(_kvm, KvmIoctl.GetApiVersion, 0);
         if (version != KvmIoctl.ApiVersion)
-            throw new HypervisorException($"{options.DevicePath} speaks KVM API version {version}; only {KvmIoctl.ApiVersion} is supported");
+        {
+            throw new HostUnavailableException("kvm", options.DevicePath, HostUnavailableReason.Unsupported,
+                $"{options.DevicePath} speaks KVM API version {version}; only {KvmIoctl.ApiVersion} is supported");
+        }
         RequireCapability(KvmIoctl.CapUserMemory, "KVM_CAP_USER_MEMORY");
         if (options.InKernelIrqchip)
         {
@@ -80,7 +83,8 @@ public sealed unsafe class KvmHypervisor : IHypervisor, IDisposable
     internal ReadOnlySpan<KvmCpuidEntry2> SupportedCpuid => _supportedCpuid;
 
     /// <summary>Opens the KVM device and checks that it can run guests.</summary>
-    /// <exception cref="HypervisorException">The device is missing, not accessible, or too old; the message says which.</exception>
+    /// <exception cref="HostUnavailableException">The device is missing, not accessible, or unfit; the reason and the message say which.</exception>
+    /// <exception cref="HypervisorException">A query of the opened device failed.</exception>
     public static KvmHypervisor Open(KvmHypervisorOptions? options = null)
     {
         options ??= new KvmHypervisorOptions();
@@ -95,7 +99,7 @@ public sealed unsafe class KvmHypervisor : IHypervisor, IDisposable
                 Libc.ENXIO or Libc.ENODEV => "the device has no driver (no hardware virtualization?)",
                 _ => Marshal.GetPInvokeErrorMessage(errno),
             };
-            throw new HypervisorException($"cannot open {options.DevicePath}: {why}", errno);
+            throw new HostUnavailableException("kvm", options.DevicePath, HostUnavailableException.ReasonOf(errno), $"cannot open {options.DevicePath}: {why}", errno);
         }
         var kvm = new FileDescriptor(fd);
         try
@@ -138,7 +142,7 @@ public sealed unsafe class KvmHypervisor : IHypervisor, IDisposable
     private void RequireCapability(nuint capability, string name)
     {
         if (CheckExtension(capability) <= 0)
-            throw new HypervisorException($"{Options.DevicePath} lacks {name}, which the KVM backend needs");
+            throw new HostUnavailableException("kvm", Options.DevicePath, HostUnavailableReason.Unsupported, $"{Options.DevicePath} lacks {name}, which the KVM backend needs");
     }
 
     private KvmCpuidEntry2[] ReadSupportedCpuid()

@@ -18,4 +18,7 @@ internal static partial class LauncherLog
 
     [LoggerMessage(EventId = 2104, Level = LogLevel.Debug, Message = "unclaimed {Bus} {Direction} at 0x{Address:x}, width {Width}")]
     public static partial void Unclaimed(this ILogger logger, string bus, string direction, ulong address, int width);
+
+    [LoggerMessage(EventId = 2105, Level = LogLevel.Error, Message = "a handler of the launcher's {Event} event failed; the machine goes on")]
+    public static partial void HandlerFailed(this ILogger logger, string @event, Exception exception);
 }

@@ -21,10 +21,17 @@ public sealed class LauncherOptions
     /// <summary>End the run when the guest reboots instead of booting it again.</summary>
     public bool NoReboot { get; set; }
 
-    /// <summary>What the guest's COM1 reads: the host's input, or null for none.</summary>
+    /// <summary>
+    /// What the guest's COM1 reads (the PC's serial console): the host's input, or null (or <see cref="Stream.Null"/>)
+    /// for no input. Read by one background thread for the launcher's lifetime. Ignored by a machine without a UART.
+    /// </summary>
     public Stream? ConsoleInput { get; set; }
 
-    /// <summary>Where the guest's COM1 writes: the host's output, or null to drop it.</summary>
+    /// <summary>
+    /// Where the guest's COM1 writes: the host's output (a terminal, a <see cref="Terminal.ConsoleCapture.Output"/>), or
+    /// null to drop it. Written and flushed in batches by one background thread, never by a vCPU; everything the guest
+    /// wrote is written out before <see cref="Launcher.Run"/> returns.
+    /// </summary>
     public Stream? ConsoleOutput { get; set; }
 
     /// <summary>

@@ -37,7 +37,10 @@ public sealed partial class VirtioPciTransport
         {
             // In strict mode with a Fatal callback the launcher ends with this very message: one line, as the seed.
             if (!_options.Strict || _options.Fatal is null)
+            {
                 _logger.BadDriver(Name, error.What);
+                _options.NeedsReset?.Invoke(new DeviceNeedsResetEventArgs(Name, error.Message, error, error));
+            }
             // §2.1.2: after setting DEVICE_NEEDS_RESET a live device MUST send a configuration change
             // notification. Before DRIVER_OK the driver has no handler yet: a raised line would be nobody's.
             if ((_status & VirtioDeviceStatus.DriverOk) != 0)
@@ -61,6 +64,7 @@ public sealed partial class VirtioPciTransport
         if (Interlocked.Exchange(ref _brokenFlag, 1) != 0)
             return;
         _logger.DeviceFailed(Name, what, error);
+        _options.NeedsReset?.Invoke(new DeviceNeedsResetEventArgs(Name, $"{Name}: device failed: {what}", null, error));
         if ((_status & VirtioDeviceStatus.DriverOk) != 0)
             NotifyConfigChange();
         if (onVcpu)

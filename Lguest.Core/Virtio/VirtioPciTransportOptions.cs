@@ -1,6 +1,6 @@
 namespace Lguest.Virtio;
 
-/// <summary>How a <see cref="VirtioPciTransport"/> treats a driver that breaks the rules.</summary>
+/// <summary>How a <see cref="VirtioPciTransport"/> treats a driver that breaks the rules, and whom it tells.</summary>
 public sealed class VirtioPciTransportOptions
 {
     /// <summary>
@@ -19,4 +19,12 @@ public sealed class VirtioPciTransportOptions
     /// otherwise.
     /// </summary>
     public Action<BadDriverException>? Fatal { get; init; }
+
+    /// <summary>
+    /// Called once each time the device enters DEVICE_NEEDS_RESET (a bad driver, or the device's own failure),
+    /// from the thread that found it (a vCPU or a device worker), before the driver is told: the launcher raises
+    /// <c>Launcher.DeviceNeedsReset</c> from here. Must not block. Not called for a bad driver in strict mode, which
+    /// ends the run through <see cref="Fatal"/> instead.
+    /// </summary>
+    public Action<DeviceNeedsResetEventArgs>? NeedsReset { get; init; }
 }

@@ -2,7 +2,6 @@ using System.IO.Pipelines;
 using Lguest.Memory;
 using Lguest.Virtio;
 using Microsoft.Extensions.Logging;
-using Microsoft.Win32.SafeHandles;
 
 namespace Lguest.Devices;
 
@@ -31,20 +30,15 @@ internal sealed class VirtioConsoleFactory(VirtioConsoleOptions options, ILogger
                 }
                 else
                 {
-                    _pump = new ConsoleInputPump(options.Input ?? StandardStream(0, FileAccess.Read));
+                    _pump = new ConsoleInputPump(options.Input ?? Stream.Null);
                     _input = _pump.Reader;
                 }
             }
             _output ??= options.OutputWriter
-                ?? PipeWriter.Create(options.Output ?? StandardStream(1, FileAccess.Write), new StreamPipeWriterOptions(leaveOpen: true));
+                ?? PipeWriter.Create(options.Output ?? Stream.Null, new StreamPipeWriterOptions(leaveOpen: true));
             return new VirtioConsoleDevice(memory, _input, _output, options, logger);
         }
     }
-
-    // Plain reads and writes of fd 0 or 1: System.Console's terminal stream echoes and line-edits input
-    // itself, which the guest's shell must do instead (the CLI found this under tmux).
-    private static FileStream StandardStream(int fd, FileAccess access) =>
-        new(new SafeFileHandle(fd, ownsHandle: false), access, bufferSize: 0);
 
     public void Dispose()
     {

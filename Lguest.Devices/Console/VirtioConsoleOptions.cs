@@ -4,7 +4,9 @@ namespace Lguest.Devices;
 
 /// <summary>
 /// The virtio console's host side: where the guest's input comes from and its output goes. Give a
-/// stream pair (the default is this process's standard input and output), or a pipe pair.
+/// stream pair, or a pipe pair. Nothing given means nothing: no input (the guest's reads of /dev/hvc0 wait) and
+/// output dropped, the same defaults as the serial console's (<c>LauncherOptions</c>); the library never touches
+/// this process's own standard streams unless you pass them.
 /// </summary>
 /// <remarks>
 /// The device passes bytes through untouched. Raw mode, and the escape that stops the launcher, belong
@@ -15,10 +17,13 @@ public sealed class VirtioConsoleOptions
     /// <summary>The largest split virtqueue (virtio 1.2 §2.7).</summary>
     public const ushort MaxQueueSize = 32768;
 
-    /// <summary>What the guest reads from /dev/hvc0; null for this process's standard input. Read from one background thread.</summary>
+    /// <summary>
+    /// What the guest reads from /dev/hvc0; null (or <see cref="Stream.Null"/>) for no input at all. Read from one
+    /// background thread for the container's lifetime.
+    /// </summary>
     public Stream? Input { get; set; }
 
-    /// <summary>Where the guest's writes to /dev/hvc0 go; null for this process's standard output.</summary>
+    /// <summary>Where the guest's writes to /dev/hvc0 go (a terminal, a <c>ConsoleCapture.Output</c>); null to drop them.</summary>
     public Stream? Output { get; set; }
 
     /// <summary>Instead of <see cref="Input"/>: a pipe whose reader the device consumes (never completed by the device).</summary>

@@ -36,7 +36,7 @@ public class LguestBackendCommandTests
         var output = new MemoryStream();
         var stderr = new StringWriter();
         var environment = new RunEnvironment(new MemoryStream(), output, stderr, OwnsTerminal: false);
-        var backend = new BackendChoice(MachineProfile.Lguest, s => s.AddDevLguest(new LguestHypervisor(() => host)));
+        using var backend = new HypervisorBackend(new LguestHypervisor(() => host), MachineProfile.Lguest);
         ExitCode code = RunCommand.Execute(arguments, environment, backend);
         return (code, System.Text.Encoding.ASCII.GetString(output.ToArray()), stderr.ToString(), host);
     }

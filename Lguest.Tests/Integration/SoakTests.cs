@@ -178,7 +178,7 @@ public partial class SoakTests
         {
             using ServiceProvider provider = services.BuildServiceProvider();
             Watch(provider);
-            Watch(provider.GetRequiredService<KvmHypervisor>());
+            Watch(provider.GetRequiredService<HypervisorBackend>());
             foreach (object factory in provider.GetServices<Lguest.Virtio.IVirtioDeviceFactory>())
                 Watch(factory);
             using var stop = new CancellationTokenSource();

@@ -8,15 +8,16 @@ public class KvmHypervisorTests
     [Test]
     public void Opening_a_missing_device_says_so_in_one_line()
     {
-        var e = Assert.Throws<HypervisorException>(() => KvmHypervisor.Open(new KvmHypervisorOptions { DevicePath = "/nonexistent/kvm" }));
+        var e = Assert.Throws<HostUnavailableException>(() => KvmHypervisor.Open(new KvmHypervisorOptions { DevicePath = "/nonexistent/kvm" }));
         Assert.That(e!.Message, Does.StartWith("cannot open /nonexistent/kvm: no such device"));
-        Assert.That(e.Errno, Is.EqualTo(2));
+        Assert.That((e.Backend, e.DevicePath, e.Reason, e.Errno), Is.EqualTo(("kvm", "/nonexistent/kvm", HostUnavailableReason.DeviceMissing, 2)));
     }
 
     [Test]
     public void Opening_something_that_is_not_KVM_is_refused()
     {
         // /dev/null opens, but KVM_GET_API_VERSION fails on it.
-        Assert.Throws<HypervisorException>(() => KvmHypervisor.Open(new KvmHypervisorOptions { DevicePath = "/dev/null" }));
+        var e = Assert.Throws<HostUnavailableException>(() => KvmHypervisor.Open(new KvmHypervisorOptions { DevicePath = "/dev/null" }));
+        Assert.That(e!.Reason, Is.EqualTo(HostUnavailableReason.Unsupported));
     }
 }

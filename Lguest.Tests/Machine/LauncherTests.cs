@@ -115,4 +115,45 @@ public class LauncherTests
         (GuestExit exit, string console) = Launch(image);
         Assert.That((exit.Kind, console), Is.EqualTo((GuestExitKind.PowerOff, "\u00ff")));
     }
+
+    private static byte[] Say(string text) => text.SelectMany(c => OutByte(0x3F8, (byte)c)).ToArray();
+
+    [Test]
+    public async Task RunUntilAsync_stops_the_guest_at_the_first_matching_line_of_the_captured_UART()
+    {
+        using KvmHypervisor kvm = KvmHost.OpenOrIgnore();
+        var image = new CodeImage(Program(Say("booting\r\nGUEST-READY 42\r\n"), Spin));
+        using var console = new Lguest.Terminal.ConsoleCapture();
+        var lines = new List<string>();
+        console.LineReceived += (_, e) => lines.Add(e.Line);
+        using var launcher = new Launcher(kvm, image, new LauncherOptions { MemoryBytes = 16 << 20, ConsoleOutput = console.Output });
+        GuestExit exit = await launcher.RunUntilAsync(console, l => l.StartsWith("GUEST-READY", StringComparison.Ordinal), TimeSpan.FromMinutes(2));
+        Assert.That(exit, Is.EqualTo(new GuestExit(GuestExitKind.Stopped, "the console showed \"GUEST-READY 42\"")));
+        Assert.That(lines, Is.EqualTo(new[] { "booting", "GUEST-READY 42" }));
+        Assert.That(launcher.State, Is.EqualTo(MachineState.Stopped));
+    }
+
+    [Test]
+    public async Task RunUntilAsync_stops_a_silent_guest_on_its_timeout()
+    {
+        using KvmHypervisor kvm = KvmHost.OpenOrIgnore();
+        using var console = new Lguest.Terminal.ConsoleCapture();
+        using var launcher = new Launcher(kvm, new CodeImage(Spin), new LauncherOptions { MemoryBytes = 16 << 20, ConsoleOutput = console.Output });
+        GuestExit exit = await launcher.RunUntilAsync(console, _ => true, TimeSpan.FromMilliseconds(300));
+        Assert.That((exit.Kind, exit.Message), Is.EqualTo((GuestExitKind.Stopped, "no matching console line within 00:00:00.3000000")));
+    }
+
+    [Test]
+    public async Task RunUntilAsync_returns_the_guest_s_own_end_when_it_comes_first_with_all_its_output()
+    {
+        using KvmHypervisor kvm = KvmHost.OpenOrIgnore();
+        string text = string.Concat(Enumerable.Range(0, 40).Select(i => $"line {i}\n"));
+        using var console = new Lguest.Terminal.ConsoleCapture();
+        var lines = new List<string>();
+        console.LineReceived += (_, e) => lines.Add(e.Line);
+        using var launcher = new Launcher(kvm, new CodeImage(Program(Say(text), PowerOff, Spin)), new LauncherOptions { MemoryBytes = 16 << 20, ConsoleOutput = console.Output });
+        GuestExit exit = await launcher.RunUntilAsync(console, l => l == "never", TimeSpan.FromMinutes(2));
+        Assert.That(exit.Kind, Is.EqualTo(GuestExitKind.PowerOff));
+        Assert.That(lines, Is.EqualTo(Enumerable.Range(0, 40).Select(i => $"line {i}")), "every byte reached the capture before the run returned");
+    }
 }

@@ -1,12 +1,19 @@
 using Lguest.Interop;
 
-namespace Lguest.Cli;
+namespace Lguest.Terminal;
 
 /// <summary>
-/// Puts the host terminal (stdin) in raw mode so every key, Ctrl-C included, goes to the guest, and
-/// restores it exactly once on every way out: dispose, process exit, an unhandled exception.
+/// Puts the host terminal (this process's stdin) in raw mode so every key, Ctrl-C included, goes to the guest, and
+/// restores it exactly once on every way out: dispose, process exit, an unhandled exception. What a host
+/// application does before giving its terminal to a guest's console (the <c>lguest</c> command does it).
 /// </summary>
-internal sealed class RawTerminal : IDisposable
+/// <example>
+/// <code>
+/// using RawTerminal? raw = RawTerminal.TryEnter();           // null when stdin is not a terminal
+/// var keys = new ConsoleEscapeStream(Console.OpenStandardInput(), onEscape: () => launcher.Stop("Ctrl-A x"));
+/// </code>
+/// </example>
+public sealed class RawTerminal : IDisposable
 {
     private const int StandardInput = 0;
     private readonly Termios _saved;
@@ -19,7 +26,7 @@ internal sealed class RawTerminal : IDisposable
         AppDomain.CurrentDomain.UnhandledException += OnExit;
     }
 
-    /// <summary>Switches stdin to raw mode if it is a terminal; null when it is not (a pipe, a file, a test).</summary>
+    /// <summary>Switches stdin to raw mode (output post-processing kept, so \n still starts a line) if it is a terminal; null when it is not (a pipe, a file, a test).</summary>
     public static RawTerminal? TryEnter()
     {
         if (TermiosCalls.IsATty(StandardInput) != 1 || TermiosCalls.GetAttributes(StandardInput, out Termios saved) != 0)

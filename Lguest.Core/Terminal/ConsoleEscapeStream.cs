@@ -1,4 +1,4 @@
-namespace Lguest.Cli;
+namespace Lguest.Terminal;
 
 /// <summary>
 /// The host's console input with the launcher's two gestures, shared by every console the guest may use (COM1,
@@ -21,7 +21,7 @@ namespace Lguest.Cli;
 /// <param name="onEscape">Ctrl-A x: stop the guest.</param>
 /// <param name="onAbort">The third Ctrl-C: end the launcher as SIGINT would.</param>
 /// <param name="clock">The clock the Ctrl-Cs are timed on; null for the system's.</param>
-internal sealed class ConsoleEscapeStream(Stream input, Action onEscape, Action? onAbort = null, TimeProvider? clock = null) : Stream
+public sealed class ConsoleEscapeStream(Stream input, Action onEscape, Action? onAbort = null, TimeProvider? clock = null) : Stream
 {
     /// <summary>The longest the three Ctrl-Cs may take, first to third: the seed's bound.</summary>
     public static readonly TimeSpan AbortWindow = TimeSpan.FromSeconds(2);
@@ -36,18 +36,26 @@ internal sealed class ConsoleEscapeStream(Stream input, Action onEscape, Action?
     private int _ctrlCs;
     private long _firstCtrlC;
 
+    /// <inheritdoc />
     public override bool CanRead => true;
 
+    /// <inheritdoc />
     public override bool CanSeek => false;
 
+    /// <inheritdoc />
     public override bool CanWrite => false;
 
+    /// <inheritdoc />
     public override long Length => throw new NotSupportedException();
 
+    /// <inheritdoc />
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
+    /// <inheritdoc />
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
+    /// <summary>Reads the keys, minus the escapes; 0 once the input ends or the escape or abort came.</summary>
+    /// <exception cref="ArgumentException"><paramref name="buffer"/> has room for fewer than two bytes (a held-back Ctrl-A and the next key).</exception>
     public override int Read(Span<byte> buffer)
     {
         if (buffer.Length < 2)
@@ -97,14 +105,18 @@ internal sealed class ConsoleEscapeStream(Stream input, Action onEscape, Action?
         return 0;
     }
 
+    /// <inheritdoc />
     public override void Flush()
     {
     }
 
+    /// <inheritdoc />
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
 
+    /// <inheritdoc />
     public override void SetLength(long value) => throw new NotSupportedException();
 
+    /// <inheritdoc />
     public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     /// <summary>The seed's count: a read of exactly one Ctrl-C counts, anything else starts over. True on the third in time.</summary>

@@ -1,6 +1,6 @@
-using Lguest.Cli;
+using Lguest.Terminal;
 
-namespace Lguest.Tests.Cli;
+namespace Lguest.Tests.Terminal;
 
 public class ConsoleEscapeStreamTests
 {

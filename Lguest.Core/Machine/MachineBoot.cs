@@ -1,0 +1,168 @@
+using Lguest.Hypervisor;
+using Lguest.Memory;
+using Lguest.Pci;
+using Lguest.Platform;
+using Lguest.Virtio;
+using Microsoft.Extensions.Logging;
+
+namespace Lguest.Machine;
+
+/// <summary>
+/// One boot of the machine: its memory, VM, devices and vCPU threads (each a <see cref="VcpuLoop"/>). The first
+/// stop request (a power event from a device or vCPU, a failure, the host) wins; every vCPU is then kicked out of
+/// the guest and joined. A stop that comes before <see cref="Start"/> (while the boot is being built) is kept: the
+/// vCPUs then never enter the guest.
+/// </summary>
+internal sealed class MachineBoot : IPowerControl, IDisposable
+{
+    private readonly IHypervisor _hypervisor;
+    private readonly MachineProfile _profile;
+    private readonly GuestMemoryLayout _layout;
+    private readonly LauncherOptions _options;
+    private readonly IPlatformDeviceFactory[] _factories;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly SerialConsole? _serialInput;
+    private readonly SerialConsoleOutput? _serialOutput;
+    private readonly Action<DeviceNeedsResetEventArgs>? _needsReset;
+    private readonly IoBus _portBus = new("pio");
+    private readonly IoBus _mmioBus = new("mmio");
+    private readonly ManualResetEventSlim _stopped = new();
+    private readonly Lock _vcpuLock = new();
+    private readonly List<IVcpu> _vcpus = [];
+    private readonly List<Thread> _threads = [];
+    private GuestMemory? _memory;
+    private IVirtualMachine? _machine;
+    private PlatformContext? _context;
+    private GuestExit? _exit;
+
+    public MachineBoot(IHypervisor hypervisor, MachineProfile profile, GuestMemoryLayout layout, LauncherOptions options,
+        IPlatformDeviceFactory[] factories, ILoggerFactory loggerFactory, SerialConsole? serialInput, SerialConsoleOutput? serialOutput,
+        Action<DeviceNeedsResetEventArgs>? needsReset)
+    {
+        _hypervisor = hypervisor;
+        _profile = profile;
+        _layout = layout;
+        _options = options;
+        _factories = factories;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger<Launcher>();
+        _serialInput = serialInput;
+        _serialOutput = serialOutput;
+        _needsReset = needsReset;
+    }
+
+    /// <summary>Called on vCPU 0's thread just before the guest's first instruction.</summary>
+    public Action? FirstEntry { get; set; }
+
+    /// <summary>Whether the boot has its exit (the vCPUs leave the guest).</summary>
+    public bool HasExit => Volatile.Read(ref _exit) is not null;
+
+    public void Build(IBootImage image)
+    {
+        _memory = _profile.Allocate(_layout);
+        _machine = _hypervisor.CreateVirtualMachine(_memory, _portBus, _mmioBus);
+        var pci = new PciBus(_machine, _mmioBus, new PciBusOptions { InterruptLines = _profile.PciInterruptLines },
+            _loggerFactory.CreateLogger<PciBus>());
+        var virtio = new VirtioPciTransportOptions
+        {
+            Strict = _options.StrictDrivers,
+            Fatal = _options.StrictDrivers ? e => Stop(new GuestExit(GuestExitKind.BadDriver, e.Message)) : null,
+            NeedsReset = _needsReset,
+        };
+        _context = new PlatformContext(_machine, _portBus, _mmioBus, pci, this, _options.CpuCount, _loggerFactory,
+            _profile, virtio, _serialOutput?.Sink, _serialInput);
+        _profile.AddPlatformDevices(_context);
+        foreach (IPlatformDeviceFactory factory in _factories)
+            factory.Create(_context);
+
+        GuestAddress? rsdp = _profile.WriteFirmwareTables(_context);
+        BootState boot = image.Load(_memory, new BootTarget(_profile.BootPlatform, rsdp));
+        if (_logger.IsEnabled(LogLevel.Information))
+            _logger.Booting(_options.MemoryBytes >> 20, _options.CpuCount, _hypervisor.Name, _profile.Name, boot.Entry.ToString(), boot.Mode.ToString());
+        for (int i = 0; i < _options.CpuCount; i++)
+        {
+            IVcpu vcpu = _machine.CreateVcpu(i, i == 0 ? boot : null);
+            lock (_vcpuLock)
+                _vcpus.Add(vcpu);
+        }
+    }
+
+    /// <summary>
+    /// Starts the vCPU threads, then returns at once (<see cref="WaitForExit"/> waits for the end); false, starting
+    /// nothing, when the boot was stopped before it could start.
+    /// </summary>
+    public bool Start()
+    {
+        if (HasExit)
+            return false;
+        lock (_vcpuLock)
+        {
+            foreach (IVcpu vcpu in _vcpus)
+            {
+                var loop = new VcpuLoop(vcpu, _portBus, _mmioBus, this, _logger) { FirstEntry = vcpu.Index == 0 ? FirstEntry : null };
+                var thread = new Thread(loop.Run) { Name = $"vCPU {vcpu.Index}", IsBackground = true };
+                _threads.Add(thread);
+                thread.Start();
+            }
+        }
+        _serialInput?.Start();
+        return true;
+    }
+
+    /// <summary>Waits until the boot stops, joins the vCPU threads, and returns why it stopped.</summary>
+    public GuestExit WaitForExit()
+    {
+        _stopped.Wait(CancellationToken.None);
+        JoinVcpus();
+        return _exit!;
+    }
+
+    public void RequestPowerOff() => Stop(new GuestExit(GuestExitKind.PowerOff, "the guest powered off"));
+
+    public void RequestReset() => Stop(new GuestExit(GuestExitKind.Reset, "the guest asked for a reset"));
+
+    /// <summary>Ends the boot with <paramref name="exit"/> unless it already ended; safe from any thread.</summary>
+    public void Stop(GuestExit exit)
+    {
+        if (Interlocked.CompareExchange(ref _exit, exit, null) is not null)
+            return;
+        KickVcpus();
+        _stopped.Set();
+    }
+
+    public void Dispose()
+    {
+        _serialInput?.Attach(null);
+        _context?.DisposeResources();
+        foreach (IVcpu vcpu in _vcpus)
+            vcpu.Dispose();
+        _machine?.Dispose();
+        _memory?.Dispose();
+        _stopped.Dispose();
+    }
+
+    private void KickVcpus()
+    {
+        lock (_vcpuLock)
+        {
+            foreach (IVcpu vcpu in _vcpus)
+                vcpu.RequestExit();
+        }
+        // A vCPU waiting for the host's console output to drain would not see the kick.
+        _serialOutput?.ReleaseWriters();
+    }
+
+    private void JoinVcpus()
+    {
+        Thread[] threads;
+        lock (_vcpuLock)
+            threads = [.. _threads];
+        foreach (Thread thread in threads)
+        {
+            // A vCPU may be inside a device call when the kick lands; kick again until it leaves.
+            while (!thread.Join(TimeSpan.FromMilliseconds(100)))
+                KickVcpus();
+        }
+    }
+}
