@@ -11,4 +11,7 @@ internal enum DeviceKind
 
     /// <summary><c>--tunnet=SPEC</c>: a virtio network card on a new tap.</summary>
     Tunnet,
+
+    /// <summary><c>--share=DIR:TAG[:ro]</c>: a virtio-fs device sharing a host folder.</summary>
+    Share,
 }

@@ -6,5 +6,6 @@ namespace Lguest.Cli;
 /// <param name="Kind">Which device.</param>
 /// <param name="Value">The option's value as typed (the image, the tunnet spec), or null for <c>--rng</c>.</param>
 /// <param name="Tunnet">For <c>--tunnet</c>, the parsed value.</param>
-/// <param name="ReadOnly">For <c>--block=ro:FILE</c>: the disk is offered read-only and its image opened read-only.</param>
-internal sealed record DeviceOption(DeviceKind Kind, string? Value, TunnetSpec? Tunnet = null, bool ReadOnly = false);
+/// <param name="ReadOnly">For <c>--block=ro:FILE</c>: the disk is offered read-only and its image opened read-only; for <c>--share=DIR:TAG:ro</c>, the share refuses changes.</param>
+/// <param name="Tag">For <c>--share</c>, the tag the guest mounts it by (<see cref="Value"/> is the folder).</param>
+internal sealed record DeviceOption(DeviceKind Kind, string? Value, TunnetSpec? Tunnet = null, bool ReadOnly = false, string? Tag = null);

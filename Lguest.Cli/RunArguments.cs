@@ -19,8 +19,8 @@ internal sealed record RunArguments
 {
     public const string Usage = """
         Usage: lguest [--verbose|-v] [--tunnet=(<ipaddr>:<macaddr>|bridge:<bridgename>:<macaddr>)]...
-                      [--block=[ro:]<filename>]... [--rng] [--initrd=<filename>] [--username=<user>] [--chroot=<dir>]
-                      [--net-offloads=on|off] [--poll-us=N] [--io-engine=io_uring|sync] [--strict] [--backend=auto|kvm|lguest] [--cpus=N] [--no-reboot]
+                      [--block=[ro:]<filename>]... [--share=<dir>:<tag>[:ro]]... [--rng] [--initrd=<filename>]
+                      [--username=<user>] [--chroot=<dir>] [--net-offloads=on|off] [--poll-us=N] [--io-engine=io_uring|sync] [--strict] [--backend=auto|kvm|lguest] [--cpus=N] [--no-reboot]
                       <mem-in-mb> vmlinux [args...]
         Boots a Linux kernel (bzImage or ELF vmlinux) with <mem-in-mb> megabytes of RAM and its console on this
         terminal: a virtio console (device 1), and on KVM also COM1, which gets the keys unless the kernel's
@@ -41,6 +41,8 @@ internal sealed record RunArguments
           --io-engine=io_uring|sync  how the disks do their I/O: many requests in flight on io_uring
                                  (default) or one at a time with blocking calls; each disk has one
                                  request queue per vCPU
+          --share=DIR:TAG[:ro]   share the host folder DIR with the guest (virtio-fs), which mounts it with
+                                 mount -t virtiofs TAG /mnt; :ro refuses every change with EROFS
           --rng                  an entropy device fed from the host's random source
           --initrd=FILE          load FILE as the initial RAM disk
           --username=USER        once everything is open, become USER (its uid, gid and groups)
@@ -62,12 +64,15 @@ internal sealed record RunArguments
 
     private static readonly (string Name, bool TakesValue)[] LongOptions =
     [
-        ("verbose", false), ("tunnet", true), ("block", true), ("rng", false), ("initrd", true), ("username", true),
+        ("verbose", false), ("tunnet", true), ("block", true), ("share", true), ("rng", false), ("initrd", true), ("username", true),
         ("chroot", true), ("net-offloads", true), ("poll-us", true), ("io-engine", true), ("strict", false), ("backend", true), ("cpus", true), ("no-reboot", false), ("help", false),
     ];
 
     /// <summary>The <c>--block</c> value prefix that attaches the image read-only.</summary>
     public const string ReadOnlyBlockPrefix = "ro:";
+
+    /// <summary>The <c>--share</c> value suffix that makes the share read-only.</summary>
+    public const string ReadOnlyShareSuffix = ":ro";
 
     public bool Help { get; init; }
 
@@ -310,6 +315,8 @@ internal sealed record RunArguments
                 devices.Add(new DeviceOption(DeviceKind.Block, image, ReadOnly: readOnly));
                 return true;
             }
+            case "share":
+                return TryAddShare(devices, value, out error);
             case "tunnet":
                 if (!TunnetSpec.TryParse(value, out TunnetSpec? spec, out string? why))
                 {
@@ -386,5 +393,28 @@ internal sealed record RunArguments
                 parsed = parsed with { Backend = value };
                 return true;
         }
+    }
+
+    /// <summary>
+    /// <c>--share=DIR:TAG[:ro]</c>: the tag is what follows the last ':' (after a trailing ":ro" is taken off),
+    /// so DIR may hold ':' itself; a tag names one share only.
+    /// </summary>
+    private static bool TryAddShare(List<DeviceOption> devices, string value, out string? error)
+    {
+        error = null;
+        bool readOnly = value.EndsWith(ReadOnlyShareSuffix, StringComparison.Ordinal);
+        string rest = readOnly ? value[..^ReadOnlyShareSuffix.Length] : value;
+        int colon = rest.LastIndexOf(':');
+        string folder = colon < 0 ? "" : rest[..colon], tag = colon < 0 ? "" : rest[(colon + 1)..];
+        if (folder.Length == 0 || tag.Length == 0)
+            error = $"--share '{value}' is not <dir>:<tag>[:ro]";
+        else if (System.Text.Encoding.UTF8.GetByteCount(tag) > VirtioFsOptions.MaxTagBytes)
+            error = $"--share '{value}': the tag '{tag}' is longer than {VirtioFsOptions.MaxTagBytes} bytes";
+        else if (devices.Any(d => d.Kind == DeviceKind.Share && d.Tag == tag))
+            error = $"--share '{value}': the tag '{tag}' is already used by another --share";
+        if (error is not null)
+            return false;
+        devices.Add(new DeviceOption(DeviceKind.Share, folder, ReadOnly: readOnly, Tag: tag));
+        return true;
     }
 }

@@ -116,7 +116,7 @@ internal static class RunCommand
             terminal?.Dispose();
             return Fail(error, e.Message, e.IsHostUnavailable ? ExitCode.HostUnavailable : ExitCode.BadInput);
         }
-        catch (Exception e) when (e is KernelImageException or GuestMemoryException or DiskImageException)
+        catch (Exception e) when (e is KernelImageException or GuestMemoryException or DiskImageException or SharedDirectoryException)
         {
             terminal?.Dispose();
             return Fail(error, e.Message, ExitCode.BadInput);
@@ -194,6 +194,9 @@ internal static class RunCommand
                 break;
             case DeviceKind.Rng:
                 services.AddVirtioRng();
+                break;
+            case DeviceKind.Share:
+                services.AddVirtioFs(device.Value!, device.Tag!, device.ReadOnly);
                 break;
             case DeviceKind.Tunnet:
                 services.AddVirtioNet(o =>

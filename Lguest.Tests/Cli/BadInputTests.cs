@@ -40,6 +40,7 @@ public class BadInputTests
         yield return Case(Row("--tunnet garbage", Usage, "--tunnet 'garbage!'", "--tunnet=garbage!", "64", "{text}"));
         yield return Case(Row("--tunnet with a bad prefix", Usage, "--tunnet '10.0.0.1/99'", "--tunnet=10.0.0.1/99", "64", "{text}"));
         yield return Case(Row("--tunnet with a bad MAC", Usage, "--tunnet '10.0.0.1:52:54:zz:00:00:01'", "--tunnet=10.0.0.1:52:54:zz:00:00:01", "64", "{text}"));
+        yield return Case(Row("--share without a tag", Usage, "--share '{dir}' is not <dir>:<tag>[:ro]", "--share={dir}", "64", "{text}") with { Needs = ["--share"] });
         yield return Case(Row("--cpus of 0", Usage, "--cpus '0'", "--cpus=0", "64", "{text}"));
         yield return Case(Row("--backend unknown", Usage, "--backend 'xen'", "--backend=xen", "64", "{text}"));
         yield return Case(Row("duplicate --initrd", Usage, "--initrd", "--initrd={text}", "--initrd={text}", "64", "{dir}/no-such-vmlinux"));
@@ -54,6 +55,7 @@ public class BadInputTests
         yield return Case(Row("a directory as kernel", BadInput, "a-directory: is a directory", "64", "{dir}/a-directory"));
         yield return Case(Row("an unreadable kernel", BadInput, "{unreadable}: permission denied", "64", "{unreadable}") with { Wrapped = true });
         yield return Case(Row("--block on a missing file", BadInput, "disk image '{dir}/no-such-disk.img': not found", "--block={dir}/no-such-disk.img", "64", "{text}") with { Needs = ["--block"] });
+        yield return Case(Row("--share of a missing folder", BadInput, "shared folder '{dir}/no-such-folder': cannot open it", "--share={dir}/no-such-folder:tag", "64", "{text}") with { Needs = ["--share"] });
         yield return Case(Row("--block on a read-only file", BadInput, "disk image '{read-only}': permission denied", "--block={read-only}", "64", "{text}") with { Needs = ["--block"], Wrapped = true });
     }
 

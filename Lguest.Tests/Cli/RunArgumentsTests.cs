@@ -242,6 +242,28 @@ public class RunArgumentsTests
     }
 
     [Test]
+    public void A_share_is_a_folder_and_the_tag_after_its_last_colon_with_ro_at_the_end_for_read_only()
+    {
+        RunArguments a = Parse("--share=/srv/data:data", "--rng", "--share", "/srv/in:put:in:ro", "--share=rel/dir:x:ro", "64", "k");
+        Assert.That(a.Devices, Is.EqualTo(new[]
+        {
+            new DeviceOption(DeviceKind.Share, "/srv/data", Tag: "data"),
+            new DeviceOption(DeviceKind.Rng, null),
+            new DeviceOption(DeviceKind.Share, "/srv/in:put", ReadOnly: true, Tag: "in"),
+            new DeviceOption(DeviceKind.Share, "rel/dir", ReadOnly: true, Tag: "x"),
+        }));
+        Assert.Multiple(() =>
+        {
+            Assert.That(Refuse("--share=/srv", "64", "k"), Is.EqualTo("--share '/srv' is not <dir>:<tag>[:ro]"));
+            Assert.That(Refuse("--share=/srv:", "64", "k"), Is.EqualTo("--share '/srv:' is not <dir>:<tag>[:ro]"));
+            Assert.That(Refuse("--share=:tag", "64", "k"), Is.EqualTo("--share ':tag' is not <dir>:<tag>[:ro]"));
+            Assert.That(Refuse("--share=/srv:ro", "64", "k"), Is.EqualTo("--share '/srv:ro' is not <dir>:<tag>[:ro]"));
+            Assert.That(Refuse($"--share=/srv:{new string('t', 37)}", "64", "k"), Does.Contain("longer than 36 bytes"));
+            Assert.That(Refuse("--share=/a:t", "--share=/b:t", "64", "k"), Is.EqualTo("--share '/b:t': the tag 't' is already used by another --share"));
+        });
+    }
+
+    [Test]
     public void The_kernel_console_is_virtio_when_the_last_console_argument_names_an_hvc_device()
     {
         Assert.Multiple(() =>
