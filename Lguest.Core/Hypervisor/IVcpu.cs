@@ -1,3 +1,5 @@
+using Lguest.Snapshot;
+
 namespace Lguest.Hypervisor;
 
 /// <summary>
@@ -18,4 +20,19 @@ public interface IVcpu : IDisposable
 
     /// <summary>Makes a <see cref="Run"/> in progress, or the next one, return <see cref="VcpuExitReason.Interrupted"/> promptly.</summary>
     void RequestExit();
+
+    /// <summary>
+    /// Captures the vCPU's whole architectural state for a snapshot (registers, FPU, MSRs, local APIC, pending
+    /// events). Call only while the vCPU is not running (paused, between <see cref="Run"/> calls); an I/O or MMIO
+    /// exit it last returned is completed first, without running further guest instructions.
+    /// </summary>
+    /// <exception cref="SnapshotException">The backend cannot snapshot (the default).</exception>
+    BackendState CaptureState() => throw SnapshotException.NotSupported("capture a vCPU's state");
+
+    /// <summary>
+    /// Loads state <see cref="CaptureState"/> produced (on this host or another whose hypervisor accepted it in
+    /// <see cref="IHypervisor.CheckRestorable"/>) into this vCPU, created without a boot state, before it first runs.
+    /// </summary>
+    /// <exception cref="SnapshotException">The backend cannot snapshot (the default), or the state is malformed.</exception>
+    void RestoreState(BackendState state) => throw SnapshotException.NotSupported("restore a vCPU's state");
 }

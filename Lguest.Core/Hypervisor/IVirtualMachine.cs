@@ -1,4 +1,5 @@
 using Lguest.Memory;
+using Lguest.Snapshot;
 
 namespace Lguest.Hypervisor;
 
@@ -40,4 +41,16 @@ public interface IVirtualMachine : IDisposable
         route = null;
         return false;
     }
+
+    /// <summary>
+    /// Captures the state the backend keeps for the whole VM (in-kernel interrupt controllers, timer, clock) for a
+    /// snapshot. Call only while no vCPU runs. MSI routes are not part of it: they follow from the devices' MSI-X
+    /// tables, which restore them.
+    /// </summary>
+    /// <exception cref="SnapshotException">The backend cannot snapshot (the default).</exception>
+    BackendState CaptureState() => throw SnapshotException.NotSupported("capture a VM's state");
+
+    /// <summary>Loads state <see cref="CaptureState"/> produced, after the vCPUs' states, before any vCPU runs.</summary>
+    /// <exception cref="SnapshotException">The backend cannot snapshot (the default), or the state is malformed.</exception>
+    void RestoreState(BackendState state) => throw SnapshotException.NotSupported("restore a VM's state");
 }

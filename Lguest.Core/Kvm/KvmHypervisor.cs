@@ -9,7 +9,7 @@ namespace Lguest.Kvm;
 /// The KVM backend: guests on /dev/kvm with KVM's in-kernel interrupt controllers and PIT. Open one
 /// per process; it may create several VMs (one after another on reboot).
 /// </summary>
-public sealed unsafe class KvmHypervisor : IHypervisor, IDisposable
+public sealed unsafe partial class KvmHypervisor : IHypervisor, IDisposable
 {
     /// <summary>How many CPUID entries to ask for first; KVM_GET_SUPPORTED_CPUID says E2BIG if more exist.</summary>
     private const int InitialCpuidEntries = 128;

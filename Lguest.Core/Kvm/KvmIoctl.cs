@@ -7,7 +7,7 @@ namespace Lguest.Kvm;
 /// </summary>
 // Requests are uint, not nuint: the kernel takes them as 32 bits, and a nuint constant above 2^31 read from
 // another assembly comes back sign-extended.
-internal static class KvmIoctl
+internal static partial class KvmIoctl
 {
     // On /dev/kvm.
     public const uint GetApiVersion = 0xAE00;          // KVM_GET_API_VERSION      _IO(0xAE, 0x00)

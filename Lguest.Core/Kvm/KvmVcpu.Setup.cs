@@ -140,23 +140,7 @@ internal sealed unsafe partial class KvmVcpu
         return entries.ToArray();
     }
 
-    private void SetCpuid()
-    {
-        KvmCpuidEntry2[] entries = BuildCpuid();
-        int bytes = sizeof(KvmCpuid2) + entries.Length * sizeof(KvmCpuidEntry2);
-        byte* buffer = (byte*)NativeMemory.AllocZeroed((nuint)bytes);
-        try
-        {
-            // Safety: buffer holds the head and entries.Length entries.
-            ((KvmCpuid2*)buffer)->Nent = (uint)entries.Length;
-            entries.AsSpan().CopyTo(new Span<KvmCpuidEntry2>(buffer + sizeof(KvmCpuid2), entries.Length));
-            Check(Libc.Ioctl(_fd, KvmIoctl.SetCpuid2, buffer), "KVM_SET_CPUID2");
-        }
-        finally
-        {
-            NativeMemory.Free(buffer);
-        }
-    }
+    private void SetCpuid() => SetCpuid(BuildCpuid());
 
     /// <summary>
     /// The MSRs a kernel expects at entry, as Firecracker and kvmtool set them: the SYSCALL/SYSENTER

@@ -23,6 +23,7 @@ internal sealed unsafe partial class KvmVcpu : IVcpu
     private ushort _ioPort;
     private bool _ioIn;
 
+    private bool _exitNeedsCompletion; // the last exit was I/O or MMIO, which KVM finishes at the next KVM_RUN
     private int _threadId;          // the thread that runs this vCPU, for kicks; 0 until it first runs
     private int _exitRequested;     // RequestExit was called and no Run has returned Interrupted since
     private int _kickSent;          // a kick signal may be pending on the vCPU thread
@@ -72,6 +73,7 @@ internal sealed unsafe partial class KvmVcpu : IVcpu
         {
             if (Volatile.Read(ref _exitRequested) != 0)
                 return Interrupted();
+            _exitNeedsCompletion = false;
             int rc = Libc.Ioctl(_fd, KvmIoctl.Run, 0);
             if (rc < 0)
             {
@@ -180,9 +182,12 @@ internal sealed unsafe partial class KvmVcpu : IVcpu
         return IoExit();
     }
 
-    private VcpuExit IoExit() =>
+    private VcpuExit IoExit()
+    {
+        _exitNeedsCompletion = true;
         // Safety: BeginIo checked [offset, offset + size * count) lies inside the kvm_run mapping.
-        new(_ioIn ? VcpuExitReason.IoIn : VcpuExitReason.IoOut, _ioPort, new Span<byte>(_run + _ioElementOffset, _ioElementSize));
+        return new(_ioIn ? VcpuExitReason.IoIn : VcpuExitReason.IoOut, _ioPort, new Span<byte>(_run + _ioElementOffset, _ioElementSize));
+    }
 
     private VcpuExit MmioExit()
     {
@@ -190,6 +195,7 @@ internal sealed unsafe partial class KvmVcpu : IVcpu
         uint length = mmio->Len;
         if (length is 0 or > 8)
             return new VcpuExit(VcpuExitReason.Failed, detail: $"vCPU {Index}: KVM_EXIT_MMIO with length {length}");
+        _exitNeedsCompletion = true;
         // Safety: data is the 8-byte array inside the mapped kvm_run; length <= 8.
         var data = new Span<byte>(mmio->Data, (int)length);
         return new VcpuExit(mmio->IsWrite != 0 ? VcpuExitReason.MmioWrite : VcpuExitReason.MmioRead, mmio->PhysAddr, data);

@@ -6,7 +6,7 @@ using Lguest.Memory;
 namespace Lguest.Kvm;
 
 /// <summary>A KVM VM: guest RAM in memory slots, KVM's in-kernel PIC/IOAPIC/PIT, and its vCPUs.</summary>
-internal sealed unsafe class KvmVirtualMachine : IVirtualMachine
+internal sealed unsafe partial class KvmVirtualMachine : IVirtualMachine
 {
     /// <summary>
     /// Three pages KVM needs for the real-mode TSS on Intel (api.rst KVM_SET_TSS_ADDR), and one for its

@@ -63,6 +63,37 @@ public class KvmStructsTests
             ("Data", "u.msi.data"), ("Devid", "u.msi.devid"));
         Fields<KvmSignalMask>("struct kvm_signal_mask", ("Len", "len"), ("Sigset", "sigset"));
 
+        // The snapshot state structs (KvmStateStructs.cs).
+        Size<KvmMsrList>("struct kvm_msr_list");
+        Checks.Add(("offsetof(struct kvm_msr_list, indices)", () => (ulong)Marshal.SizeOf<KvmMsrList>()));
+        Size<KvmXcr>("struct kvm_xcr");
+        Fields<KvmXcr>("struct kvm_xcr", ("Xcr", "xcr"), ("Reserved", "reserved"), ("Value", "value"));
+        Size<KvmXcrs>("struct kvm_xcrs");
+        Fields<KvmXcrs>("struct kvm_xcrs", ("NrXcrs", "nr_xcrs"), ("Flags", "flags"), ("Xcrs", "xcrs"), ("Padding", "padding"));
+        Checks.Add(("sizeof(((struct kvm_xcrs *)0)->xcrs)", () => KvmXcrs.MaxXcrs * (ulong)Marshal.SizeOf<KvmXcr>()));
+        Size<KvmMpState>("struct kvm_mp_state");
+        Size<KvmDebugRegs>("struct kvm_debugregs");
+        Fields<KvmDebugRegs>("struct kvm_debugregs", ("Db", "db"), ("Dr6", "dr6"), ("Dr7", "dr7"), ("Flags", "flags"), ("Reserved", "reserved"));
+        Size<KvmVcpuEvents>("struct kvm_vcpu_events");
+        Fields<KvmVcpuEvents>("struct kvm_vcpu_events", ("ExceptionInjected", "exception.injected"), ("InterruptInjected", "interrupt.injected"),
+            ("NmiInjected", "nmi.injected"), ("SipiVector", "sipi_vector"), ("Flags", "flags"), ("Smm", "smi.smm"),
+            ("TripleFaultPending", "triple_fault.pending"), ("ExceptionHasPayload", "exception_has_payload"), ("ExceptionPayload", "exception_payload"));
+        Size<KvmIrqchip>("struct kvm_irqchip");
+        Fields<KvmIrqchip>("struct kvm_irqchip", ("ChipId", "chip_id"), ("Pad", "pad"), ("Chip", "chip"));
+        Checks.Add(("sizeof(((struct kvm_irqchip *)0)->chip)", () => KvmIrqchip.ChipSize));
+        Size<KvmPitChannelState>("struct kvm_pit_channel_state");
+        Fields<KvmPitChannelState>("struct kvm_pit_channel_state", ("Count", "count"), ("LatchedCount", "latched_count"),
+            ("CountLatched", "count_latched"), ("StatusLatched", "status_latched"), ("Status", "status"), ("ReadState", "read_state"),
+            ("WriteState", "write_state"), ("WriteLatch", "write_latch"), ("RwMode", "rw_mode"), ("Mode", "mode"), ("Bcd", "bcd"),
+            ("Gate", "gate"), ("CountLoadTime", "count_load_time"));
+        Size<KvmPitState2>("struct kvm_pit_state2");
+        Fields<KvmPitState2>("struct kvm_pit_state2", ("Channel0", "channels[0]"), ("Channel1", "channels[1]"), ("Channel2", "channels[2]"),
+            ("Flags", "flags"), ("Reserved", "reserved"));
+        Size<KvmClockData>("struct kvm_clock_data");
+        Fields<KvmClockData>("struct kvm_clock_data", ("Clock", "clock"), ("Flags", "flags"), ("Pad0", "pad0"), ("Realtime", "realtime"),
+            ("HostTsc", "host_tsc"), ("Pad", "pad"));
+        Checks.Add(("sizeof(struct kvm_xsave)", () => 4096));
+
         // kvm_run: the head, then each exit struct at the union's offset.
         Fields<KvmRun>("struct kvm_run", ("RequestInterruptWindow", "request_interrupt_window"), ("ImmediateExit", "immediate_exit"),
             ("ExitReason", "exit_reason"), ("ReadyForInterruptInjection", "ready_for_interrupt_injection"), ("IfFlag", "if_flag"),
@@ -133,6 +164,21 @@ public class KvmStructsTests
             ("KVM_EXIT_INTERNAL_ERROR", KvmIoctl.ExitInternalError), ("KVM_EXIT_SYSTEM_EVENT", KvmIoctl.ExitSystemEvent),
             ("KVM_SYSTEM_EVENT_SHUTDOWN", KvmIoctl.SystemEventShutdown), ("KVM_SYSTEM_EVENT_RESET", KvmIoctl.SystemEventReset),
             ("KVM_PIT_SPEAKER_DUMMY", KvmIoctl.PitSpeakerDummy), ("KVM_IOEVENTFD_FLAG_DEASSIGN", KvmIoctl.IoeventfdFlagDeassign),
+            // Snapshots (KvmIoctl.State.cs).
+            ("KVM_GET_MSR_INDEX_LIST", KvmIoctl.GetMsrIndexList), ("KVM_GET_MSR_FEATURE_INDEX_LIST", KvmIoctl.GetMsrFeatureIndexList),
+            ("KVM_GET_IRQCHIP", KvmIoctl.GetIrqchip), ("KVM_SET_IRQCHIP", KvmIoctl.SetIrqchip), ("KVM_GET_CLOCK", KvmIoctl.GetClock),
+            ("KVM_SET_CLOCK", KvmIoctl.SetClock), ("KVM_GET_PIT2", KvmIoctl.GetPit2), ("KVM_SET_PIT2", KvmIoctl.SetPit2),
+            ("KVM_GET_FPU", KvmIoctl.GetFpu), ("KVM_GET_CPUID2", KvmIoctl.GetCpuid2), ("KVM_GET_MP_STATE", KvmIoctl.GetMpState),
+            ("KVM_SET_MP_STATE", KvmIoctl.SetMpState), ("KVM_GET_VCPU_EVENTS", KvmIoctl.GetVcpuEvents), ("KVM_SET_VCPU_EVENTS", KvmIoctl.SetVcpuEvents),
+            ("KVM_GET_DEBUGREGS", KvmIoctl.GetDebugRegs), ("KVM_SET_DEBUGREGS", KvmIoctl.SetDebugRegs), ("KVM_SET_TSC_KHZ", KvmIoctl.SetTscKhz),
+            ("KVM_GET_TSC_KHZ", KvmIoctl.GetTscKhz), ("KVM_GET_XSAVE", KvmIoctl.GetXsave), ("KVM_SET_XSAVE", KvmIoctl.SetXsave),
+            ("KVM_GET_XCRS", KvmIoctl.GetXcrs), ("KVM_SET_XCRS", KvmIoctl.SetXcrs), ("KVM_KVMCLOCK_CTRL", KvmIoctl.KvmclockCtrl),
+            ("KVM_GET_XSAVE2", KvmIoctl.GetXsave2), ("KVM_CAP_MP_STATE", KvmIoctl.CapMpState), ("KVM_CAP_ADJUST_CLOCK", KvmIoctl.CapAdjustClock),
+            ("KVM_CAP_VCPU_EVENTS", KvmIoctl.CapVcpuEvents), ("KVM_CAP_DEBUGREGS", KvmIoctl.CapDebugRegs), ("KVM_CAP_XSAVE", KvmIoctl.CapXsave),
+            ("KVM_CAP_XCRS", KvmIoctl.CapXcrs), ("KVM_CAP_TSC_CONTROL", KvmIoctl.CapTscControl), ("KVM_CAP_GET_TSC_KHZ", KvmIoctl.CapGetTscKhz),
+            ("KVM_CAP_KVMCLOCK_CTRL", KvmIoctl.CapKvmclockCtrl), ("KVM_CAP_GET_MSR_FEATURES", KvmIoctl.CapGetMsrFeatures),
+            ("KVM_CAP_XSAVE2", KvmIoctl.CapXsave2), ("KVM_CLOCK_TSC_STABLE", KvmIoctl.ClockTscStable), ("KVM_CLOCK_REALTIME", KvmIoctl.ClockRealtime),
+            ("KVM_CLOCK_HOST_TSC", KvmIoctl.ClockHostTsc), ("KVM_IRQCHIP_PIC_MASTER", KvmIoctl.IrqchipPicMaster),
         ];
         IReadOnlyDictionary<string, ulong> c = CLayout.Evaluate(["linux/kvm.h"], numbers.Select(n => n.Name));
         Assert.Multiple(() =>

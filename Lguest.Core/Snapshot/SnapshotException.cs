@@ -1,0 +1,17 @@
+namespace Lguest.Snapshot;
+
+/// <summary>
+/// A snapshot cannot be taken or restored: the backend cannot snapshot, the files are damaged, of another format
+/// version, or need what this host lacks. The message is one line for a person; nothing was mapped or run.
+/// </summary>
+public sealed class SnapshotException : LguestException
+{
+    internal SnapshotException(SnapshotRefusal reason, string message, Exception? innerException = null)
+        : base(message, innerException) => Reason = reason;
+
+    /// <summary>Why the snapshot was refused.</summary>
+    public SnapshotRefusal Reason { get; }
+
+    internal static SnapshotException NotSupported(string what) =>
+        new(SnapshotRefusal.NotSupported, $"this hypervisor backend cannot {what} (snapshots need KVM)");
+}
