@@ -68,19 +68,7 @@ public sealed unsafe partial class GuestMemory : IDisposable
     {
         ArgumentNullException.ThrowIfNull(layout);
         ulong total = layout.TotalSize;
-        if (total > (ulong)nint.MaxValue - 2 * GuardSize - HugePageSize)
-            throw new GuestMemoryException($"guest RAM of {total} bytes does not fit this process's address space");
-        // Room for a guard page on each side and for moving RAM's start up to the next 2 MiB boundary.
-        var reservationSize = (nuint)(total + 2 * GuardSize + HugePageSize);
-
-        // Reserve the whole range inaccessible first, then map RAM inside it: the guard pages (and the
-        // alignment slack) are the untouched parts of the reservation.
-        nint reservation = Libc.Mmap(0, reservationSize, Libc.ProtNone,
-            Libc.MapPrivate | Libc.MapAnonymous | Libc.MapNoReserve | reservationFlags, -1, 0);
-        if (reservation == Libc.MapFailed)
-            throw MappingFailed(total, Marshal.GetLastPInvokeError());
-
-        var start = (nint)(((ulong)reservation + GuardSize + HugePageSize - 1) & ~(HugePageSize - 1));
+        (nint reservation, nuint reservationSize, nint start) = Reserve(total, reservationFlags);
         nint ram = Libc.Mmap(start, (nuint)total, Libc.ProtRead | Libc.ProtWrite,
             Libc.MapPrivate | Libc.MapAnonymous | Libc.MapNoReserve | Libc.MapFixed, -1, 0);
         if (ram == Libc.MapFailed)
@@ -94,6 +82,24 @@ public sealed unsafe partial class GuestMemory : IDisposable
         _ = Libc.Madvise(ram, (nuint)total, Libc.MadvHugePage);
         _ = Libc.Madvise(ram, (nuint)total, Libc.MadvDontFork);
         return new GuestMemory(layout, reservation, reservationSize, ram);
+    }
+
+    /// <summary>
+    /// Reserves an inaccessible range for <paramref name="total"/> bytes of RAM with a guard page on each side,
+    /// and returns where RAM starts in it: the first 2 MiB boundary past the lower guard page. The guard pages
+    /// (and the alignment slack) are the parts of the reservation RAM is never mapped over.
+    /// </summary>
+    private static (nint Reservation, nuint ReservationSize, nint Start) Reserve(ulong total, int reservationFlags)
+    {
+        if (total > (ulong)nint.MaxValue - 2 * GuardSize - HugePageSize)
+            throw new GuestMemoryException($"guest RAM of {total} bytes does not fit this process's address space");
+        var reservationSize = (nuint)(total + 2 * GuardSize + HugePageSize);
+        nint reservation = Libc.Mmap(0, reservationSize, Libc.ProtNone,
+            Libc.MapPrivate | Libc.MapAnonymous | Libc.MapNoReserve | reservationFlags, -1, 0);
+        if (reservation == Libc.MapFailed)
+            throw MappingFailed(total, Marshal.GetLastPInvokeError());
+        var start = (nint)(((ulong)reservation + GuardSize + HugePageSize - 1) & ~(HugePageSize - 1));
+        return (reservation, reservationSize, start);
     }
 
     /// <summary>
@@ -185,6 +191,7 @@ public sealed unsafe partial class GuestMemory : IDisposable
             return;
         _disposed = true;
         _ = Libc.Munmap(_reservation, _reservationSize);
+        _image?.Dispose();
     }
 
     private byte* Translate(GuestAddress address, ulong length)

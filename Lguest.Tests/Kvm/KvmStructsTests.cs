@@ -109,6 +109,10 @@ public class KvmStructsTests
         Size<Libc.SigSet>("sigset_t");
         Size<Libc.SigAction>("struct sigaction");
         Fields<Libc.SigAction>("struct sigaction", ("Handler", "sa_handler"), ("Mask", "sa_mask"), ("Flags", "sa_flags"), ("Restorer", "sa_restorer"));
+        // struct stat, of which Libc.FileIdentity reads st_dev and st_ino.
+        Checks.Add(("sizeof(struct stat)", () => Libc.StatSize));
+        Checks.Add(("offsetof(struct stat, st_dev)", () => 0));
+        Checks.Add(("offsetof(struct stat, st_ino)", () => 8));
     }
 
     private static void Size<T>(string c) where T : unmanaged => Checks.Add(($"sizeof({c})", () => (ulong)Marshal.SizeOf<T>()));
@@ -126,7 +130,7 @@ public class KvmStructsTests
     }
 
     private static IReadOnlyDictionary<string, ulong> C =>
-        _c ??= CLayout.Evaluate(["linux/kvm.h", "signal.h"], Checks.Select(c => c.C));
+        _c ??= CLayout.Evaluate(["linux/kvm.h", "signal.h", "sys/stat.h"], Checks.Select(c => c.C));
 
     public static IEnumerable<TestCaseData> Cases() => Checks.Select(c => new TestCaseData(c.C).SetName($"Layout matches the header: {c.C}"));
 
