@@ -4,9 +4,12 @@
 # bench/bed/bed-bench.sh is there) real Linux in the nested bed. Writes bench/results.md,
 # bench/results.json and bench/ratios.png (a rerun overwrites them).
 #
-#   bench/run.sh [--runs N] [--sections direct,devices,bed] [--no-bed] [--bed-args 'ARGS']
+#   bench/run.sh [--runs N] [--sections direct,devices,bed,debian] [--no-bed] [--bed-args 'ARGS']
 #
 # --bed-args passes its words to bench/bed/bed-bench.sh as they are (e.g. --bed-args '--rounds 10').
+# The debian section is bed-bench.sh --parts debian: the Debian 12 guest (built with
+# Lguest.Tests/Guests/debian-image.sh when missing) with fio and its boot, lguest beside QEMU -M pc with
+# aio=threads and aio=io_uring (issue 20).
 #
 # Needs root (the network cases make a network namespace and a tap), /dev/kvm, QEMU (installed with
 # apt-get when missing), gcc for the probe. `dotnet cake --target=Bench` runs this script.
@@ -30,7 +33,7 @@ while (($#)); do
 		shift
 		;;
 	*)
-		say "unknown argument '$1' (usage: bench/run.sh [--runs N] [--sections direct,devices,bed] [--no-bed] [--bed-args 'ARGS'])"
+		say "unknown argument '$1' (usage: bench/run.sh [--runs N] [--sections direct,devices,bed,debian] [--no-bed] [--bed-args 'ARGS'])"
 		exit 2
 		;;
 	esac

@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using BenchmarkDotNet.Attributes;
+using System.Runtime.InteropServices;
 using Lguest.Devices;
+using Lguest.Devices.Interop;
 using Lguest.Hypervisor;
 using Lguest.Memory;
 using Lguest.Virtio;
@@ -13,14 +15,15 @@ namespace Lguest.Benchmarks;
 /// chains into guest memory, publishes them, notifies the queue's eventfd, sleeps on the interrupt's
 /// eventfd until every request is used), the device's worker serves them with preadv/pwritev. Beside
 /// it, the same reads and writes issued by this thread with preadv/pwritev on the same file and the
-/// same guest buffers: the host's own cost, with no virtqueue. One operation = one request, queue depth
-/// <see cref="Depth"/>; the image (256 MiB) is in the page cache, so this measures the device's overhead,
-/// not the disk.
+/// same guest buffers: the host's own cost, with no virtqueue; and the same requests on an io_uring of the
+/// host's own (all <see cref="QueueDepth"/> submitted at once, then reaped). One operation = one request,
+/// <see cref="QueueDepth"/> of them published together; the image (256 MiB) is in the page cache, so this
+/// measures the device's overhead, not the disk.
 /// </summary>
 [MemoryDiagnoser]
-public class BlockBenchmarks
+public unsafe class BlockBenchmarks
 {
-    /// <summary>Requests published (and waited for) together: a guest's queue depth.</summary>
+    /// <summary>The deepest queue measured: requests published (and waited for) together.</summary>
     public const int Depth = 32;
 
     private const long ImageBytes = 256L << 20;
@@ -42,6 +45,9 @@ public class BlockBenchmarks
     private GuestBuffer[] _buffers = null!;
     private ushort _availIndex;
     private long _round;
+    private Random _random = new(1);
+    private IoUring? _hostRing;
+    private IoVec* _hostVectors;
 
     /// <summary>Bytes of data per request: 4 KiB (requests per second) or 1 MiB (bytes per second).</summary>
     [Params(4096, 1 << 20)]
@@ -49,6 +55,16 @@ public class BlockBenchmarks
 
     /// <summary>The device's <c>MaxPollTime</c>; null for the devices' default (32 µs). Zero: the worker sleeps at once.</summary>
     public TimeSpan? MaxPollTime { get; set; }
+
+    /// <summary>Requests published together and waited for together: 1 (each request's whole round trip) to <see cref="Depth"/>.</summary>
+    [Params(1, Depth)]
+    public int QueueDepth { get; set; } = Depth;
+
+    /// <summary>Offsets drawn at random across the image (4 KiB aligned to the request size) instead of walking it.</summary>
+    public bool RandomOffsets { get; set; }
+
+    /// <summary>The device's I/O engine.</summary>
+    public VirtioBlockIoEngine IoEngine { get; set; } = VirtioBlockIoEngine.IoUring;
 
     [GlobalSetup]
     public void Setup()
@@ -66,7 +82,9 @@ public class BlockBenchmarks
         _notify = new EventNotifier();
         _transport = new InterruptTransport();
         _device = new VirtioBlockDevice(_memory, _file, new VirtioBlockOptions { Path = _path, QueueSize = QueueSize,
-            MaxPollTime = MaxPollTime ?? PollWindow.DefaultMax });
+            MaxPollTime = MaxPollTime ?? PollWindow.DefaultMax, IoEngine = IoEngine });
+        _hostRing = IoUring.TryCreate(Depth, out _);
+        _hostVectors = (IoVec*)NativeMemory.AllocZeroed(Depth, (nuint)sizeof(IoVec));
         _buffers = new GuestBuffer[Depth];
         for (int i = 0; i < Depth; i++)
             _buffers[i] = new GuestBuffer(Data.Offset((ulong)i * (ulong)RequestBytes), (uint)RequestBytes);
@@ -80,6 +98,8 @@ public class BlockBenchmarks
     public void Cleanup()
     {
         _device.Reset();
+        _hostRing?.Dispose();
+        NativeMemory.Free(_hostVectors);
         _notify.Dispose();
         _transport.Dispose();
         _memory.Dispose();
@@ -87,26 +107,77 @@ public class BlockBenchmarks
         File.Delete(_path);
     }
 
+    /// <summary>Whether the host has an io_uring for <see cref="HostIoUringRead"/> and <see cref="HostIoUringWrite"/>.</summary>
+    public bool HasHostIoUring => _hostRing is not null;
+
+    // OperationsPerInvoke is fixed by BenchmarkDotNet at compile time: it counts Depth requests per invocation,
+    // so QueueDepth 1 runs Depth rounds of one request.
     [Benchmark(OperationsPerInvoke = Depth)]
-    public void DeviceRead() => Submit(VirtioBlockRequestType.In);
+    public void DeviceRead() => Rounds(() => Submit(VirtioBlockRequestType.In));
 
     [Benchmark(OperationsPerInvoke = Depth)]
     public void HostPreadv()
     {
         long first = NextOffset();
         for (int i = 0; i < Depth; i++)
-            _memory.ReadFromFile(_file, Offset(first, i), _buffers.AsSpan(i, 1));
+            _memory.ReadFromFile(_file, Offset(first, i), _buffers.AsSpan(i % QueueDepth, 1));
     }
 
     [Benchmark(OperationsPerInvoke = Depth)]
-    public void DeviceWrite() => Submit(VirtioBlockRequestType.Out);
+    public void DeviceWrite() => Rounds(() => Submit(VirtioBlockRequestType.Out));
 
     [Benchmark(OperationsPerInvoke = Depth)]
     public void HostPwritev()
     {
         long first = NextOffset();
         for (int i = 0; i < Depth; i++)
-            _memory.WriteToFile(_file, Offset(first, i), _buffers.AsSpan(i, 1));
+            _memory.WriteToFile(_file, Offset(first, i), _buffers.AsSpan(i % QueueDepth, 1));
+    }
+
+    [Benchmark(OperationsPerInvoke = Depth)]
+    public void HostIoUringRead() => Rounds(() => HostRing(IoUringLibc.OpReadv));
+
+    [Benchmark(OperationsPerInvoke = Depth)]
+    public void HostIoUringWrite() => Rounds(() => HostRing(IoUringLibc.OpWritev));
+
+    private void Rounds(Action round)
+    {
+        for (int done = 0; done < Depth; done += QueueDepth)
+            round();
+    }
+
+    // The host's own io_uring: QueueDepth requests submitted in one io_uring_enter that also waits for them.
+    private void HostRing(byte opcode)
+    {
+        IoUring ring = _hostRing ?? throw new InvalidOperationException("no io_uring on this host");
+        long first = NextOffset();
+        int fd = (int)_file.DangerousGetHandle();
+        for (int i = 0; i < QueueDepth; i++)
+        {
+            _hostVectors[i].Base = _memory.GetHostAddress(_buffers[i]);
+            _hostVectors[i].Length = _buffers[i].Length;
+            ref IoUringSqe sqe = ref ring.Next();
+            sqe.Opcode = opcode;
+            sqe.Fd = fd;
+            sqe.Off = (ulong)Offset(first, i);
+            sqe.Addr = (ulong)(_hostVectors + i);
+            sqe.Len = 1;
+            sqe.UserData = (ulong)i;
+        }
+        int taken = 0;
+        uint wait = (uint)QueueDepth;
+        while (taken < QueueDepth)
+        {
+            if (ring.Submit(wait) != 0)
+                throw new IOException("io_uring_enter failed");
+            while (ring.TryTake(out IoUringCqe completion))
+            {
+                if (completion.Res != RequestBytes)
+                    throw new IOException($"io_uring request {completion.UserData}: {completion.Res}");
+                taken++;
+            }
+            wait = 1;
+        }
     }
 
     // Request i of a round: header, data and status descriptors at 3i..3i+2, the data where the host
@@ -114,7 +185,7 @@ public class BlockBenchmarks
     private void Submit(uint type)
     {
         long first = NextOffset();
-        for (int i = 0; i < Depth; i++)
+        for (int i = 0; i < QueueDepth; i++)
         {
             GuestAddress header = Headers.Offset((ulong)i * 16);
             Span<byte> h = _memory.GetSpan(header, 16);
@@ -144,7 +215,11 @@ public class BlockBenchmarks
 
     private long NextOffset() => _round++ * Depth * (long)RequestBytes % ImageBytes;
 
-    private long Offset(long first, int i) => (first + (long)i * RequestBytes) % ImageBytes;
+    // Sequential: the round's requests one after the other from its first offset. Random: anywhere in the
+    // image, aligned to the request size (the generator costs nanoseconds, the same on every side).
+    private long Offset(long first, int i) => RandomOffsets
+        ? _random.NextInt64(ImageBytes / RequestBytes) * RequestBytes
+        : (first + (long)i * RequestBytes) % ImageBytes;
 
     private sealed class InterruptTransport : IVirtioTransport, IDisposable
     {

@@ -65,6 +65,8 @@ internal static class BedBench
             string[] lguests = [.. present.Where(c => c.StartsWith("lguest", StringComparison.Ordinal))];
             string[] qemus = [.. present.Where(c => c.StartsWith("qemu", StringComparison.Ordinal))];
             bool lowerIsBetter = BenchLine.IsLowerBetter(group.Key.Unit);
+            // Issue 20: fio in the Debian guest at 1.3 of QEMU's rate (every aio= configuration, so its best too).
+            bool fio = group.Key.Section.StartsWith("Debian", StringComparison.Ordinal) && !lowerIsBetter;
             var figure = new Figure
             {
                 Section = group.Key.Section,
@@ -72,8 +74,10 @@ internal static class BedBench
                 Unit = group.Key.Unit,
                 LowerIsBetter = lowerIsBetter,
                 Ratios = [.. lguests.SelectMany(l => qemus.Select(q => (l, q)))],
-                Goal = new Goal(lowerIsBetter ? GoalKind.RatioAtMost : GoalKind.RatioAtLeast, 1, Vmm.LguestAot,
-                    lowerIsBetter ? "in the nested bed, at or below QEMU's" : "in the nested bed, at or above QEMU's rate"),
+                Goal = fio
+                    ? new Goal(GoalKind.RatioAtLeast, 1.3, Vmm.LguestAot, "fio in the Debian guest, at least 1.3 of QEMU's rate")
+                    : new Goal(lowerIsBetter ? GoalKind.RatioAtMost : GoalKind.RatioAtLeast, 1, Vmm.LguestAot,
+                        lowerIsBetter ? "in the nested bed, at or below QEMU's" : "in the nested bed, at or above QEMU's rate"),
             };
             foreach (string column in present)
             {

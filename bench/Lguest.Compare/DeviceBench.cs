@@ -15,6 +15,7 @@ internal static class DeviceBench
     public const string Section = "Host-side devices: no guest CPU";
     public const string Device = "lguest-device";
     public const string Host = "host";
+    public const string HostIoUring = "host-io_uring";
 
     /// <summary>Target length of one measurement; the invocation count is fixed from it once, in the warm-up.</summary>
     private static readonly TimeSpan MeasurementTarget = TimeSpan.FromMilliseconds(300);
@@ -28,19 +29,32 @@ internal static class DeviceBench
         var disposables = new List<Action>();
         try
         {
-            foreach (int bytes in new[] { 4096, 1 << 20 })
+            // Issue 20's block cases: 4 KiB at random offsets and 1 MiB walking the image, at queue depth 1 (each
+            // request's whole round trip) and 32, beside preadv/pwritev and the host's own io_uring.
+            foreach ((int bytes, bool random) in new[] { (4096, true), (1 << 20, false) })
             {
-                var block = new BlockBenchmarks { RequestBytes = bytes };
-                block.Setup();
-                disposables.Add(block.Cleanup);
-                bool small = bytes == 4096;
-                string size = small ? "4 KiB" : "1 MiB";
-                string unit = small ? "req/s" : "GB/s";
-                double scale = small ? 1 : bytes / 1e9;
-                cases.Add(new Case($"block read {size}: virtio-blk requests vs preadv on the same file", $"block read {size}", unit, BlockBenchmarks.Depth, scale,
-                    block.DeviceRead, block.HostPreadv, small ? 0.7 : 0.9));
-                cases.Add(new Case($"block write {size}: virtio-blk requests vs pwritev on the same file", $"block write {size}", unit, BlockBenchmarks.Depth, scale,
-                    block.DeviceWrite, block.HostPwritev, small ? 0.7 : 0.9));
+                foreach (int depth in new[] { 1, BlockBenchmarks.Depth })
+                {
+                    var block = new BlockBenchmarks { RequestBytes = bytes, RandomOffsets = random, QueueDepth = depth };
+                    block.Setup();
+                    disposables.Add(block.Cleanup);
+                    bool small = bytes == 4096;
+                    string what = small ? "4 KiB random" : "1 MiB sequential";
+                    string unit = small ? "req/s" : "GB/s";
+                    double scale = small ? 1 : bytes / 1e9;
+                    foreach ((string verb, string call, Action device, Action host, Action uring) in new (string, string, Action, Action, Action)[]
+                    {
+                        ("read", "preadv", block.DeviceRead, block.HostPreadv, block.HostIoUringRead),
+                        ("write", "pwritev", block.DeviceWrite, block.HostPwritev, block.HostIoUringWrite),
+                    })
+                    {
+                        var sides = new List<(string, Action)> { (Device, device), (Host, host) };
+                        if (block.HasHostIoUring)
+                            sides.Add((HostIoUring, uring));
+                        cases.Add(new Case($"block {verb} {what}, QD {depth}: virtio-blk requests vs {call} (and io_uring) on the same file",
+                            $"block {verb} {(small ? "4K rand" : "1M seq")} QD{depth}", unit, BlockBenchmarks.Depth, scale, sides, 0.9));
+                    }
+                }
             }
             foreach (int frame in new[] { 64, 1514 })
             {
@@ -54,10 +68,11 @@ internal static class DeviceBench
                 disposables.Add(tap.Cleanup);
                 // The issue sets no bound for frames: they are held to the small-request one (0.7), a frame being
                 // one request whatever its size (an MTU frame is under half of a 4 KiB block request).
+                // Issue 20 holds transmit to 0.9 of writev; receive keeps issue 9's 0.7.
                 cases.Add(new Case($"net transmit {frame}-byte frames: virtio-net vs writev to the tap", $"net transmit {frame} B", "frames/s", NetBenchmarks.Depth, 1,
-                    device.DeviceTransmit, tap.TapWrite, 0.7));
+                    [(Device, device.DeviceTransmit), (Host, tap.TapWrite)], 0.9));
                 cases.Add(new Case($"net receive {frame}-byte frames: virtio-net vs readv from the tap", $"net receive {frame} B", "frames/s", NetBenchmarks.Depth, 1,
-                    device.DeviceReceive, tap.TapRead, 0.7));
+                    [(Device, device.DeviceReceive), (Host, tap.TapRead)], 0.7));
             }
 
             foreach (Case c in cases)
@@ -70,19 +85,11 @@ internal static class DeviceBench
             {
                 foreach (Case c in cases)
                 {
-                    // Alternate which side goes first, so neither always runs on a cache the other warmed.
-                    if (round % 2 == 1)
-                    {
-                        c.Figure.Add(Device, c.Measure(c.DeviceSide));
-                        c.Figure.Add(Host, c.Measure(c.HostSide));
-                    }
-                    else
-                    {
-                        double host = c.Measure(c.HostSide);
-                        c.Figure.Add(Device, c.Measure(c.DeviceSide));
-                        c.Figure.Add(Host, host);
-                    }
-                    log($"round {round} {c.Name}: device {c.Figure.Values[Device][^1]:G4} host {c.Figure.Values[Host][^1]:G4} {c.Figure.Unit}");
+                    // Alternate which side goes first, so none always runs on a cache another warmed.
+                    IEnumerable<(string Column, Action Act)> order = round % 2 == 1 ? c.Sides : Enumerable.Reverse(c.Sides);
+                    foreach ((string column, Action act) in order.ToList())
+                        c.Figure.Add(column, c.Measure(act));
+                    log($"round {round} {c.Name}: " + string.Join(' ', c.Sides.Select(side => $"{side.Column} {c.Figure.Values[side.Column][^1]:G4}")) + $" {c.Figure.Unit}");
                 }
             }
         }
@@ -94,16 +101,15 @@ internal static class DeviceBench
         return [.. cases.Select(c => c.Figure)];
     }
 
-    /// <summary>One measured pair: the device's invocation and the host's, each doing <see cref="Depth"/> operations.</summary>
-    private sealed class Case(string name, string shortName, string unit, int depth, double scale, Action deviceSide, Action hostSide, double goal)
+    /// <summary>One measured case: the device's invocation and the host's (one or two ways), each doing <see cref="Depth"/> operations.</summary>
+    private sealed class Case(string name, string shortName, string unit, int depth, double scale, List<(string Column, Action Act)> sides, double goal)
     {
         public string Name { get; } = name;
 
         public int Depth { get; } = depth;
 
-        public Action DeviceSide { get; } = deviceSide;
-
-        public Action HostSide { get; } = hostSide;
+        /// <summary>The device first, then the host's sides.</summary>
+        public List<(string Column, Action Act)> Sides { get; } = sides;
 
         public int Invocations { get; private set; }
 
@@ -114,7 +120,7 @@ internal static class DeviceBench
             Short = shortName,
             Unit = unit,
             LowerIsBetter = false,
-            Ratios = [(Device, Host)],
+            Ratios = [.. sides.Skip(1).Select(side => (Device, side.Column))],
             Goal = new Goal(GoalKind.RatioAtLeast, goal, Device, $"device throughput at least {goal:0.0#} of the host's own"),
         };
 
@@ -122,7 +128,7 @@ internal static class DeviceBench
         public void Calibrate()
         {
             double fastest = 0;
-            foreach (Action side in new[] { DeviceSide, HostSide })
+            foreach ((_, Action side) in Sides)
             {
                 long start = Stopwatch.GetTimestamp();
                 int n = 0;

@@ -9,7 +9,7 @@ namespace Lguest.Compare;
 internal static class Program
 {
     private const string Usage =
-        "usage: Lguest.Compare --root DIR --probe probe.elf --aot LGUEST --jit Lguest.Cli.dll [--runs N] [--sections direct,devices,bed] [--no-bed] [--bed-args 'ARGS'] [--command TEXT]";
+        "usage: Lguest.Compare --root DIR --probe probe.elf --aot LGUEST --jit Lguest.Cli.dll [--runs N] [--sections direct,devices,bed,debian] [--no-bed] [--bed-args 'ARGS'] [--command TEXT]";
 
     private static int Main(string[] args)
     {
@@ -65,27 +65,31 @@ internal static class Program
             results.Replace("devices", [new SectionResult(DeviceBench.Section, Conditions(load, options.Runs), figures)]);
         }
 
-        if (options.Sections.Contains("bed"))
+        // bed: bed-bench.sh's boot and I/O parts (or what --bed-args asks); debian: its Debian part (issue 20:
+        // fio and boot to multi-user.target beside QEMU with aio=threads and aio=io_uring), kept apart so each
+        // can be rerun without losing the other's figures.
+        foreach ((string key, string[] parts) in new[] { ("bed", Array.Empty<string>()), ("debian", new[] { "--parts", "debian" }) })
         {
+            if (!options.Sections.Contains(key))
+                continue;
             if (!File.Exists(Path.Combine(options.Root, BedBench.Script)))
             {
-                Log($"bed: {BedBench.Script} is not in this tree; section not run");
-                if (!results.Sections.Any(s => s.Source == "bed"))
-                    results.Replace("bed", [new SectionResult(BedBench.SectionWhenAbsent, $"not run: {BedBench.Script} is not in this tree", [])]);
+                Log($"{key}: {BedBench.Script} is not in this tree; section not run");
+                if (!results.Sections.Any(s => s.Source == key))
+                    results.Replace(key, [new SectionResult(BedBench.SectionWhenAbsent, $"not run: {BedBench.Script} is not in this tree", [])]);
+                continue;
             }
-            else
-            {
-                string load = MachineInfo.LoadAverage();
-                Log($"bed: {BedBench.Script}; load {load}");
-                BedBench.Outcome outcome = BedBench.Run(options.Root, options.BedArguments, Log);
-                string invocation = string.Join(' ', new[] { BedBench.Script }.Concat(options.BedArguments));
-                string conditions = Conditions(load, null) + $"; `{invocation}` exited with status {outcome.ExitStatus}"
-                    + (outcome.Problems.Count > 0 ? $"; {outcome.Problems.Count} malformed BENCH lines left out (first: {outcome.Problems[0]})" : "");
-                List<SectionResult> sections = [.. outcome.Figures.GroupBy(f => f.Section).Select(g => new SectionResult(g.Key, conditions, [.. g]))];
-                if (sections.Count == 0)
-                    sections.Add(new SectionResult(BedBench.SectionWhenAbsent, conditions + "; it printed no BENCH line", []));
-                results.Replace("bed", sections);
-            }
+            string load = MachineInfo.LoadAverage();
+            Log($"{key}: {BedBench.Script}; load {load}");
+            string[] arguments = [.. parts, .. options.BedArguments];
+            BedBench.Outcome outcome = BedBench.Run(options.Root, arguments, Log);
+            string invocation = string.Join(' ', new[] { BedBench.Script }.Concat(arguments));
+            string conditions = Conditions(load, null) + $"; `{invocation}` exited with status {outcome.ExitStatus}"
+                + (outcome.Problems.Count > 0 ? $"; {outcome.Problems.Count} malformed BENCH lines left out (first: {outcome.Problems[0]})" : "");
+            List<SectionResult> sections = [.. outcome.Figures.GroupBy(f => f.Section).Select(g => new SectionResult(g.Key, conditions, [.. g]))];
+            if (sections.Count == 0)
+                sections.Add(new SectionResult(BedBench.SectionWhenAbsent, conditions + "; it printed no BENCH line", []));
+            results.Replace(key, sections);
         }
 
         results.Save(resultsJson);
@@ -102,7 +106,7 @@ internal static class Program
     internal sealed record Options(string Root, string Probe, string Aot, string Jit, int Runs, HashSet<string> Sections, string Command,
         IReadOnlyList<string> BedArguments)
     {
-        public static readonly string[] AllSections = ["direct", "devices", "bed"];
+        public static readonly string[] AllSections = ["direct", "devices", "bed", "debian"];
 
         public static Options? Parse(string[] args, out string? problem)
         {
@@ -146,7 +150,10 @@ internal static class Program
                 return null;
             }
             if (noBed)
+            {
                 sections.Remove("bed");
+                sections.Remove("debian");
+            }
             return new Options(Path.GetFullPath(map["root"]), Path.GetFullPath(map["probe"]), Path.GetFullPath(map["aot"]), Path.GetFullPath(map["jit"]),
                 runs, sections, map.GetValueOrDefault("command", "bench/run.sh"),
                 map.GetValueOrDefault("bed-args", "").Split(' ', StringSplitOptions.RemoveEmptyEntries));

@@ -12,7 +12,9 @@
 #
 # Options (the defaults fit about 15-20 minutes on a loaded 2-CPU host):
 #   --rounds N      rounds, every figure once per column per round (default 5)
-#   --parts LIST    boot, io or both (default boot,io)
+#   --parts LIST    boot, io, debian (default boot,io); debian: the Debian guest (debian-image.sh, built on
+#                   the host as root when missing) under lguest and QEMU -M pc with aio=threads and aio=io_uring,
+#                   fio and boot to multi-user.target (debian-in-l1.sh; its own columns)
 #   --dd M1,M4      MiB read per io boot in 1 MiB and in 4 KiB direct reads (default 32,2)
 #   --tcp-mib N     MiB moved each way over TCP per io boot, a multiple of 4 (default 4)
 #   --columns LIST  default lguest-aot,lguest-jit,qemu-pc,qemu-microvm
@@ -35,7 +37,7 @@ usage() { echo "usage: bed-bench.sh [--rounds N] [--parts boot,io] [--dd M1,M4] 
 while (( $# > 0 )); do
     case "$1" in
         --rounds) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || usage; rounds="$2"; shift 2 ;;
-        --parts) [[ $# -ge 2 && "$2" =~ ^(boot|io)(,(boot|io))*$ ]] || usage; parts="$2"; shift 2 ;;
+        --parts) [[ $# -ge 2 && "$2" =~ ^(boot|io|debian)(,(boot|io|debian))*$ ]] || usage; parts="$2"; shift 2 ;;
         --dd) [[ $# -ge 2 && "$2" =~ ^[0-9]+,[0-9]+$ ]] || usage; dd_spec="$2"; shift 2 ;;
         --tcp-mib) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] && (( $2 % 4 == 0 )) || usage; tcp_mib="$2"; shift 2 ;;
         --columns) [[ $# -ge 2 && "$2" =~ ^[a-z,-]+$ ]] || usage; columns="$2"; shift 2 ;;
@@ -62,13 +64,22 @@ bench="$out/bench.tsv"
 # A launch is ~20 s on a loaded host, an io boot a minute or more; the bed's hang protection is generous.
 timeout=$(( 600 + rounds * 900 ))
 say "rounds $rounds, parts $parts, dd $dd_spec MiB, TCP $tcp_mib MiB, columns $columns; L1 console in $console"
+l1_command=""
+l1_parts="$(tr ',' '\n' <<< "$parts" | { grep -v '^debian$' || true; } | paste -sd, -)"
+[[ -n "$l1_parts" ]] && l1_command="bench/bed/run-in-l1.sh --rounds $rounds --parts $l1_parts --dd $dd_spec --tcp-mib $tcp_mib --columns $columns"
+if [[ ",$parts," == *,debian,* ]]; then
+    # The image is built on the host (debootstrap needs root and the mirror); L1 reads it from the cache.
+    debian="$("$guests/debian-image.sh" | tr '\n' ' ')"
+    l1_command="${l1_command:+$l1_command; }$debian bench/bed/debian-in-l1.sh --rounds $rounds"
+    timeout=$(( timeout + rounds * 1800 ))
+fi
 set +e
 "$guests/bed.sh" --timeout "$timeout" -- \
-    "bench/bed/run-in-l1.sh --rounds $rounds --parts $parts --dd $dd_spec --tcp-mib $tcp_mib --columns $columns" \
+    "$l1_command" \
     < /dev/null 2>&1 | tr -d '\r' | tee "$console" | while IFS= read -r line; do
         case "$line" in
             BENCH$'\t'*) printf '%s\n' "$line" ;;
-            run-in-l1.sh:* | "    "* | bed.sh:*) printf '%s\n' "$line" >&2 ;;
+            run-in-l1.sh:* | debian-in-l1.sh:* | "    "* | bed.sh:*) printf '%s\n' "$line" >&2 ;;
         esac
     done | tee "$bench"
 status="${PIPESTATUS[0]}"
