@@ -43,9 +43,6 @@ internal sealed unsafe class BlockInFlight : IDisposable
     /// <summary>Whether another request can go in flight.</summary>
     public bool HasFree => _freeCount != 0;
 
-    /// <summary>The slots' number: the most requests in flight at once.</summary>
-    public int Capacity => _slots.Length;
-
     /// <summary>Takes a free slot for a request. Call only when <see cref="HasFree"/>.</summary>
     public int Take(ushort head, GuestAddress status, uint usedOnSuccess, uint type, long offset, ulong length)
     {

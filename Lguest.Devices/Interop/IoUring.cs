@@ -51,15 +51,11 @@ internal sealed unsafe class IoUring : IDisposable
         _cqes = (IoUringCqe*)(cqRing + (nint)p.CqOff.Cqes);
         _cqMask = *(uint*)(cqRing + (nint)p.CqOff.RingMask);
         SubmissionEntries = p.SqEntries;
-        CompletionEntries = p.CqEntries;
         _tail = Volatile.Read(ref *_sqTail);
     }
 
     /// <summary>The submission ring's size (the kernel rounds the request up to a power of two).</summary>
     public uint SubmissionEntries { get; }
-
-    /// <summary>The completion ring's size (twice the submission ring's).</summary>
-    public uint CompletionEntries { get; }
 
     /// <summary>
     /// Sets up a ring of at least <paramref name="entries"/> submission entries. Returns null with the
@@ -132,7 +128,7 @@ internal sealed unsafe class IoUring : IDisposable
     /// <summary>
     /// Hands the entries filled since the last call to the kernel and, with <paramref name="waitFor"/>
     /// above 0, sleeps until that many completions are there. Returns 0, or the errno of a failure
-    /// (EINTR is retried; EBUSY/EAGAIN mean the kernel is short of room and the caller should reap first).
+    /// (EINTR is retried).
     /// </summary>
     public int Submit(uint waitFor)
     {

@@ -11,13 +11,11 @@ internal static unsafe partial class IoUringLibc
     public const long SysIoUringSetup = 425; // __NR_io_uring_setup, <asm/unistd_64.h>
     public const long SysIoUringEnter = 426; // __NR_io_uring_enter
 
-    public const byte OpNop = 0;        // IORING_OP_NOP
     public const byte OpReadv = 1;      // IORING_OP_READV
     public const byte OpWritev = 2;     // IORING_OP_WRITEV
     public const byte OpFsync = 3;      // IORING_OP_FSYNC
     public const byte OpPollAdd = 6;    // IORING_OP_POLL_ADD
 
-    public const byte SqeIoDrain = 1 << 1;  // IOSQE_IO_DRAIN: starts after every earlier entry completed
     public const byte SqeIoLink = 1 << 2;   // IOSQE_IO_LINK: the next entry starts after this one, and is cancelled if it fails
     public const uint FsyncDatasync = 1;    // IORING_FSYNC_DATASYNC
     public const uint EnterGetEvents = 1;   // IORING_ENTER_GETEVENTS
@@ -38,7 +36,6 @@ internal static unsafe partial class IoUringLibc
 
     public const int EINTR = 4;
     public const int EAGAIN = 11;
-    public const int EBUSY = 16;
     public const int ECANCELED = 125;
 
     [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]

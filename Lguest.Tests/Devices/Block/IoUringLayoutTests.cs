@@ -67,9 +67,9 @@ public class IoUringLayoutTests
         (string C, long Ours)[] checks =
         [
             ("__NR_io_uring_setup", IoUringLibc.SysIoUringSetup), ("__NR_io_uring_enter", IoUringLibc.SysIoUringEnter),
-            ("IORING_OP_NOP", IoUringLibc.OpNop), ("IORING_OP_READV", IoUringLibc.OpReadv), ("IORING_OP_WRITEV", IoUringLibc.OpWritev),
+            ("IORING_OP_READV", IoUringLibc.OpReadv), ("IORING_OP_WRITEV", IoUringLibc.OpWritev),
             ("IORING_OP_FSYNC", IoUringLibc.OpFsync), ("IORING_OP_POLL_ADD", IoUringLibc.OpPollAdd),
-            ("IOSQE_IO_DRAIN", IoUringLibc.SqeIoDrain), ("IOSQE_IO_LINK", IoUringLibc.SqeIoLink), ("ECANCELED", IoUringLibc.ECANCELED), ("IORING_FSYNC_DATASYNC", IoUringLibc.FsyncDatasync),
+            ("IOSQE_IO_LINK", IoUringLibc.SqeIoLink), ("ECANCELED", IoUringLibc.ECANCELED), ("IORING_FSYNC_DATASYNC", IoUringLibc.FsyncDatasync),
             ("IORING_ENTER_GETEVENTS", IoUringLibc.EnterGetEvents), ("IORING_FEAT_SINGLE_MMAP", IoUringLibc.FeatSingleMmap),
             ("IORING_FEAT_NODROP", IoUringLibc.FeatNoDrop), ("IORING_OFF_SQ_RING", IoUringLibc.OffSqRing),
             ("IORING_OFF_CQ_RING", IoUringLibc.OffCqRing), ("IORING_OFF_SQES", IoUringLibc.OffSqes), ("POLLIN", IoUringLibc.PollIn),
