@@ -16,6 +16,7 @@ internal static class DeviceBench
     public const string Device = "lguest-device";
     public const string Host = "host";
     public const string HostIoUring = "host-io_uring";
+    public const string DeviceSync = "lguest-device-sync";
 
     /// <summary>Target length of one measurement; the invocation count is fixed from it once, in the warm-up.</summary>
     private static readonly TimeSpan MeasurementTarget = TimeSpan.FromMilliseconds(300);
@@ -38,19 +39,24 @@ internal static class DeviceBench
                     var block = new BlockBenchmarks { RequestBytes = bytes, RandomOffsets = random, QueueDepth = depth };
                     block.Setup();
                     disposables.Add(block.Cleanup);
+                    // The other engine, on an image of its own: one request at a time with blocking calls.
+                    var sync = new BlockBenchmarks { RequestBytes = bytes, RandomOffsets = random, QueueDepth = depth, IoEngine = Devices.VirtioBlockIoEngine.Sync };
+                    sync.Setup();
+                    disposables.Add(sync.Cleanup);
                     bool small = bytes == 4096;
                     string what = small ? "4 KiB random" : "1 MiB sequential";
                     string unit = small ? "req/s" : "GB/s";
                     double scale = small ? 1 : bytes / 1e9;
-                    foreach ((string verb, string call, Action device, Action host, Action uring) in new (string, string, Action, Action, Action)[]
+                    foreach ((string verb, string call, Action device, Action host, Action uring, Action blocking) in new (string, string, Action, Action, Action, Action)[]
                     {
-                        ("read", "preadv", block.DeviceRead, block.HostPreadv, block.HostIoUringRead),
-                        ("write", "pwritev", block.DeviceWrite, block.HostPwritev, block.HostIoUringWrite),
+                        ("read", "preadv", block.DeviceRead, block.HostPreadv, block.HostIoUringRead, sync.DeviceRead),
+                        ("write", "pwritev", block.DeviceWrite, block.HostPwritev, block.HostIoUringWrite, sync.DeviceWrite),
                     })
                     {
                         var sides = new List<(string, Action)> { (Device, device), (Host, host) };
                         if (block.HasHostIoUring)
                             sides.Add((HostIoUring, uring));
+                        sides.Add((DeviceSync, blocking));
                         cases.Add(new Case($"block {verb} {what}, QD {depth}: virtio-blk requests vs {call} (and io_uring) on the same file",
                             $"block {verb} {(small ? "4K rand" : "1M seq")} QD{depth}", unit, BlockBenchmarks.Depth, scale, sides, 0.9));
                     }
@@ -120,7 +126,9 @@ internal static class DeviceBench
             Short = shortName,
             Unit = unit,
             LowerIsBetter = false,
-            Ratios = [.. sides.Skip(1).Select(side => (Device, side.Column))],
+            // The device over each host side; the sync engine (a second device column) over the host's calls.
+            Ratios = [.. sides.Skip(1).Where(side => side.Column != DeviceSync).Select(side => (Device, side.Column)),
+                .. sides.Any(side => side.Column == DeviceSync) ? new[] { (DeviceSync, Host) } : []],
             Goal = new Goal(GoalKind.RatioAtLeast, goal, Device, $"device throughput at least {goal:0.0#} of the host's own"),
         };
 
