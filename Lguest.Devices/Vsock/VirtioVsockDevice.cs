@@ -1,0 +1,149 @@
+using System.Buffers.Binary;
+using Lguest.Memory;
+using Lguest.Virtio;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Lguest.Devices;
+
+/// <summary>
+/// A virtio socket device (virtio 1.2 §5.10): stream connections between the guest (AF_VSOCK, its CID in the
+/// configuration) and the host (CID 2), whose host ends are this process's programs (<see cref="VsockHost"/>) or
+/// Firecracker-style Unix sockets. rx (queue 0) and tx (queue 1) each have a worker thread; the event queue
+/// (2) is accepted and left alone (no event is ever sent: the CID never changes and nothing migrates).
+/// </summary>
+/// <remarks>See the folder's README for the protocol, the bounds and the threat model.</remarks>
+public sealed class VirtioVsockDevice : IVirtioDevice
+{
+    /// <summary>The receive queue (device to driver).</summary>
+    public const int ReceiveQueue = 0;
+
+    /// <summary>The transmit queue (driver to device).</summary>
+    public const int TransmitQueue = 1;
+
+    /// <summary>The event queue.</summary>
+    public const int EventQueue = 2;
+
+    /// <summary>struct virtio_vsock_config: guest_cid, a little-endian 64-bit field (§5.10.4).</summary>
+    public const int ConfigurationSize = 8;
+
+    private readonly GuestMemory _memory;
+    private readonly VsockHost _host;
+    private readonly ushort[] _queueSizes;
+    private readonly ILogger _logger;
+    private readonly Lock _lock = new();
+    private DeviceWorkers? _workers;
+    private VsockMuxer? _muxer;
+
+    /// <summary>Creates the device on its host side.</summary>
+    /// <param name="memory">The guest's RAM.</param>
+    /// <param name="host">The host side: the guest's CID, the programs' connections, the Unix socket.</param>
+    /// <param name="options">Queue size and name (the CID and socket path are the host's).</param>
+    /// <param name="logger">Where the device logs.</param>
+    public VirtioVsockDevice(GuestMemory memory, VsockHost host, VirtioVsockOptions? options = null, ILogger<VirtioVsockDevice>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        ArgumentNullException.ThrowIfNull(host);
+        options ??= new VirtioVsockOptions();
+        options.Validate();
+        _memory = memory;
+        _host = host;
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+        Name = options.Name ?? "vsock";
+        _queueSizes = [options.QueueSize, options.QueueSize, options.QueueSize];
+    }
+
+    /// <inheritdoc />
+    public string Name { get; }
+
+    /// <summary>The guest's CID, as the configuration space reports it.</summary>
+    public ulong GuestCid => _host.GuestCid;
+
+    /// <inheritdoc />
+    public VirtioDeviceType DeviceType => VirtioDeviceType.Vsock;
+
+    /// <summary>
+    /// The ring features and VIRTIO_F_VERSION_1; no device feature: without VIRTIO_VSOCK_F_SEQPACKET only stream
+    /// sockets exist (§5.10.3).
+    /// </summary>
+    public ulong DeviceFeatures => VirtioFeatures.RingIndirectDescriptors | VirtioFeatures.RingEventIndex | VirtioFeatures.Version1;
+
+    /// <inheritdoc />
+    public IReadOnlyList<ushort> QueueMaxSizes => _queueSizes;
+
+    /// <inheritdoc />
+    public int ConfigSize => ConfigurationSize;
+
+    /// <summary>The CID never changes: always 0.</summary>
+    public byte ConfigGeneration => 0;
+
+    /// <summary>The open connections of the running driver (0 when it is not running).</summary>
+    public int ConnectionCount
+    {
+        get
+        {
+            lock (_lock)
+                return _muxer?.ConnectionCount ?? 0;
+        }
+    }
+
+    /// <inheritdoc />
+    public void ReadConfig(int offset, Span<byte> data)
+    {
+        Span<byte> config = stackalloc byte[ConfigurationSize];
+        BinaryPrimitives.WriteUInt64LittleEndian(config, _host.GuestCid);
+        data.Clear();
+        if (offset >= 0 && offset < ConfigurationSize)
+            config[offset..Math.Min(ConfigurationSize, offset + data.Length)].CopyTo(data);
+    }
+
+    /// <summary>guest_cid is read-only (§5.10.4): writes are ignored.</summary>
+    public void WriteConfig(int offset, ReadOnlySpan<byte> data) => _logger.ConfigWriteIgnored(Name, offset, data.Length);
+
+    /// <inheritdoc />
+    /// <exception cref="BadDriverException">The driver left the receive or transmit queue disabled.</exception>
+    public void Activate(VirtioActivation activation)
+    {
+        ArgumentNullException.ThrowIfNull(activation);
+        Reset();
+        IReadOnlyList<Virtqueue?> queues = activation.Queues;
+        Virtqueue? rx = queues.Count > ReceiveQueue ? queues[ReceiveQueue] : null;
+        Virtqueue? tx = queues.Count > TransmitQueue ? queues[TransmitQueue] : null;
+        if (rx is null || tx is null)
+            throw new BadDriverException(Name, "the vsock driver must enable the rx and tx queues");
+
+        var muxer = new VsockMuxer(_host.GuestCid, _host, _host.Clock, Name, _logger);
+        var workers = new DeviceWorkers(Name, activation.Transport, _logger);
+        var receiver = new VsockReceiver(_memory, rx, activation.Transport, muxer);
+        var transmitter = new VsockTransmitter(_memory, tx, activation.Transport, muxer, PollWindow.ForWorker(PollWindow.DefaultMax));
+        workers.Start(rx.Ring.Name, () => receiver.Run(workers.Stop));
+        workers.Start(tx.Ring.Name, () => transmitter.Run(workers.Stop));
+        lock (_lock)
+        {
+            _workers = workers;
+            _muxer = muxer;
+        }
+        _host.Attach(muxer);
+    }
+
+    /// <summary>
+    /// Stops the workers and ends every connection of the driver that ran: host programs see a reset (the guest
+    /// is gone: it reset its device, rebooted, or the launcher is stopping).
+    /// </summary>
+    public void Reset()
+    {
+        DeviceWorkers? workers;
+        VsockMuxer? muxer;
+        lock (_lock)
+        {
+            workers = _workers;
+            muxer = _muxer;
+            _workers = null;
+            _muxer = null;
+        }
+        if (muxer is not null)
+            _host.Detach(muxer);
+        workers?.StopAndJoin();
+        muxer?.Dispose();
+    }
+}

@@ -1,0 +1,77 @@
+using Lguest.Memory;
+
+namespace Lguest.Devices;
+
+/// <summary>
+/// The host's end of one vsock connection: where the guest's bytes go and where the bytes for the guest come
+/// from. Two kinds: a Unix socket (<see cref="UnixSocketHostEnd"/>, Firecracker's hybrid vsock) and a pair of
+/// pipes an in-process .NET program holds (<see cref="PipeHostEnd"/>, behind <see cref="VsockStream"/>).
+/// </summary>
+/// <remarks>
+/// The connection calls every member under its muxer's lock, from a device worker or from another end's
+/// completion; none of them blocks. What happens later (the host takes buffered bytes, data arrives, the host
+/// end fails or closes) comes back through the connection's <c>Host*</c> methods, from a thread-pool thread,
+/// never from inside one of these calls.
+/// </remarks>
+internal abstract class VsockHostEnd
+{
+    private VsockConnection? _connection;
+
+    /// <summary>The connection this end serves, once attached.</summary>
+    protected VsockConnection Connection => _connection ?? throw new InvalidOperationException("the host end is not attached to a connection");
+
+    /// <summary>Whether <see cref="Close"/> has been called.</summary>
+    protected bool IsClosed { get; private set; }
+
+    /// <summary>Binds this end to its connection (once).</summary>
+    public void Attach(VsockConnection connection)
+    {
+        if (_connection is not null)
+            throw new InvalidOperationException("the host end is already attached");
+        _connection = connection;
+    }
+
+    /// <summary>
+    /// Moves <paramref name="length"/> payload bytes from <paramref name="payload"/> (guest buffers) to the host.
+    /// Returns how many the host took at once; the end keeps the rest (the connection made sure they fit the
+    /// buffer space it advertised) and reports them through <see cref="VsockConnection.HostForwarded"/> as the
+    /// host takes them.
+    /// </summary>
+    /// <exception cref="IOException">The host side is gone (its peer closed, reset).</exception>
+    public abstract int Send(GuestMemory memory, ReadOnlySpan<GuestBuffer> payload, uint length);
+
+    /// <summary>Bytes given to <see cref="Send"/> that the host has not taken yet.</summary>
+    public abstract int Pending { get; }
+
+    /// <summary>
+    /// Reads host bytes for the guest into <paramref name="into"/>: the count (above 0), 0 at the end of the
+    /// host's stream, or -1 when there is nothing now; then <see cref="VsockConnection.HostReadable"/> follows
+    /// when there is.
+    /// </summary>
+    /// <exception cref="IOException">The host side failed.</exception>
+    public abstract int Receive(GuestMemory memory, ReadOnlySpan<GuestBuffer> into);
+
+    /// <summary>Whether the host program will take no more data (it closed its reading side): what the guest sends is dropped.</summary>
+    public virtual bool IsReceiveDone => false;
+
+    /// <summary>The guest will send no more: end the host's stream once the pending bytes are taken.</summary>
+    public abstract void EndSend();
+
+    /// <summary>The guest accepted a connection the host asked for, from <paramref name="localPort"/>; false if the host end cannot be told.</summary>
+    public abstract bool Accepted(uint localPort);
+
+    /// <summary>
+    /// The connection is over: release everything (idempotent). <paramref name="failure"/> null is an orderly
+    /// end (the host sees end-of-stream), else the error a host program sees (a reset, the guest gone).
+    /// </summary>
+    public void Close(Exception? failure)
+    {
+        if (IsClosed)
+            return;
+        IsClosed = true;
+        OnClose(failure);
+    }
+
+    /// <summary>Releases the end's resources, once; see <see cref="Close"/>.</summary>
+    protected abstract void OnClose(Exception? failure);
+}
