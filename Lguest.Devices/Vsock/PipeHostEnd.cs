@@ -139,9 +139,9 @@ internal sealed class PipeHostEnd : VsockHostEnd
     {
         _toProgram.Writer.Complete(failure);
         if (_reading)
-            _fromProgram.Reader.CancelPendingRead(); // OnReadable completes the reader
-        else
-            _fromProgram.Reader.Complete(failure ?? new IOException("the vsock connection is closed"));
+            _fromProgram.Reader.CancelPendingRead(); // its completion (OnReadable) only consumes the result
+        // The program's next write or flush throws this: the guest will never read it.
+        _fromProgram.Reader.Complete(failure ?? new IOException("the vsock connection is closed"));
         _connected.TrySetException(failure ?? new SocketException((int)SocketError.ConnectionRefused));
     }
 
@@ -187,22 +187,19 @@ internal sealed class PipeHostEnd : VsockHostEnd
             try
             {
                 ReadResult ready = _readable.GetResult();
-                _fromProgram.Reader.AdvanceTo(ready.Buffer.Start);
+                if (IsClosed)
+                    return;
+                _fromProgram.Reader.AdvanceTo(ready.Buffer.Start); // looked at nothing: Receive reads it
             }
 #pragma warning disable CA1031 // the program may complete its output with any exception: it resets the connection
             catch (Exception e)
 #pragma warning restore CA1031
             {
                 if (!IsClosed)
-                {
                     Connection.Kill("the program's side of the connection failed", new IOException(e.Message, e));
-                    return;
-                }
+                return;
             }
-            if (IsClosed)
-                _fromProgram.Reader.Complete(new IOException("the vsock connection is closed"));
-            else
-                Connection.OnHostReadable();
+            Connection.OnHostReadable();
         }
     }
 

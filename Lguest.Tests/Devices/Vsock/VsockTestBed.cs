@@ -81,6 +81,18 @@ internal sealed class VsockTestBed : IDisposable
         Device.Activate(new VirtioActivation(Features, [Rx.CreateQueue("vsock vq 0"), Tx.CreateQueue("vsock vq 1"), Event.CreateQueue("vsock vq 2")], Transport));
     }
 
+    /// <summary>Posts <paramref name="count"/> more receive buffers (of the usual size), as a driver refilling its queue.</summary>
+    public void PostReceiveBuffers(int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            DriverBuffer buffer = Rx.Writable(VsockHeader.Size + RxPayload);
+            RxPool.Add(buffer);
+            _rxBuffers[Rx.Add(buffer)] = buffer;
+        }
+        Rx.Kick();
+    }
+
     /// <summary>A header from the guest (CID 3) to the host (CID 2).</summary>
     public static VsockHeader Header(VsockOp op, uint guestPort, uint hostPort, uint length = 0, uint flags = 0,
         uint bufferAllocation = GuestBufferAllocation, uint forwardCount = 0) => new()
