@@ -13,7 +13,7 @@ namespace Lguest.Devices;
 /// (2) is accepted and left alone (no event is ever sent: the CID never changes and nothing migrates).
 /// </summary>
 /// <remarks>See the folder's README for the protocol, the bounds and the threat model.</remarks>
-public sealed class VirtioVsockDevice : IVirtioDevice
+public sealed class VirtioVsockDevice : VirtioDevice
 {
     /// <summary>The receive queue (device to driver).</summary>
     public const int ReceiveQueue = 0;
@@ -30,9 +30,7 @@ public sealed class VirtioVsockDevice : IVirtioDevice
     private readonly GuestMemory _memory;
     private readonly VsockHost _host;
     private readonly ushort[] _queueSizes;
-    private readonly ILogger _logger;
     private readonly Lock _lock = new();
-    private DeviceWorkers? _workers;
     private VsockMuxer? _muxer;
 
     /// <summary>Creates the device on its host side.</summary>
@@ -41,41 +39,33 @@ public sealed class VirtioVsockDevice : IVirtioDevice
     /// <param name="options">Queue size and name (the CID and socket path are the host's).</param>
     /// <param name="logger">Where the device logs.</param>
     public VirtioVsockDevice(GuestMemory memory, VsockHost host, VirtioVsockOptions? options = null, ILogger<VirtioVsockDevice>? logger = null)
+        : base(ValidName(options), logger)
     {
         ArgumentNullException.ThrowIfNull(memory);
         ArgumentNullException.ThrowIfNull(host);
         options ??= new VirtioVsockOptions();
-        options.Validate();
         _memory = memory;
         _host = host;
-        _logger = (ILogger?)logger ?? NullLogger.Instance;
-        Name = options.Name ?? "vsock";
         _queueSizes = [options.QueueSize, options.QueueSize, options.QueueSize];
     }
-
-    /// <inheritdoc />
-    public string Name { get; }
 
     /// <summary>The guest's CID, as the configuration space reports it.</summary>
     public ulong GuestCid => _host.GuestCid;
 
     /// <inheritdoc />
-    public VirtioDeviceType DeviceType => VirtioDeviceType.Vsock;
+    public override VirtioDeviceType DeviceType => VirtioDeviceType.Vsock;
 
     /// <summary>
     /// The ring features and VIRTIO_F_VERSION_1; no device feature: without VIRTIO_VSOCK_F_SEQPACKET only stream
     /// sockets exist (§5.10.3).
     /// </summary>
-    public ulong DeviceFeatures => VirtioFeatures.RingIndirectDescriptors | VirtioFeatures.RingEventIndex | VirtioFeatures.Version1;
+    public override ulong DeviceFeatures => VirtioFeatures.RingIndirectDescriptors | VirtioFeatures.RingEventIndex | VirtioFeatures.Version1;
 
     /// <inheritdoc />
-    public IReadOnlyList<ushort> QueueMaxSizes => _queueSizes;
+    public override IReadOnlyList<ushort> QueueMaxSizes => _queueSizes;
 
     /// <inheritdoc />
-    public int ConfigSize => ConfigurationSize;
-
-    /// <summary>The CID never changes: always 0.</summary>
-    public byte ConfigGeneration => 0;
+    public override int ConfigSize => ConfigurationSize;
 
     /// <summary>The open connections of the running driver (0 when it is not running).</summary>
     public int ConnectionCount
@@ -87,8 +77,8 @@ public sealed class VirtioVsockDevice : IVirtioDevice
         }
     }
 
-    /// <inheritdoc />
-    public void ReadConfig(int offset, Span<byte> data)
+    /// <summary>guest_cid (§5.10.4); it never changes, and writes to it are ignored (the base's default).</summary>
+    public override void ReadConfig(int offset, Span<byte> data)
     {
         Span<byte> config = stackalloc byte[ConfigurationSize];
         BinaryPrimitives.WriteUInt64LittleEndian(config, _host.GuestCid);
@@ -97,53 +87,48 @@ public sealed class VirtioVsockDevice : IVirtioDevice
             config[offset..Math.Min(ConfigurationSize, offset + data.Length)].CopyTo(data);
     }
 
-    /// <summary>guest_cid is read-only (§5.10.4): writes are ignored.</summary>
-    public void WriteConfig(int offset, ReadOnlySpan<byte> data) => _logger.ConfigWriteIgnored(Name, offset, data.Length);
-
     /// <inheritdoc />
     /// <exception cref="BadDriverException">The driver left the receive or transmit queue disabled.</exception>
-    public void Activate(VirtioActivation activation)
+    protected override void OnActivate(VirtioActivation activation, DeviceWorkers workers)
     {
-        ArgumentNullException.ThrowIfNull(activation);
-        Reset();
         IReadOnlyList<Virtqueue?> queues = activation.Queues;
         Virtqueue? rx = queues.Count > ReceiveQueue ? queues[ReceiveQueue] : null;
         Virtqueue? tx = queues.Count > TransmitQueue ? queues[TransmitQueue] : null;
         if (rx is null || tx is null)
             throw new BadDriverException(Name, "the vsock driver must enable the rx and tx queues");
 
-        var muxer = new VsockMuxer(_host.GuestCid, _host, _host.Clock, Name, _logger);
-        var workers = new DeviceWorkers(Name, activation.Transport, _logger);
+        var muxer = new VsockMuxer(_host.GuestCid, _host, _host.Clock, Name, Logger);
         var receiver = new VsockReceiver(_memory, rx, activation.Transport, muxer);
         var transmitter = new VsockTransmitter(_memory, tx, activation.Transport, muxer, PollWindow.ForWorker(PollWindow.DefaultMax));
+        lock (_lock)
+            _muxer = muxer;
         workers.Start(rx.Ring.Name, () => receiver.Run(workers.Stop));
         workers.Start(tx.Ring.Name, () => transmitter.Run(workers.Stop));
-        lock (_lock)
-        {
-            _workers = workers;
-            _muxer = muxer;
-        }
         _host.Attach(muxer);
     }
 
     /// <summary>
-    /// Stops the workers and ends every connection of the driver that ran: host programs see a reset (the guest
-    /// is gone: it reset its device, rebooted, or the launcher is stopping).
+    /// Ends every connection of the driver that ran (its workers have stopped): host programs see a reset, as
+    /// the guest is gone (it reset its device, rebooted, or the launcher is stopping).
     /// </summary>
-    public void Reset()
+    protected override void OnReset(VirtioActivation? previous)
     {
-        DeviceWorkers? workers;
         VsockMuxer? muxer;
         lock (_lock)
         {
-            workers = _workers;
             muxer = _muxer;
-            _workers = null;
             _muxer = null;
         }
-        if (muxer is not null)
-            _host.Detach(muxer);
-        workers?.StopAndJoin();
-        muxer?.Dispose();
+        if (muxer is null)
+            return;
+        _host.Detach(muxer);
+        muxer.Dispose();
+    }
+
+    private static string ValidName(VirtioVsockOptions? options)
+    {
+        options ??= new VirtioVsockOptions();
+        options.Validate();
+        return options.Name ?? "vsock";
     }
 }
