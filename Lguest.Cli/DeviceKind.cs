@@ -14,4 +14,7 @@ internal enum DeviceKind
 
     /// <summary><c>--share=DIR:TAG[:ro]</c>: a virtio-fs device sharing a host folder.</summary>
     Share,
+
+    /// <summary><c>--vsock=PATH[:CID]</c>: a virtio socket device on Firecracker's hybrid vsock at PATH.</summary>
+    Vsock,
 }

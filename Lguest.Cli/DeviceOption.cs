@@ -8,4 +8,5 @@ namespace Lguest.Cli;
 /// <param name="Tunnet">For <c>--tunnet</c>, the parsed value.</param>
 /// <param name="ReadOnly">For <c>--block=ro:FILE</c>: the disk is offered read-only and its image opened read-only; for <c>--share=DIR:TAG:ro</c>, the share refuses changes.</param>
 /// <param name="Tag">For <c>--share</c>, the tag the guest mounts it by (<see cref="Value"/> is the folder).</param>
-internal sealed record DeviceOption(DeviceKind Kind, string? Value, TunnetSpec? Tunnet = null, bool ReadOnly = false, string? Tag = null);
+/// <param name="GuestCid">For <c>--vsock=PATH[:CID]</c>, the guest's CID (<see cref="Value"/> is the socket's path).</param>
+internal sealed record DeviceOption(DeviceKind Kind, string? Value, TunnetSpec? Tunnet = null, bool ReadOnly = false, string? Tag = null, ulong GuestCid = 0);

@@ -19,8 +19,8 @@ internal sealed record RunArguments
 {
     public const string Usage = """
         Usage: lguest [--verbose|-v] [--tunnet=(<ipaddr>:<macaddr>|bridge:<bridgename>:<macaddr>)]...
-                      [--block=[ro:]<filename>]... [--share=<dir>:<tag>[:ro]]... [--rng] [--initrd=<filename>]
-                      [--username=<user>] [--chroot=<dir>] [--net-offloads=on|off] [--poll-us=N] [--io-engine=io_uring|sync] [--strict] [--backend=auto|kvm|lguest] [--cpus=N] [--no-reboot]
+                      [--block=[ro:]<filename>]... [--share=<dir>:<tag>[:ro]]... [--rng] [--vsock=<path>[:<cid>]]
+                      [--initrd=<filename>] [--username=<user>] [--chroot=<dir>] [--net-offloads=on|off] [--poll-us=N] [--io-engine=io_uring|sync] [--strict] [--backend=auto|kvm|lguest] [--cpus=N] [--no-reboot]
                       <mem-in-mb> vmlinux [args...]
         Boots a Linux kernel (bzImage or ELF vmlinux) with <mem-in-mb> megabytes of RAM and its console on this
         terminal: a virtio console (device 1), and on KVM also COM1, which gets the keys unless the kernel's
@@ -44,6 +44,9 @@ internal sealed record RunArguments
           --share=DIR:TAG[:ro]   share the host folder DIR with the guest (virtio-fs), which mounts it with
                                  mount -t virtiofs TAG /mnt; :ro refuses every change with EROFS
           --rng                  an entropy device fed from the host's random source
+          --vsock=<path>[:<cid>] a vsock device, the guest's CID <cid> (default 3), on Firecracker's hybrid
+                                 vsock: host programs connect to the Unix socket <path> and send
+                                 "CONNECT <port>\n"; the guest's connections to port P go to <path>_P
           --initrd=FILE          load FILE as the initial RAM disk
           --username=USER        once everything is open, become USER (its uid, gid and groups)
           --chroot=DIR           once everything is open, chroot to DIR (before --username)
@@ -64,7 +67,7 @@ internal sealed record RunArguments
 
     private static readonly (string Name, bool TakesValue)[] LongOptions =
     [
-        ("verbose", false), ("tunnet", true), ("block", true), ("share", true), ("rng", false), ("initrd", true), ("username", true),
+        ("verbose", false), ("tunnet", true), ("block", true), ("share", true), ("rng", false), ("vsock", true), ("initrd", true), ("username", true),
         ("chroot", true), ("net-offloads", true), ("poll-us", true), ("io-engine", true), ("strict", false), ("backend", true), ("cpus", true), ("no-reboot", false), ("help", false),
     ];
 
@@ -242,6 +245,39 @@ internal sealed record RunArguments
         return true;
     }
 
+    /// <summary>
+    /// <c>--vsock=PATH[:CID]</c>: a trailing <c>:</c> and decimal digits is the guest's CID (3 to 2^32 - 2), the rest
+    /// the socket's path (<c>./a:1</c> is the path <c>./a</c> with CID 1, refused; a path ending in <c>:digits</c>
+    /// needs a CID after it).
+    /// </summary>
+    private static bool TryParseVsock(string value, out string? path, out ulong cid, out string? error)
+    {
+        path = value;
+        cid = VirtioVsockOptions.DefaultGuestCid;
+        error = null;
+        int colon = value.LastIndexOf(':');
+        if (colon >= 0 && colon < value.Length - 1 && value.AsSpan(colon + 1).IndexOfAnyExceptInRange('0', '9') < 0)
+        {
+            path = value[..colon];
+            if (!ulong.TryParse(value.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out cid)
+                || cid < 3 || cid > VirtioVsockOptions.MaxGuestCid)
+            {
+                error = $"--vsock '{value}': the guest CID is not a number from 3 to {VirtioVsockOptions.MaxGuestCid}";
+                return false;
+            }
+        }
+        try
+        {
+            new VirtioVsockOptions { UnixSocketPath = path, GuestCid = cid }.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            error = $"--vsock '{value}': {e.Message.Split(" (Parameter", 2)[0]}";
+            return false;
+        }
+        return true;
+    }
+
     /// <summary>An exact option name, or the only one <paramref name="typed"/> abbreviates (getopt_long's rule).</summary>
     private static bool TryFindOption(string typed, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? name, out bool takesValue, out string? ambiguity)
     {
@@ -301,6 +337,16 @@ internal sealed record RunArguments
                 return true;
             case "rng":
                 devices.Add(new DeviceOption(DeviceKind.Rng, null));
+                return true;
+            case "vsock":
+                if (devices.Any(d => d.Kind == DeviceKind.Vsock))
+                {
+                    error = "--vsock given twice (a guest drives one vsock device)";
+                    return false;
+                }
+                if (!TryParseVsock(value, out string? socket, out ulong cid, out error))
+                    return false;
+                devices.Add(new DeviceOption(DeviceKind.Vsock, socket, GuestCid: cid));
                 return true;
             case "block":
             {

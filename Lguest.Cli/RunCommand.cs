@@ -116,7 +116,7 @@ internal static class RunCommand
             terminal?.Dispose();
             return Fail(error, e.Message, e.IsHostUnavailable ? ExitCode.HostUnavailable : ExitCode.BadInput);
         }
-        catch (Exception e) when (e is KernelImageException or GuestMemoryException or DiskImageException or SharedDirectoryException)
+        catch (Exception e) when (e is KernelImageException or GuestMemoryException or DiskImageException or SharedDirectoryException or VsockException)
         {
             terminal?.Dispose();
             return Fail(error, e.Message, ExitCode.BadInput);
@@ -205,6 +205,13 @@ internal static class RunCommand
                     o.Offloads = netOffloads;
                     if (pollMicroseconds is int netPoll)
                         o.MaxPollTime = TimeSpan.FromMicroseconds(netPoll);
+                });
+                break;
+            case DeviceKind.Vsock:
+                services.AddVirtioVsock(o =>
+                {
+                    o.UnixSocketPath = device.Value;
+                    o.GuestCid = device.GuestCid;
                 });
                 break;
             default:

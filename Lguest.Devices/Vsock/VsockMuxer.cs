@@ -98,6 +98,21 @@ internal sealed partial class VsockMuxer : IDisposable
     }
 
     /// <summary>
+    /// The connections, the most bytes any holds for its host end, and the RSTs waiting: what the bounds
+    /// promise, for tests and the fuzz target to check.
+    /// </summary>
+    internal (int Connections, uint MostBuffered, int PendingResets) Census()
+    {
+        lock (Sync)
+        {
+            uint most = 0;
+            foreach (VsockConnection connection in _connections.Values)
+                most = Math.Max(most, connection.Buffered);
+            return (_connections.Count, most, _resets.Count);
+        }
+    }
+
+    /// <summary>
     /// Ends the activation: every connection's host end closes with <paramref name="failure"/>, nothing more is
     /// sent to the guest, and host-initiated connections are refused from now on. Idempotent.
     /// </summary>

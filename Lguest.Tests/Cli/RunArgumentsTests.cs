@@ -33,6 +33,32 @@ public class RunArgumentsTests
     }
 
     [Test]
+    public void Vsock_takes_a_socket_path_and_an_optional_guest_cid()
+    {
+        DeviceOption plain = Parse("--vsock=/run/v.sock", "64", "k").Devices.Single();
+        DeviceOption withCid = Parse("--vsock", "/run/v.sock:42", "64", "k").Devices.Single();
+        DeviceOption colonInPath = Parse("--vsock=/run/a:b/v.sock", "64", "k").Devices.Single();
+        Assert.Multiple(() =>
+        {
+            Assert.That((plain.Kind, plain.Value, plain.GuestCid), Is.EqualTo((DeviceKind.Vsock, "/run/v.sock", 3UL)));
+            Assert.That((withCid.Value, withCid.GuestCid), Is.EqualTo(("/run/v.sock", 42UL)));
+            Assert.That((colonInPath.Value, colonInPath.GuestCid), Is.EqualTo(("/run/a:b/v.sock", 3UL)));
+        });
+    }
+
+    [TestCase("/run/v.sock:2", "the guest CID is not a number from 3")]
+    [TestCase("/run/v.sock:4294967295", "the guest CID is not a number from 3")]
+    [TestCase("/run/v.sock:99999999999999999999", "the guest CID is not a number from 3")]
+    [TestCase(":5", "empty")]
+    [TestCase("", "empty")]
+    public void A_bad_vsock_value_is_refused_in_one_line(string value, string why) =>
+        Assert.That(Refuse("--vsock=" + value, "64", "k"), Does.StartWith($"--vsock '{value}': ").And.Contains(why));
+
+    [Test]
+    public void A_second_vsock_is_refused() =>
+        Assert.That(Refuse("--vsock=a", "--vsock=b", "64", "k"), Does.Contain("--vsock given twice"));
+
+    [Test]
     public void Poll_us_sets_the_devices_poll_time_and_is_absent_by_default()
     {
         Assert.That(Parse("64", "k").PollMicroseconds, Is.Null);
