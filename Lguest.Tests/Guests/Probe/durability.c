@@ -29,7 +29,7 @@
 #define VIRTIO_BLK_T_OUT   1
 #define VIRTIO_BLK_T_FLUSH 4
 #define VIRTIO_BLK_S_OK    0
-#define WAIT_MS 5000
+#define WAIT_MS VIRTIO_ANSWER_WAIT_MS
 #define MAGIC 0x52554447u
 
 struct blk_header {

@@ -151,7 +151,7 @@ bool virtio_negotiate_features(struct virtio_device *d, uint32_t wanted, uint32_
 	/* §4.1.4.3.2: after writing 0 the driver waits for device_status to read 0. */
 	set_status(d, 0);
 	for (polls = 0; virtio_status(d) != 0; polls++) {
-		if (polls == 1000) {
+		if (polls == VIRTIO_ANSWER_WAIT_MS) {
 			*error = "device_status never read 0 after reset";
 			return false;
 		}

@@ -19,6 +19,13 @@
 /* The queue size the probe uses (or the device's maximum if smaller). */
 #define VIRTQ_SIZE 8
 
+/* The longest the probe waits, in PIT milliseconds, for a device to do what it must do (use a request,
+ * enter DEVICE_NEEDS_RESET, read 0 after a reset). A sound device ends the wait as soon as it answers, so
+ * only a failing run waits this long. It is generous because the device's side may be slow the first time
+ * it takes a path: inside the nested bed lguest runs in an emulated L1, where JIT-compiling a path and
+ * building the console logger for its first warning took over a second (1000 ms here timed out there). */
+#define VIRTIO_ANSWER_WAIT_MS 30000
+
 struct virtio_device {
 	struct pci_address address;
 	uint16_t type;

@@ -28,7 +28,7 @@
 #define IP_PROTO_UDP       17
 #define ECHO_PORT          7
 #define STOP_PORT          9
-#define TX_TIMEOUT_MS      1000
+#define TX_TIMEOUT_MS      VIRTIO_ANSWER_WAIT_MS
 
 static uint8_t queue_pages[2][4096] __attribute__((aligned(4096)));
 static uint8_t buffers[VIRTQ_SIZE][BUFFER_BYTES] __attribute__((aligned(16)));

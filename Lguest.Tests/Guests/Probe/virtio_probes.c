@@ -7,7 +7,7 @@
 #include "string.h"
 #include "virtio.h"
 
-#define REQUEST_TIMEOUT_MS 1000
+#define REQUEST_TIMEOUT_MS VIRTIO_ANSWER_WAIT_MS
 
 /* struct virtio_blk_req header and status, virtio 1.2 §5.2.6 */
 #define VIRTIO_BLK_T_IN     0
@@ -194,7 +194,7 @@ void probe_virtio_hostile(void)
 		if (virtio_driver_ok(&d, &error))
 			(void)virtio_request(&d, &q, &buffer, 1, 50);
 	}
-	table_status = virtio_wait_status(&d, VIRTIO_STATUS_DEVICE_NEEDS_RESET, 1000);
+	table_status = virtio_wait_status(&d, VIRTIO_STATUS_DEVICE_NEEDS_RESET, VIRTIO_ANSWER_WAIT_MS);
 
 	/* 2: good rings, a request whose buffer is outside RAM. */
 	if (!virtio_negotiate(&d, &error) || !virtio_queue_setup(&d, &q, 0, queue_pages[0], &error)
@@ -206,7 +206,7 @@ void probe_virtio_hostile(void)
 		struct virtio_buffer buffer = { (void *)outside, 16, true };
 		(void)virtio_request(&d, &q, &buffer, 1, 50);
 	}
-	buffer_status = virtio_wait_status(&d, VIRTIO_STATUS_DEVICE_NEEDS_RESET, 1000);
+	buffer_status = virtio_wait_status(&d, VIRTIO_STATUS_DEVICE_NEEDS_RESET, VIRTIO_ANSWER_WAIT_MS);
 
 	/* 3: reset and use the device properly. */
 	recovered = -1;
