@@ -45,21 +45,22 @@ public sealed class NestedBed
     }
 
     /// <summary>
-    /// Runs <paramref name="command"/> (a /bin/sh command line, run from the repository root) inside L1.
-    /// L1's stdin is empty, so an L2 console reads end-of-file.
+    /// Runs <paramref name="command"/> (a /bin/sh command line, run from the repository root) inside L1
+    /// with <paramref name="l1Cpus"/> vCPUs. L1's stdin is empty, so an L2 console reads end-of-file.
     /// </summary>
-    public NestedBedRun Run(string command, TimeSpan? timeout = null)
+    public NestedBedRun Run(string command, TimeSpan? timeout = null, int l1Cpus = 1)
     {
-        using NestedBedSession session = Start(command, timeout);
+        using NestedBedSession session = Start(command, timeout, l1Cpus);
         return session.Finish();
     }
 
     /// <summary>
     /// Starts <paramref name="command"/> (a /bin/sh command line, run from the repository root) inside L1
     /// and returns at once: the test reads the console as it comes and types into it (an L2 console through
-    /// L1's), then calls <see cref="NestedBedSession.Finish"/>.
+    /// L1's), then calls <see cref="NestedBedSession.Finish"/>. L1 gets <paramref name="l1Cpus"/> vCPUs
+    /// (bed.sh --smp; one is the cheapest on a small host, two let two L2 vCPUs really run side by side).
     /// </summary>
-    public NestedBedSession Start(string command, TimeSpan? timeout = null)
+    public NestedBedSession Start(string command, TimeSpan? timeout = null, int l1Cpus = 1)
     {
         TimeSpan limit = timeout ?? DefaultTimeout;
         // One stream for bed.sh's messages and L1's console, in the order they happened.
@@ -75,6 +76,8 @@ public sealed class NestedBed
         start.ArgumentList.Add(Path.Combine(GuestsDirectory, "bed.sh"));
         start.ArgumentList.Add("--timeout");
         start.ArgumentList.Add(((int)Math.Ceiling(limit.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        start.ArgumentList.Add("--smp");
+        start.ArgumentList.Add(l1Cpus.ToString(System.Globalization.CultureInfo.InvariantCulture));
         start.ArgumentList.Add("--");
         start.ArgumentList.Add(command);
 
