@@ -1,7 +1,8 @@
 // Lguest.NET build script. `dotnet tool restore` once, then `dotnet cake --target=<Target>`.
 //   Build    compile everything (warnings are errors)
-//   Test     the three test layers: unit, Kvm (this host's /dev/kvm), Linux (the nested bed);
-//            writes artifacts/test-results/*.trx and the summary line `N passed, N failed[, N skipped]`
+//   Test     the three test layers: unit, Kvm (this host's /dev/kvm, or the nested bed's where this host
+//            has none that runs it), Linux (the nested bed); writes artifacts/test-results/*.trx and the
+//            summary line `N passed, N failed[, N skipped]`
 //   Pack     NuGet packages for Lguest.Core and Lguest.Devices, and the `lguest` dotnet tool
 //   Publish  the NativeAOT `lguest` binary in artifacts/lguest/
 //   LauncherBinary  the same, only when a launcher source is newer than it (Test and Demo depend on it)
@@ -12,12 +13,17 @@
 //            --bed-args='--rounds 10' passed to bench/bed/bed-bench.sh);
 //            --bench-filter='*Vring*' runs the BenchmarkDotNet micro-benchmarks (bench/Lguest.Benchmarks) instead
 //   Fuzz     coverage-guided fuzzing (fuzz/run.sh): --fuzz-target=NAME|all, --fuzz-seconds=N (default 600)
-// Options: --configuration=Release|Debug, --layers=unit,kvm,linux
+// Options: --configuration=Release|Debug, --layers=unit,kvm,linux,
+//          --kvm-layer=auto|host|bed (where the Kvm layer runs; auto: this host when its /dev/kvm boots the
+//          probe guest, else inside the nested bed's L1)
 using System.Xml.Linq;
 
 var target = Argument("target", "Test");
 var configuration = Argument("configuration", "Release");
 var layers = Argument("layers", "unit,kvm,linux").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+var kvmLayer = Argument("kvm-layer", "auto");
+if (kvmLayer is not ("auto" or "host" or "bed"))
+    throw new CakeException($"--kvm-layer={kvmLayer}: expected auto, host or bed");
 
 var solution = File("./Lguest.NET.sln");
 var artifacts = Directory("./artifacts");
@@ -45,14 +51,16 @@ Task("Guests")
     .Description("apt packages, kernels and guest images the Kvm and Linux layers need (cached outside the clone)")
     .Does(() =>
 {
-    foreach (var script in new[] { guests + File("prepare.sh"), guests + File("Probe/build.sh") })
+    // The probe into the cache folder the tests look in (build.sh --cached), so a Kvm layer run inside the
+    // nested bed finds it built rather than compiling it under emulation.
+    foreach (var (script, arguments) in new[] { (guests + File("prepare.sh"), ""), (guests + File("Probe/build.sh"), " --cached") })
     {
         if (!FileExists(script))
         {
             Information($"{script}: not present yet, skipped");
             continue;
         }
-        int exit = StartProcess("bash", new ProcessSettings { Arguments = script.Path.FullPath });
+        int exit = StartProcess("bash", new ProcessSettings { Arguments = script.Path.FullPath + arguments });
         if (exit != 0)
             throw new CakeException($"{script} failed with exit code {exit}");
     }
@@ -66,11 +74,28 @@ Task("Test")
 {
     CleanDirectory(testResults);
     var failedLayers = new List<string>();
+    var layerLines = new List<string>();
     foreach (var layer in layers)
     {
         if (!layerFilters.TryGetValue(layer, out var filter))
             throw new CakeException($"unknown test layer '{layer}' (known: {string.Join(", ", layerFilters.Keys)})");
         Information($"=== test layer: {layer} ===");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        string place = layer == "linux" ? "nested bed" : "host";
+        if (layer == "kvm")
+        {
+            var (inBed, why) = ChooseKvmLayerPlace();
+            Information(inBed
+                ? $"kvm layer: inside the nested bed's L1 (kvm-amd on QEMU's emulated SVM), because {why}"
+                : $"kvm layer: on this host's /dev/kvm, because {why}");
+            if (inBed)
+            {
+                if (!RunLayerInBed(layer, filter))
+                    failedLayers.Add(layer);
+                layerLines.Add($"layer kvm (in the nested bed's L1): {TestSummary.Read(testResults.Path.FullPath, $"{layer}.trx").Line} in {clock.Elapsed.TotalMinutes:F1} min");
+                continue;
+            }
+        }
         try
         {
             DotNetTest("./Lguest.Tests/Lguest.Tests.csproj", new DotNetTestSettings
@@ -88,8 +113,11 @@ Task("Test")
             Warning($"layer {layer}: {e.Message}");
             failedLayers.Add(layer);
         }
+        layerLines.Add($"layer {layer} ({place}): {TestSummary.Read(testResults.Path.FullPath, $"{layer}.trx").Line} in {clock.Elapsed.TotalMinutes:F1} min");
     }
 
+    foreach (var line in layerLines)
+        Information(line);
     var summary = TestSummary.Read(testResults.Path.FullPath);
     foreach (var skipped in summary.Skipped)
         Information($"skipped: {skipped}");
@@ -124,8 +152,9 @@ Task("Publish")
 
 Task("LauncherBinary")
     .Description("the NativeAOT lguest binary, published only when a launcher source is newer than it")
-    // The Linux layer and the Demo run it; a Test run without the Linux layer does not need it.
-    .WithCriteria(() => target != "Test" || layers.Contains("linux"))
+    // The Kvm and Linux layers and the Demo run it (the tests start lguest as the NativeAOT binary when it is
+    // current: milliseconds to start, where `dotnet Lguest.Cli.dll` takes seconds in the bed's emulated L1).
+    .WithCriteria(() => target != "Test" || layers.Contains("linux") || layers.Contains("kvm"))
     .Does(() =>
 {
     var binary = new System.IO.FileInfo(launcherBinary.Path.FullPath);
@@ -199,6 +228,100 @@ Task("Default").IsDependentOn("Test");
 
 RunTarget(target);
 
+// Where the Kvm layer runs: (true, why) for the nested bed, (false, why) for this host. Under auto this host
+// when its /dev/kvm boots the probe guest (the layer's smallest guest) through lguest, else the bed.
+(bool InBed, string Why) ChooseKvmLayerPlace()
+{
+    if (kvmLayer != "auto")
+        return (kvmLayer == "bed", $"--kvm-layer={kvmLayer}");
+    if (!System.IO.File.Exists("/dev/kvm"))
+        return (true, "this host has no /dev/kvm");
+    string module = new[] { "kvm_pvm", "kvm_intel", "kvm_amd" }.FirstOrDefault(m => System.IO.Directory.Exists($"/sys/module/{m}")) ?? "an unknown KVM module";
+    string probe = LauncherProbe(out string launcher);
+    if (probe is null)
+        return (false, $"this host's /dev/kvm ({module}) booted the probe guest through {launcher}");
+    return (true, $"this host's /dev/kvm ({module}) does not run the probe guest: {probe}");
+}
+
+// Boots the probe guest (probe.only=uart) once with lguest on this host's /dev/kvm: null when it ran to its
+// end, else what went wrong in one line. The process is stopped after 5 minutes (a hung /dev/kvm).
+string LauncherProbe(out string launcher)
+{
+    string cache = EnvironmentVariable("LGUEST_CACHE") is { Length: > 0 } c ? c : System.IO.Path.Combine(EnvironmentVariable("HOME") ?? "/root", ".cache", "lguest");
+    var build = new System.Diagnostics.ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
+    build.ArgumentList.Add(MakeAbsolute(guests + File("Probe/build.sh")).FullPath);
+    build.ArgumentList.Add("--cached");
+    var (built, elfOutput, buildError) = RunCaptured(build, TimeSpan.FromMinutes(5));
+    string elf = elfOutput.Trim().Split('\n').LastOrDefault() ?? "";
+    launcher = "lguest";
+    if (built != 0 || !System.IO.File.Exists(elf))
+        return $"the probe guest did not build ({buildError.Trim()})";
+
+    string aot = MakeAbsolute(launcherBinary).FullPath;
+    var start = System.IO.File.Exists(aot)
+        ? new System.Diagnostics.ProcessStartInfo(aot)
+        : new System.Diagnostics.ProcessStartInfo("dotnet") { ArgumentList = { MakeAbsolute(File($"./Lguest.Tests/bin/{configuration}/net10.0/Lguest.Cli.dll")).FullPath } };
+    launcher = System.IO.File.Exists(aot) ? aot : "dotnet Lguest.Cli.dll";
+    start.RedirectStandardOutput = true;
+    start.RedirectStandardError = true;
+    start.RedirectStandardInput = true;
+    foreach (string argument in new[] { "64", elf, "probe.only=uart" })
+        start.ArgumentList.Add(argument);
+    var (exit, stdout, stderr) = RunCaptured(start, TimeSpan.FromMinutes(5));
+    if (exit == 0 && stdout.Contains("PROBE done 1/1"))
+        return null;
+    string reason = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault()?.Trim();
+    return exit == -1 ? "lguest did not finish within 5 minutes"
+        : reason is { Length: > 0 } ? reason
+        : $"lguest exited {exit} without the probe's last line";
+}
+
+(int Exit, string Stdout, string Stderr) RunCaptured(System.Diagnostics.ProcessStartInfo start, TimeSpan patience)
+{
+    start.UseShellExecute = false;
+    using var process = System.Diagnostics.Process.Start(start);
+    if (start.RedirectStandardInput)
+        process.StandardInput.Close();
+    var stdout = process.StandardOutput.ReadToEndAsync();
+    var stderr = process.StandardError.ReadToEndAsync();
+    if (!process.WaitForExit(patience))
+    {
+        process.Kill(entireProcessTree: true);
+        process.WaitForExit();
+        return (-1, stdout.Result, stderr.Result);
+    }
+    process.WaitForExit();
+    return (process.ExitCode, stdout.Result, stderr.Result);
+}
+
+// Runs one test layer inside one bed L1 (Lguest.Tests/Guests/test-layer-l1.sh): the test assembly this build
+// wrote, over the bed's 9p share of the host's root, with its TRX written straight into the results folder
+// (bed.sh --share). False when the layer failed or the bed did not run it.
+bool RunLayerInBed(string layer, string filter)
+{
+    string Quote(string word) => "'" + word.Replace("'", "'\\''") + "'";
+    string assembly = MakeAbsolute(File($"./Lguest.Tests/bin/{configuration}/net10.0/Lguest.Tests.dll")).FullPath;
+    string results = MakeAbsolute(testResults).FullPath;
+    string command = string.Join(' ', new[] { MakeAbsolute(guests + File("test-layer-l1.sh")).FullPath, assembly, filter, results, $"{layer}.trx" }.Select(Quote));
+    var arguments = new ProcessArgumentBuilder()
+        .Append(MakeAbsolute(guests + File("bed.sh")).FullPath)
+        // Hang protection for the whole layer, not a time limit on a test.
+        .Append("--timeout").Append("5400")
+        .Append("--share").AppendQuoted(results)
+        .Append("--").AppendQuoted(command);
+    var clock = System.Diagnostics.Stopwatch.StartNew();
+    int exit = StartProcess("bash", new ProcessSettings { Arguments = arguments });
+    Information($"layer {layer} in the bed: exit {exit} after {clock.Elapsed.TotalMinutes:F1} min");
+    if (!FileExists(testResults + File($"{layer}.trx")))
+    {
+        Error($"layer {layer}: no {layer}.trx came back from the bed (bed.sh exit {exit}: 124 hang protection, 125 the bed did not run)");
+        return false;
+    }
+    if (exit != 0)
+        Warning($"layer {layer}: dotnet test in the bed exited {exit}");
+    return exit == 0;
+}
+
 void PublishLauncher()
 {
     DotNetPublish("./Lguest.Cli/Lguest.Cli.csproj", new DotNetPublishSettings
@@ -246,12 +369,12 @@ sealed class TestSummary
         ? $"{Passed} passed, {FailedCount} failed, {Skipped.Count} skipped"
         : $"{Passed} passed, {FailedCount} failed";
 
-    public static TestSummary Read(string directory)
+    public static TestSummary Read(string directory, string pattern = "*.trx")
     {
         var summary = new TestSummary();
         if (!System.IO.Directory.Exists(directory))
             return summary;
-        foreach (var trx in System.IO.Directory.GetFiles(directory, "*.trx"))
+        foreach (var trx in System.IO.Directory.GetFiles(directory, pattern))
         {
             var doc = XDocument.Load(trx);
             XNamespace ns = doc.Root.Name.Namespace;

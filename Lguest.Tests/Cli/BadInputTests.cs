@@ -107,10 +107,13 @@ public class BadInputTests
 
     private static TestCaseData Case(BadInputRow row) => new TestCaseData(row).SetArgDisplayNames(row.Name);
 
-    /// <summary>The lguest command built next to the tests, in <paramref name="folder"/> with TMPDIR there too.</summary>
+    /// <summary>The lguest command (<see cref="LauncherBinary.Current"/>), in <paramref name="folder"/> with TMPDIR there too.</summary>
     private static (int Code, string Stderr) Run(string folder, string[] wrapper, string[] args)
     {
-        var start = new ProcessStartInfo(wrapper.Length > 0 ? wrapper[0] : "dotnet")
+        LauncherBinary launcher = LauncherBinary.Current;
+        TestContext.Out.WriteLine($"launcher: {launcher.Description}");
+        string[] command = [.. wrapper, launcher.FileName, .. launcher.LeadingArguments, .. args];
+        var start = new ProcessStartInfo(command[0])
         {
             WorkingDirectory = folder,
             RedirectStandardInput = true,
@@ -118,13 +121,8 @@ public class BadInputTests
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (string w in wrapper.Skip(1))
-            start.ArgumentList.Add(w);
-        if (wrapper.Length > 0)
-            start.ArgumentList.Add("dotnet");
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Lguest.Cli.dll"));
-        foreach (string arg in args)
-            start.ArgumentList.Add(arg);
+        foreach (string argument in command.Skip(1))
+            start.ArgumentList.Add(argument);
         start.Environment["TMPDIR"] = folder;
         using var process = Process.Start(start)!;
         process.StandardInput.Close();

@@ -125,14 +125,15 @@ public class TerminalConsoleTests
         }
     }
 
-    /// <summary>lguest (the CLI built next to the tests) with the terminal as stdin and stdout; stderr captured.</summary>
+    /// <summary>lguest (<see cref="LauncherBinary.Current"/>) with the terminal as stdin and stdout; stderr captured.</summary>
     private static Process StartOnTerminal(PseudoTerminal terminal, string guest)
     {
+        LauncherBinary launcher = LauncherBinary.Current;
+        TestContext.Out.WriteLine($"launcher: {launcher.Description}");
         var start = new ProcessStartInfo("sh") { RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add("-c");
-        start.ArgumentList.Add("exec dotnet \"$1\" 64 \"$2\" <\"$0\" >\"$0\"");
+        start.ArgumentList.Add($"exec {launcher.ShellCommand} 64 \"$1\" <\"$0\" >\"$0\"");
         start.ArgumentList.Add(terminal.SlavePath);
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Lguest.Cli.dll"));
         start.ArgumentList.Add(guest);
         var process = Process.Start(start)!;
         process.BeginErrorReadLine();

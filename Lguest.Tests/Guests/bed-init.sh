@@ -12,6 +12,7 @@
 #   bed.cmd=<base64 of a /bin/sh command>   or   bed.script=<host path of a /bin/sh script>
 #   bed.msize=<9p msize bytes>               optional, default 512000
 #   bed.cache=<9p cache mode>                optional, default loose (none, mmap, fscache, loose)
+#   bed.share=<base64 of a host path>        optional: 9p tag "share" (read-write) mounted at that path
 # Markers: BED-KVM yes|no (whether /dev/kvm exists), BED-COMMAND-START, BED-EXIT <status>.
 # shellcheck shell=sh
 
@@ -33,7 +34,12 @@ while read -r module; do
 done < /etc/modules.load
 if [ -c /dev/kvm ]; then echo "BED-KVM yes"; else echo "BED-KVM no"; fi
 
+# Loopback up: L1 has no network card, but programs talk to themselves over 127.0.0.1 (vstest's test host
+# never connects to its runner without it, even after 900 s).
+ip link set lo up
+
 cmd=""
+share=""
 msize=512000
 cache=loose
 read -r cmdline < /proc/cmdline
@@ -43,6 +49,7 @@ for word in $cmdline; do
         bed.script=*) cmd="exec /bin/sh '${word#bed.script=}'" ;;
         bed.msize=*) msize="${word#bed.msize=}" ;;
         bed.cache=*) cache="${word#bed.cache=}" ;;
+        bed.share=*) share="$(echo "${word#bed.share=}" | base64 -d)" || { say "bed.share is not base64"; finish 125; } ;;
     esac
 done
 [ -n "$cmd" ] || { say "no bed.cmd= or bed.script= on the kernel command line"; finish 125; }
@@ -79,6 +86,14 @@ ln -sf /proc/self/fd/2 /host/dev/stderr
 mount -t tmpfs -o mode=0755 tmpfs /host/run
 mkdir -p /host/run/lock /host/run/user/0 /host/tmp/home
 chmod 0700 /host/run/user/0
+if [ -n "$share" ]; then
+    # No cache: the host reads what lands here once L1 is gone, and nothing else writes it meanwhile.
+    mkdir -p "/host$share"
+    if ! mount -t 9p -o "trans=virtio,version=9p2000.L,msize=$msize,cache=none" share "/host$share"; then
+        say "cannot mount the shared directory $share (9p tag 'share')"
+        finish 125
+    fi
+fi
 
 echo BED-COMMAND-START
 # A clean, root-like environment; everything a program would write under $HOME goes to the tmpfs.

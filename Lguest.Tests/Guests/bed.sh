@@ -20,6 +20,8 @@
 #   --smp N            L1 vCPUs (default 1: a second TCG vCPU made no run faster on a 2-CPU host)
 #   --memory MB        L1 memory (default 3072)
 #   --append ARGS      extra L1 kernel command line arguments
+#   --share DIR        DIR (a host directory) is writable in L1 at the same path: what the command writes
+#                      there reaches the host (9p, cache off), unlike anything else it writes (test results)
 #   --verbose          show L1's kernel log
 # Exit status: COMMAND's, read from the BED-EXIT marker; 124 on timeout; 125 when the bed failed
 # (no marker: L1 did not boot, crashed or was killed).
@@ -31,13 +33,15 @@ smp=1
 memory=3072
 verbose=0
 extra_append=""
-usage() { echo "usage: bed.sh [--timeout SECONDS] [--smp N] [--memory MB] [--append ARGS] [--verbose] [--] COMMAND..." >&2; exit 2; }
+share=""
+usage() { echo "usage: bed.sh [--timeout SECONDS] [--smp N] [--memory MB] [--append ARGS] [--share DIR] [--verbose] [--] COMMAND..." >&2; exit 2; }
 while (( $# > 0 )); do
     case "$1" in
         --timeout) [[ $# -ge 2 && "$2" =~ ^[0-9]+$ ]] || usage; timeout="$2"; shift 2 ;;
         --smp) [[ $# -ge 2 && "$2" =~ ^[0-9]+$ ]] || usage; smp="$2"; shift 2 ;;
         --memory) [[ $# -ge 2 && "$2" =~ ^[0-9]+$ ]] || usage; memory="$2"; shift 2 ;;
         --append) [[ $# -ge 2 ]] || usage; extra_append="$2"; shift 2 ;;
+        --share) [[ $# -ge 2 && -d "$2" ]] || usage; share="$(cd "$2" && pwd -P)"; shift 2 ;;
         --verbose) verbose=1; shift ;;
         --) shift; break ;;
         -*) usage ;;
@@ -92,6 +96,13 @@ firmware=()
 qboot="$(qemu-system-x86_64 -L help 2>/dev/null | while read -r dir; do [[ -f "$dir/qboot.rom" ]] && echo "$dir/qboot.rom" && break; done || true)"
 [[ -n "$qboot" ]] && firmware=(-bios "$qboot")
 
+# The shared directory: a second 9p export, read-write, that bed-init mounts at the same path in L1.
+share_device=()
+if [[ -n "$share" ]]; then
+    share_device=(-virtfs "local,path=$share,mount_tag=share,security_model=none")
+    command_arg="$command_arg bed.share=$(printf '%s' "$share" | base64 -w0)"
+fi
+
 append="console=ttyS0 panic=-1 $extra_append $command_arg"
 (( verbose )) || append="quiet loglevel=1 $append"
 
@@ -101,7 +112,7 @@ timeout --foreground --kill-after=10 "$timeout" \
     qemu-system-x86_64 -accel tcg -cpu max -m "$memory" -smp "$smp" "${firmware[@]}" \
         -display none -chardev stdio,id=console,signal=off -serial chardev:console -monitor none -no-reboot -nic none \
         -kernel "$kernel" -initrd "$bed_image" -append "$append" \
-        -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap |
+        -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap "${share_device[@]}" |
     tee "$log"
 statuses=("${PIPESTATUS[@]}")
 set -e

@@ -4,9 +4,15 @@ using System.Text;
 namespace Lguest.Tests.Support;
 
 /// <summary>
-/// The lguest command in a child process (the CLI built next to the tests), with stdin closed and
-/// stdout/stderr captured line by line, so a test can wait for console lines, then stop the guest.
+/// The lguest command in a child process (<see cref="LauncherBinary.Current"/>: the NativeAOT binary when it
+/// is current, else the CLI built next to the tests under dotnet), with stdin closed and stdout/stderr
+/// captured line by line, so a test can wait for console lines, then stop the guest.
 /// </summary>
+/// <remarks>
+/// The NativeAOT binary starts in milliseconds where <c>dotnet Lguest.Cli.dll</c> takes a fraction of a second
+/// here and several seconds inside the nested bed's emulated L1, where the Kvm layer runs on a host without
+/// KVM; it is also what users install.
+/// </remarks>
 internal sealed partial class LguestProcess : IDisposable
 {
     /// <summary>A guard against a hung guest, far beyond any expected run: the child is killed and the test fails.</summary>
@@ -20,24 +26,19 @@ internal sealed partial class LguestProcess : IDisposable
 
     private LguestProcess(IEnumerable<string> args, IReadOnlyList<string>? wrapper = null)
     {
-        string cli = Path.Combine(AppContext.BaseDirectory, "Lguest.Cli.dll");
-        // A wrapper runs "dotnet" through another program (ip netns exec NS ..., setpriv ...).
-        var start = new ProcessStartInfo(wrapper is { Count: > 0 } ? wrapper[0] : "dotnet")
+        LauncherBinary launcher = LauncherBinary.Current;
+        TestContext.Out.WriteLine($"launcher: {launcher.Description}");
+        // A wrapper runs the launcher through another program (ip netns exec NS ..., setpriv ...).
+        string[] command = [.. wrapper ?? [], launcher.FileName, .. launcher.LeadingArguments, .. args];
+        var start = new ProcessStartInfo(command[0])
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        if (wrapper is { Count: > 0 })
-        {
-            foreach (string w in wrapper.Skip(1))
-                start.ArgumentList.Add(w);
-            start.ArgumentList.Add("dotnet");
-        }
-        start.ArgumentList.Add(cli);
-        foreach (string arg in args)
-            start.ArgumentList.Add(arg);
+        foreach (string argument in command.Skip(1))
+            start.ArgumentList.Add(argument);
         _process = new Process { StartInfo = start };
         _process.OutputDataReceived += (_, e) =>
         {
@@ -84,7 +85,7 @@ internal sealed partial class LguestProcess : IDisposable
     /// <summary>Whether the launcher has exited.</summary>
     public bool HasExited => _process.HasExited;
 
-    /// <summary>The launcher's process ID (the dotnet host runs the CLI in its own process).</summary>
+    /// <summary>The launcher's process ID (the NativeAOT binary's, or the dotnet host's running the CLI in it).</summary>
     public int Id => _process.Id;
 
     public IReadOnlyList<string> Stdout

@@ -1,13 +1,32 @@
 #!/usr/bin/env bash
 # Builds the probe guest: build.sh [OUTDIR] -> OUTDIR/probe.elf
 # OUTDIR defaults to ${LGUEST_CACHE:-$HOME/.cache/lguest}/probe.
-# Needs only Debian's gcc and binutils (no multilib: nothing links libc or libgcc).
+# build.sh --cached: OUTDIR is ${LGUEST_CACHE:-...}/probe-<digest of this folder's files>, built only when
+# its probe.elf is missing: the tests use it (each version of the sources its own folder, so worktrees
+# sharing the cache never boot each other's probe), and the Guests target builds it before them, so the
+# Kvm layer inside the nested bed finds it made instead of compiling it under emulation.
+# Needs only Debian's gcc and binutils (no multilib: nothing links libc or libgcc). Prints the ELF's path.
 set -euo pipefail
 export LC_ALL=C
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-out=${1:-${LGUEST_CACHE:-$HOME/.cache/lguest}/probe}
-mkdir -p "$out"
+cache=${LGUEST_CACHE:-$HOME/.cache/lguest}
+if [[ "${1:-}" == --cached ]]; then
+	digest=$(cd "$here" && for file in *; do
+		[[ -f "$file" ]] && printf '%s\n' "$file" && cat "$file"
+	done | sha256sum | cut -c1-12)
+	out="$cache/probe-$digest"
+	mkdir -p "$out"
+	exec 9>"$out/.lock"
+	flock 9
+	if [[ -s "$out/probe.elf" ]]; then
+		echo "$out/probe.elf"
+		exit 0
+	fi
+else
+	out=${1:-$cache/probe}
+	mkdir -p "$out"
+fi
 cc=${CC:-gcc}
 
 cflags=(
