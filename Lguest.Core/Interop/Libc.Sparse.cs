@@ -14,6 +14,11 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", EntryPoint = "lseek64", SetLastError = true)]
     public static partial long Lseek(SafeHandle fd, long offset, int whence);
 
+    public const int ODirectory = 0x10000; // O_DIRECTORY, <fcntl.h>
+
+    [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    public static partial int Fsync(SafeHandle fd);
+
     [LibraryImport("libc", EntryPoint = "fstat", SetLastError = true)]
     private static partial int Fstat(SafeHandle fd, byte* stat);
 

@@ -68,6 +68,8 @@ public sealed unsafe partial class GuestMemory
             imageOffset += _regions[r].Size;
         }
 
+        extents = Coarsen(extents, GuestMemoryImage.MaxExtents);
+
         var hash = new XxHash128();
         foreach (GuestMemoryExtent extent in extents)
         {
@@ -163,8 +165,38 @@ public sealed unsafe partial class GuestMemory
         }
     }
 
+    // At most `max` extents: neighbours in one region closer than a gap that doubles until they fit are joined, the
+    // zero pages between them written as data. Never needed below 4 GiB of RAM (a page in two nonzero: 512 Ki extents).
+    internal List<GuestMemoryExtent> Coarsen(List<GuestMemoryExtent> extents, int max)
+    {
+        for (ulong gap = (ulong)PageSize; extents.Count > max; gap *= 2)
+        {
+            var joined = new List<GuestMemoryExtent>(extents.Count);
+            foreach (GuestMemoryExtent e in extents)
+            {
+                if (joined.Count > 0 && e.Offset - joined[^1].End <= gap && RegionOf(e.Offset) == RegionOf(joined[^1].Offset))
+                    joined[^1] = joined[^1] with { Length = e.End - joined[^1].Offset };
+                else
+                    joined.Add(e);
+            }
+            extents = joined;
+        }
+        return extents;
+    }
+
+    private int RegionOf(ulong imageOffset)
+    {
+        for (int i = 0; i < _regions.Length; i++)
+        {
+            if (imageOffset < _regions[i].Size)
+                return i;
+            imageOffset -= _regions[i].Size;
+        }
+        return _regions.Length;
+    }
+
     // Extents must be page-aligned runs, in order, apart, inside the image: they came from a manifest.
-    private static void CheckExtents(GuestMemoryImage image)
+    internal static void CheckExtents(GuestMemoryImage image)
     {
         if (image.Extents.Count > GuestMemoryImage.MaxExtents)
             throw new SnapshotException(SnapshotRefusal.Corrupt, $"the memory image lists {image.Extents.Count} extents, more than {GuestMemoryImage.MaxExtents}");

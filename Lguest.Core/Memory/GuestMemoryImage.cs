@@ -10,8 +10,11 @@ namespace Lguest.Memory;
 /// <param name="Checksum">XxHash128 over each extent's offset and length (8 bytes each, little-endian) and its bytes, in order.</param>
 public sealed record GuestMemoryImage(ulong Size, IReadOnlyList<GuestMemoryExtent> Extents, UInt128 Checksum)
 {
-    /// <summary>The most extents an image may list: one per page of a 64 GiB guest, a bound on what a manifest may make a restore read.</summary>
-    public const int MaxExtents = 1 << 24;
+    /// <summary>
+    /// The most extents an image lists (16 MiB of manifest): a guest whose pages alternate more finely than that has
+    /// the zero pages between some runs written too (<see cref="GuestMemory.WriteImage"/>), which costs only disk space.
+    /// </summary>
+    public const int MaxExtents = 1 << 20;
 
     /// <summary>The bytes the extents hold.</summary>
     public ulong DataBytes => Extents.Aggregate(0UL, (sum, e) => sum + e.Length);

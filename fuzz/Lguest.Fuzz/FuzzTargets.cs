@@ -7,7 +7,7 @@ public static class FuzzTargets
 {
     /// <summary>The targets' names, in the order fuzz/run.sh all runs them.</summary>
     public static IReadOnlyList<string> Names { get; } =
-        ["vring", "virtio-pci", "virtio-blk", "virtio-net-tx", "virtio-fs", "virtio-vsock", "kernel-loader", "lguest-emulation"];
+        ["vring", "virtio-pci", "virtio-blk", "virtio-net-tx", "virtio-fs", "virtio-vsock", "kernel-loader", "lguest-emulation", "snapshot"];
 
     /// <summary>
     /// Creates the target called <paramref name="name"/>. Dispose it when done (they hold guest memory, files, a tap).
@@ -24,6 +24,7 @@ public static class FuzzTargets
         "virtio-vsock" => new VirtioVsockTarget(),
         "kernel-loader" => new KernelLoaderTarget(),
         "lguest-emulation" => new LguestEmulationTarget(),
+        "snapshot" => new SnapshotTarget(),
         _ => throw new ArgumentException($"unknown fuzz target '{name}' (known: {string.Join(", ", Names)})", nameof(name)),
     };
 }

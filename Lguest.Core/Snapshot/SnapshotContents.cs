@@ -1,0 +1,36 @@
+using Lguest.Memory;
+
+namespace Lguest.Snapshot;
+
+/// <summary>A snapshot read back and checked (<see cref="SnapshotDirectory.Read"/>): its manifest and its state's sections.</summary>
+public sealed class SnapshotContents
+{
+    internal SnapshotContents(string directory, SnapshotManifest manifest, IReadOnlyList<SnapshotSection> sections)
+    {
+        Directory = directory;
+        Manifest = manifest;
+        Sections = sections;
+    }
+
+    /// <summary>The snapshot's directory.</summary>
+    public string Directory { get; }
+
+    /// <summary>The manifest: versions, checksums, guest RAM's layout and image.</summary>
+    public SnapshotManifest Manifest { get; }
+
+    /// <summary>The state file's sections, in order.</summary>
+    public IReadOnlyList<SnapshotSection> Sections { get; }
+
+    /// <summary>The section called <paramref name="name"/>.</summary>
+    /// <exception cref="SnapshotException">The snapshot has none: it was taken of another machine.</exception>
+    public SnapshotSection GetSection(string name) =>
+        Sections.FirstOrDefault(s => s.Name == name)
+        ?? throw new SnapshotException(SnapshotRefusal.Incompatible, $"the snapshot has no state for '{name}': it was taken of a machine with other devices");
+
+    /// <summary>
+    /// Maps guest RAM from the memory file copy-on-write, after checking it against the manifest
+    /// (<see cref="GuestMemory.MapImage"/>): restore time follows the data the image holds, not the size of RAM.
+    /// </summary>
+    public GuestMemory MapMemory() =>
+        GuestMemory.MapImage(Manifest.Layout, Path.Combine(Directory, SnapshotFormat.MemoryFile), Manifest.Memory);
+}
