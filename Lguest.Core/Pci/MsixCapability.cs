@@ -235,6 +235,39 @@ public sealed class MsixCapability : IDisposable
         return true;
     }
 
+    /// <summary>The vector table and pending bits, for a snapshot.</summary>
+    public MsixState CaptureState()
+    {
+        lock (_lock)
+            return new MsixState([.. _entries.Select(e => new MsixEntryState(e.Address, e.Data, e.VectorControl))], [.. _pending]);
+    }
+
+    /// <summary>
+    /// Takes a snapshot's vector table and pending bits, after configuration space (whose message control says whether
+    /// MSI-X is on and the function masked): the routes of unmasked vectors are programmed at once, pending messages of
+    /// unmasked vectors sent; masked ones wait for the guest to unmask them, as before the snapshot.
+    /// </summary>
+    /// <exception cref="Snapshot.SnapshotException">The table has another size (another device).</exception>
+    public void RestoreState(MsixState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (state.Entries.Count != _entries.Length || state.Pending.Count != _pending.Length)
+            throw new Snapshot.SnapshotException(Snapshot.SnapshotRefusal.Incompatible,
+                $"the snapshot's MSI-X table has {state.Entries.Count} vectors; this device's has {_entries.Length}");
+        lock (_lock)
+        {
+            for (int i = 0; i < _entries.Length; i++)
+            {
+                MsixEntryState e = state.Entries[i];
+                // As a guest's writes would leave them: the address dword-aligned, only the mask bit in vector control.
+                _entries[i] = new Entry { Address = e.Address & ~3UL, Data = e.Data, VectorControl = e.VectorControl & VectorControlMask, Changed = true };
+            }
+            for (int i = 0; i < _pending.Length; i++)
+                _pending[i] = state.Pending[i] & (i == _pending.Length - 1 && _entries.Length % 64 != 0 ? (1UL << (_entries.Length % 64)) - 1 : ulong.MaxValue);
+        }
+        OnConfigurationWritten();
+    }
+
     /// <summary>Releases the routes.</summary>
     public void Dispose()
     {

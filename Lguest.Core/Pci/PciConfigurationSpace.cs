@@ -45,6 +45,36 @@ public sealed class PciConfigurationSpace
         }
     }
 
+    /// <summary>A copy of the 256 bytes, for a snapshot.</summary>
+    public byte[] CaptureBytes() => [.. _data];
+
+    /// <summary>
+    /// Takes the bits software can change (writable and write-one-to-clear) from <paramref name="bytes"/>, a snapshot's
+    /// copy, and returns true. Every other bit must already be what <paramref name="bytes"/> holds: they say what the
+    /// device is (IDs, BAR types, capabilities); otherwise nothing changes and <paramref name="problem"/> names the
+    /// first byte that differs.
+    /// </summary>
+    public bool TryRestoreBytes(ReadOnlySpan<byte> bytes, [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out string? problem)
+    {
+        if (bytes.Length != PciHeader.ConfigurationSize)
+        {
+            problem = $"{bytes.Length} bytes of configuration space, not {PciHeader.ConfigurationSize}";
+            return false;
+        }
+        for (int at = 0; at < bytes.Length; at++)
+        {
+            byte software = (byte)(_writeMask[at] | _clearMask[at]);
+            if (((bytes[at] ^ _data[at]) & ~software) != 0)
+            {
+                problem = $"configuration byte 0x{at:x2} is 0x{bytes[at]:x2} in the snapshot and 0x{_data[at]:x2} here, in bits software cannot change";
+                return false;
+            }
+        }
+        bytes.CopyTo(_data);
+        problem = null;
+        return true;
+    }
+
     /// <summary>The byte at <paramref name="offset"/>.</summary>
     public byte ReadByte(int offset)
     {

@@ -106,6 +106,22 @@ public abstract class PciDevice
             Bus?.UpdateDecoding(this);
     }
 
+    /// <summary>The configuration space's 256 bytes, for a snapshot (the interrupt-status bit is live state, not kept).</summary>
+    public byte[] CaptureConfiguration() => Configuration.CaptureBytes();
+
+    /// <summary>
+    /// Takes a snapshot's configuration space: the bits software can change, after checking the others match (the
+    /// same device); then decodes the BARs where they were programmed and drives INTx# as the command register says.
+    /// </summary>
+    /// <exception cref="Snapshot.SnapshotException">The snapshot's bytes are of another device.</exception>
+    public virtual void RestoreConfiguration(ReadOnlySpan<byte> bytes)
+    {
+        if (!Configuration.TryRestoreBytes(bytes, out string? problem))
+            throw new Snapshot.SnapshotException(Snapshot.SnapshotRefusal.Incompatible, $"PCI device {Name}: {problem}");
+        DriveInterruptLine();
+        Bus?.UpdateDecoding(this);
+    }
+
     /// <summary>
     /// Declares memory BAR <paramref name="index"/> of <paramref name="size"/> bytes (a power of two, at
     /// least <see cref="PciBar.MinimumSize"/>); guest accesses to it reach <paramref name="region"/>.

@@ -86,6 +86,21 @@ public sealed class AcpiPmRegisters(IPowerControl power) : IIoDevice
             power.RequestPowerOff();
     }
 
+    /// <summary>The registers, for a snapshot.</summary>
+    public AcpiPmState CaptureState()
+    {
+        lock (_lock)
+            return new AcpiPmState(_status, _enable, _control);
+    }
+
+    /// <summary>Takes the registers of <paramref name="state"/> (SCI_EN stays set, SLP_EN clear: no sleep is entered).</summary>
+    public void RestoreState(AcpiPmState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        lock (_lock)
+            (_status, _enable, _control) = (state.Status, state.Enable, (ushort)((state.Control | SciEn) & ~SlpEn));
+    }
+
     private byte ByteAt(ulong at) => at switch
     {
         0 => (byte)_status,

@@ -19,7 +19,10 @@ public sealed class CmosRtc : IIoDevice
     /// <summary>The CMOS byte holding the century, as the FADT's CENTURY field names it.</summary>
     public const byte CenturyRegister = 0x32;
 
-    private const int Size = 128;
+    /// <summary>The bytes of CMOS RAM (the MC146818's 128, clock registers included).</summary>
+    public const int RamSize = 128;
+
+    private const int Size = RamSize;
     private const byte Seconds = 0x00, Minutes = 0x02, Hours = 0x04, Weekday = 0x06, Day = 0x07, Month = 0x08, Year = 0x09;
     private const byte StatusA = 0x0A, StatusB = 0x0B, StatusC = 0x0C, StatusD = 0x0D;
     private const byte StatusB24Hour = 0x02, StatusBBinary = 0x04;
@@ -86,6 +89,26 @@ public sealed class CmosRtc : IIoDevice
                     _cmos[index] = data[0];
                     break;
             }
+        }
+    }
+
+    /// <summary>The CMOS RAM and the selected index, for a snapshot.</summary>
+    public CmosRtcState CaptureState()
+    {
+        lock (_lock)
+            return new CmosRtcState(_index, _cmos.ToArray());
+    }
+
+    /// <summary>Takes the CMOS RAM and index of <paramref name="state"/>.</summary>
+    public void RestoreState(CmosRtcState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (state.Ram.Length != Size || state.Index >= Size)
+            throw new ArgumentException($"index {state.Index} or {state.Ram.Length} bytes of CMOS RAM (a CMOS has {Size})", nameof(state));
+        lock (_lock)
+        {
+            state.Ram.Span.CopyTo(_cmos);
+            _index = state.Index;
         }
     }
 

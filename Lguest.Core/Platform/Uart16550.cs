@@ -139,6 +139,36 @@ public sealed class Uart16550 : IIoDevice
         }
     }
 
+    /// <summary>The registers and unread input, for a snapshot. Call while the guest is paused.</summary>
+    public UartState CaptureState()
+    {
+        lock (_lock)
+        {
+            var pending = new byte[_rxCount];
+            for (int i = 0; i < _rxCount; i++)
+                pending[i] = _rx[(_rxHead + i) % ReceiveBufferSize];
+            return new UartState(_ier, _lcr, _mcr, _lsrErrors, _msr, _scr, _fcr, _divisor, _thrInterrupt, pending);
+        }
+    }
+
+    /// <summary>Takes the registers and unread input of <paramref name="state"/>, and drives the interrupt line to match.</summary>
+    public void RestoreState(UartState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (state.PendingInput.Length > ReceiveBufferSize)
+            throw new ArgumentException($"{state.PendingInput.Length} bytes of input, more than the {ReceiveBufferSize} the UART holds", nameof(state));
+        lock (_lock)
+        {
+            (_ier, _lcr, _mcr, _lsrErrors, _msr, _scr, _fcr, _divisor, _thrInterrupt) = (
+                (byte)(state.InterruptEnable & 0x0F), state.LineControl, (byte)(state.ModemControl & 0x1F), (byte)(state.LineStatusErrors & 0x1E),
+                state.ModemStatus, state.Scratch, (byte)(state.FifoControl & 0xC9), state.Divisor, state.TransmitterEmptyInterrupt);
+            _rxHead = 0;
+            _rxCount = state.PendingInput.Length;
+            state.PendingInput.Span.CopyTo(_rx);
+            UpdateInterrupt();
+        }
+    }
+
     private bool Dlab => (_lcr & LcrDlab) != 0;
 
     private bool Loopback => (_mcr & McrLoop) != 0;

@@ -1,5 +1,7 @@
 using Lguest.Hypervisor;
 using Lguest.Memory;
+using Lguest.Pci;
+using Lguest.Platform;
 using Lguest.Snapshot;
 
 namespace Lguest.Fuzz.Targets;
@@ -64,6 +66,14 @@ public sealed class SnapshotTarget : FuzzTarget, IDisposable
     {
         if (section.Name == "vm" || section.Name.StartsWith("vcpu/", StringComparison.Ordinal))
             CheckBackendState(section.Data.ToArray());
+        else if (section.Name == "platform/uart")
+            _ = UartState.Decode(section.Data).Encode();
+        else if (section.Name == "platform/rtc")
+            _ = CmosRtcState.Decode(section.Data).Encode();
+        else if (section.Name == "platform/acpi-pm")
+            _ = AcpiPmState.Decode(section.Data).Encode();
+        else if (section.Name.EndsWith("/msix", StringComparison.Ordinal))
+            _ = MsixState.Decode(section.Data).Encode();
     }
 
     private static void CheckBackendState(byte[] data)
@@ -89,6 +99,10 @@ public sealed class SnapshotTarget : FuzzTarget, IDisposable
             new SnapshotSection("vm", BackendStateRecord.Encode(vm)),
             new SnapshotSection("vcpu/0", BackendStateRecord.Encode(vcpu)),
             new SnapshotSection("device/rng", new byte[] { 1, 2, 3 }),
+            new SnapshotSection("platform/uart", new Uart16550(null, null).CaptureState().Encode()),
+            new SnapshotSection("platform/rtc", new CmosRtc(16 << 20, 0, 1).CaptureState().Encode()),
+            new SnapshotSection("platform/acpi-pm", new AcpiPmState(1, 2, 3).Encode()),
+            new SnapshotSection("pci/rng/msix", new MsixState([new MsixEntryState(0xFEE0_0000, 0x41, 1)], [1]).Encode()),
         ]);
         yield return new("state", [1, .. state]);
         yield return new("backend-state", [2, .. BackendStateRecord.Encode(vcpu)]);
