@@ -12,6 +12,9 @@ public sealed class SnapshotException : LguestException
     /// <summary>Why the snapshot was refused.</summary>
     public SnapshotRefusal Reason { get; }
 
+    internal static SnapshotException DeviceNotSupported(string device) =>
+        new(SnapshotRefusal.NotSupported, $"device {device} cannot take part in snapshots (it does not say what its state is)");
+
     internal static SnapshotException NotSupported(string what) =>
         new(SnapshotRefusal.NotSupported, $"this hypervisor backend cannot {what} (snapshots need KVM)");
 }

@@ -68,4 +68,22 @@ public interface IVirtioDevice
     /// idempotent. Never called from the device's own worker.
     /// </summary>
     void Reset();
+
+    /// <summary>
+    /// For a snapshot of the paused machine: the device's own state beyond what the transport and guest memory hold
+    /// (configuration the driver wrote, host-side progress such as a console's unread input), in an encoding of the
+    /// device's choice (<see cref="Snapshot.SnapshotStateWriter"/> is there to use). Called with the device quiescent:
+    /// no worker touches guest memory, every request it took from a queue completed. The default refuses: a device
+    /// takes part in snapshots only by saying what its state is, even when it has none (an empty array).
+    /// </summary>
+    /// <exception cref="Snapshot.SnapshotException">The device cannot be snapshotted (the default).</exception>
+    byte[] CaptureState() => throw Snapshot.SnapshotException.DeviceNotSupported(Name);
+
+    /// <summary>
+    /// Takes back what <see cref="CaptureState"/> returned, before the transport activates the device again on restore.
+    /// The bytes come from a file: check every field (<see cref="Snapshot.SnapshotStateReader"/> does) and throw
+    /// <see cref="Snapshot.SnapshotException"/> for what does not fit.
+    /// </summary>
+    /// <exception cref="Snapshot.SnapshotException">The state is malformed, or the device cannot be snapshotted (the default).</exception>
+    void RestoreState(ReadOnlyMemory<byte> state) => throw Snapshot.SnapshotException.DeviceNotSupported(Name);
 }

@@ -100,6 +100,15 @@ public abstract class VirtioDevice : IVirtioDevice
     /// <summary>The device's logger (the one given to the constructor, or a null logger).</summary>
     protected ILogger Logger { get; }
 
+    /// <summary>
+    /// For a snapshot: the device's own state (see <see cref="IVirtioDevice.CaptureState"/>). Refuses unless
+    /// overridden; a device with nothing beyond its queues and configuration returns an empty array.
+    /// </summary>
+    public virtual byte[] CaptureState() => throw Snapshot.SnapshotException.DeviceNotSupported(Name);
+
+    /// <summary>Takes back what <see cref="CaptureState"/> returned (see <see cref="IVirtioDevice.RestoreState"/>). Refuses unless overridden.</summary>
+    public virtual void RestoreState(ReadOnlyMemory<byte> state) => throw Snapshot.SnapshotException.DeviceNotSupported(Name);
+
     /// <summary>Reads configuration: zeros unless overridden.</summary>
     public virtual void ReadConfig(int offset, Span<byte> data) => data.Clear();
 
