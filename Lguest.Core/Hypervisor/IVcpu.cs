@@ -22,6 +22,16 @@ public interface IVcpu : IDisposable
     void RequestExit();
 
     /// <summary>
+    /// Tells the guest that the host stopped this vCPU for a while (a pause, a snapshot), so its soft-lockup and
+    /// stall watchdogs do not count that time against it: KVM's KVM_KVMCLOCK_CTRL, which flags the vCPU's kvmclock
+    /// page at its next entry. Call between <see cref="Run"/> calls, on the thread that runs the vCPU. Nothing by
+    /// default: a backend whose guests have no such clock (/dev/lguest) has nothing to tell.
+    /// </summary>
+    void NotifyGuestPaused()
+    {
+    }
+
+    /// <summary>
     /// Captures the vCPU's whole architectural state for a snapshot (registers, FPU, MSRs, local APIC, pending
     /// events). Call only while the vCPU is not running (paused, between <see cref="Run"/> calls); an I/O or MMIO
     /// exit it last returned is completed first, without running further guest instructions.

@@ -128,6 +128,12 @@ internal sealed unsafe partial class KvmVcpu : IVcpu
         }
     }
 
+    public void NotifyGuestPaused()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        NotifyClockPaused();
+    }
+
     public void Dispose()
     {
         lock (_kickLock)

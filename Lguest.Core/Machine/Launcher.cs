@@ -22,7 +22,12 @@ namespace Lguest.Machine;
 /// from <see cref="MachineState.Configured"/> through <see cref="MachineState.Booting"/> and
 /// <see cref="MachineState.Running"/> (again for each reboot) to <see cref="MachineState.Stopped"/>, and
 /// <see cref="Exit"/> then says how it ended. <see cref="Stop"/> works at any time from any thread: before the run
-/// (the run then ends at once, booting nothing), while a boot is built, while it runs, between reboots.
+/// (the run then ends at once, booting nothing), while a boot is built, while it runs or is paused, between reboots.
+/// </para>
+/// <para>
+/// A running machine can be paused (<see cref="PauseAsync"/>: every vCPU parked outside the guest, every device
+/// quiescent) and resumed (<see cref="ResumeAsync"/>), and asked to shut down in order (<see cref="RequestShutdown"/>,
+/// the ACPI power button). An operation the state does not allow throws <see cref="MachineStateException"/>.
 /// </para>
 /// <para>
 /// Events are raised on the thread where the change happens (the thread running <see cref="Run"/>, a vCPU, a
@@ -41,6 +46,7 @@ public sealed class Launcher : IDisposable
     private readonly SerialConsole? _serialInput;
     private readonly Lock _lock = new();
     private readonly DateTime? _processStart;
+    private readonly SemaphoreSlim _control = new(1, 1); // one pause or resume at a time
     private MachineBoot? _current;
     private GuestExit? _stopRequest;
     private GuestExit? _exit;
@@ -211,6 +217,80 @@ public sealed class Launcher : IDisposable
     }
 
     /// <summary>
+    /// Pauses the running guest: every vCPU leaves the guest (an exit it was serving is finished) and parks, then
+    /// every device finishes the requests it holds and stops its workers, and the console input is held. Completes
+    /// when the machine is <see cref="MachineState.Paused"/>: the guest makes no progress and the devices do no host
+    /// I/O until <see cref="ResumeAsync"/>. <see cref="Stop"/> still works.
+    /// </summary>
+    /// <param name="cancellation">Gives up waiting for the vCPUs to park (one may be held in a device call); the guest then runs on.</param>
+    /// <exception cref="MachineStateException">The machine is not <see cref="MachineState.Running"/>, or it stopped meanwhile.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellation"/> fired first.</exception>
+    public async Task PauseAsync(CancellationToken cancellation = default)
+    {
+        await _control.WaitAsync(cancellation).ConfigureAwait(false);
+        try
+        {
+            MachineBoot boot = CurrentBoot("pause", MachineState.Running);
+            bool paused = await Task.Factory.StartNew(() => boot.Pause(cancellation), CancellationToken.None,
+                TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
+            if (!paused)
+                throw new MachineStateException("pause", State, "the machine stopped while pausing");
+            if (!TryChangeState(MachineState.Running, MachineState.Paused))
+            {
+                boot.Resume();
+                throw new MachineStateException("pause", State, "the machine stopped while pausing");
+            }
+        }
+        finally
+        {
+            _control.Release();
+        }
+    }
+
+    /// <summary>
+    /// Resumes a paused guest: the devices start again on the same queues, then the vCPUs enter the guest, each
+    /// first telling it that it was stopped (KVM_KVMCLOCK_CTRL), so the guest's watchdogs do not report the pause as
+    /// a soft lockup. Completes when the machine is <see cref="MachineState.Running"/>.
+    /// </summary>
+    /// <exception cref="MachineStateException">The machine is not <see cref="MachineState.Paused"/>.</exception>
+    public async Task ResumeAsync(CancellationToken cancellation = default)
+    {
+        await _control.WaitAsync(cancellation).ConfigureAwait(false);
+        try
+        {
+            MachineBoot boot = CurrentBoot("resume", MachineState.Paused);
+            await Task.Run(boot.Resume, CancellationToken.None).ConfigureAwait(false);
+            TryChangeState(MachineState.Paused, MachineState.Running);
+        }
+        finally
+        {
+            _control.Release();
+        }
+    }
+
+    /// <summary>
+    /// Asks the guest to shut down in order: presses the machine's ACPI power button (Linux's button driver turns it
+    /// into KEY_POWER, which systemd-logind or acpid answer by powering off; the run then ends with
+    /// <see cref="GuestExitKind.PowerOff"/>). Returns whether the guest listens to the button now; when it does not
+    /// (no ACPI button driver yet), the press stays latched and takes effect when the guest enables the event. A
+    /// paused guest sees it when resumed.
+    /// </summary>
+    /// <exception cref="MachineStateException">The machine is not running or paused, or has no power button (the lguest machine).</exception>
+    public bool RequestShutdown()
+    {
+        MachineBoot boot;
+        lock (_lock)
+        {
+            if (_state is not (MachineState.Running or MachineState.Paused) || _current is not { } current)
+                throw new MachineStateException("request a shutdown", _state, $"the machine is not running ({_state})");
+            boot = current;
+        }
+        if (!Profile.HasPowerButton)
+            throw new MachineStateException("request a shutdown", State, $"the {Profile.Name} machine has no power button");
+        return boot.PressPowerButton();
+    }
+
+    /// <summary>
     /// Stops the machine from any thread, at any time: a running guest is stopped, a boot being built never runs, a
     /// reboot does not happen, and a run not started yet ends at once. <see cref="Run"/> returns
     /// <see cref="GuestExitKind.Stopped"/> with <paramref name="reason"/>. Later calls change nothing.
@@ -231,6 +311,7 @@ public sealed class Launcher : IDisposable
     {
         Stop("the launcher was disposed");
         _serialInput?.Dispose();
+        _control.Dispose();
     }
 
     private GuestExit RunBoots(SerialConsoleOutput? serialOutput, CancellationToken cancellation)
@@ -266,11 +347,12 @@ public sealed class Launcher : IDisposable
                         _options.BeforeFirstRun?.Invoke();
                         boot.FirstEntry = LogFirstEntry;
                     }
-                    if (boot.Start())
-                    {
+                    // Running before the vCPUs start: whoever sees the guest run can pause it (a pause that comes
+                    // first parks the vCPUs before their first entry).
+                    if (!boot.HasExit)
                         SetState(MachineState.Running);
+                    if (boot.Start())
                         Raise(Booted, new GuestBootedEventArgs(number), nameof(Booted));
-                    }
                     exit = boot.WaitForExit();
                 }
                 finally
@@ -287,6 +369,33 @@ public sealed class Launcher : IDisposable
             }
             return exit;
         }
+    }
+
+    private MachineBoot CurrentBoot(string operation, MachineState required)
+    {
+        lock (_lock)
+        {
+            if (_state != required || _current is not { } boot || boot.HasExit)
+            {
+                string reason = required == MachineState.Running
+                    ? $"the machine is not running ({_state})"
+                    : $"the machine is not {required.ToString().ToLowerInvariant()} ({_state})";
+                throw new MachineStateException(operation, _state, reason);
+            }
+            return boot;
+        }
+    }
+
+    private bool TryChangeState(MachineState from, MachineState to)
+    {
+        lock (_lock)
+        {
+            if (_state != from)
+                return false;
+            _state = to;
+        }
+        Raise(StateChanged, new MachineStateChangedEventArgs(from, to), nameof(StateChanged));
+        return true;
     }
 
     private void Finish(GuestExit exit)

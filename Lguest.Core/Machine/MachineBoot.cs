@@ -13,6 +13,13 @@ namespace Lguest.Machine;
 /// the guest and joined. A stop that comes before <see cref="Start"/> (while the boot is being built) is kept: the
 /// vCPUs then never enter the guest.
 /// </summary>
+/// <remarks>
+/// Pausing (<see cref="Pause"/>): each vCPU is kicked out of the guest and parks in <see cref="Park"/> between two
+/// exits (an exit it was serving is finished first), then every <see cref="IPausable"/> of the boot (the virtio
+/// devices' workers) finishes its work in hand and stops, and the host's console input is held. Resuming undoes it
+/// in the opposite order; each vCPU tells the guest it was stopped (KVM_KVMCLOCK_CTRL) before it enters again.
+/// A stop wakes parked vCPUs, which then leave.
+/// </remarks>
 internal sealed class MachineBoot : IPowerControl, IDisposable
 {
     private readonly IHypervisor _hypervisor;
@@ -35,6 +42,10 @@ internal sealed class MachineBoot : IPowerControl, IDisposable
     private IVirtualMachine? _machine;
     private PlatformContext? _context;
     private GuestExit? _exit;
+    private readonly object _pauseGate = new(); // Monitor: parked vCPUs wait on it
+    private volatile bool _pauseRequested;
+    private int _parked;
+    private bool _devicesPaused;
 
     public MachineBoot(IHypervisor hypervisor, MachineProfile profile, GuestMemoryLayout layout, LauncherOptions options,
         IPlatformDeviceFactory[] factories, ILoggerFactory loggerFactory, SerialConsole? serialInput, SerialConsoleOutput? serialOutput,
@@ -118,6 +129,86 @@ internal sealed class MachineBoot : IPowerControl, IDisposable
         return _exit!;
     }
 
+    /// <summary>Whether the vCPUs should park at their next exit.</summary>
+    public bool PauseRequested => _pauseRequested;
+
+    /// <summary>
+    /// Parks every vCPU outside the guest, then pauses the boot's devices and holds the console input. Returns false,
+    /// with nothing paused, when the boot ends first.
+    /// </summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellation"/> fired before every vCPU parked (they run on).</exception>
+    public bool Pause(CancellationToken cancellation)
+    {
+        lock (_pauseGate)
+            _pauseRequested = true;
+        // Read after the request: a vCPU thread started from now on parks before its first entry.
+        int count;
+        lock (_vcpuLock)
+            count = _threads.Count;
+        try
+        {
+            KickForPause();
+            lock (_pauseGate)
+            {
+                while (_parked < count && !HasExit)
+                {
+                    cancellation.ThrowIfCancellationRequested();
+                    // A vCPU inside a device call when the kick landed leaves the guest only later: kick again.
+                    if (!Monitor.Wait(_pauseGate, TimeSpan.FromMilliseconds(100)))
+                        KickForPause();
+                }
+            }
+        }
+        catch
+        {
+            ReleaseParked();
+            throw;
+        }
+        if (HasExit)
+        {
+            ReleaseParked();
+            return false;
+        }
+        IReadOnlyList<IPausable> parts = _context?.Pausables ?? [];
+        foreach (IPausable part in parts)
+            part.Pause();
+        _serialInput?.Hold(true);
+        _devicesPaused = true;
+        return true;
+    }
+
+    /// <summary>Resumes the devices and the console input, then lets the vCPUs enter the guest again.</summary>
+    public void Resume()
+    {
+        if (_devicesPaused)
+        {
+            _devicesPaused = false;
+            _serialInput?.Hold(false);
+            IReadOnlyList<IPausable> parts = _context?.Pausables ?? [];
+            foreach (IPausable part in parts)
+                part.Resume();
+        }
+        ReleaseParked();
+    }
+
+    /// <summary>
+    /// Called by a vCPU's loop between exits while <see cref="PauseRequested"/>: waits there until the pause ends or
+    /// the boot stops, then tells the guest it was stopped.
+    /// </summary>
+    public void Park(IVcpu vcpu)
+    {
+        lock (_pauseGate)
+        {
+            _parked++;
+            Monitor.PulseAll(_pauseGate);
+            while (_pauseRequested && !HasExit)
+                Monitor.Wait(_pauseGate);
+            _parked--;
+        }
+        if (!HasExit)
+            vcpu.NotifyGuestPaused();
+    }
+
     public void RequestPowerOff() => Stop(new GuestExit(GuestExitKind.PowerOff, "the guest powered off"));
 
     public void RequestReset() => Stop(new GuestExit(GuestExitKind.Reset, "the guest asked for a reset"));
@@ -128,8 +219,13 @@ internal sealed class MachineBoot : IPowerControl, IDisposable
         if (Interlocked.CompareExchange(ref _exit, exit, null) is not null)
             return;
         KickVcpus();
+        lock (_pauseGate)
+            Monitor.PulseAll(_pauseGate); // parked vCPUs leave
         _stopped.Set();
     }
+
+    /// <summary>Presses the machine's power button; false when it has none or the guest does not listen to it.</summary>
+    public bool PressPowerButton() => _context?.PowerButton is { } press && press();
 
     public void Dispose()
     {
@@ -151,6 +247,24 @@ internal sealed class MachineBoot : IPowerControl, IDisposable
         }
         // A vCPU waiting for the host's console output to drain would not see the kick.
         _serialOutput?.ReleaseWriters();
+    }
+
+    private void KickForPause()
+    {
+        lock (_vcpuLock)
+        {
+            foreach (IVcpu vcpu in _vcpus)
+                vcpu.RequestExit();
+        }
+    }
+
+    private void ReleaseParked()
+    {
+        lock (_pauseGate)
+        {
+            _pauseRequested = false;
+            Monitor.PulseAll(_pauseGate);
+        }
     }
 
     private void JoinVcpus()

@@ -43,6 +43,9 @@ public abstract class MachineProfile
     /// </summary>
     public abstract bool HasSerialConsole { get; }
 
+    /// <summary>Whether the machine has an ACPI power button (<see cref="Launcher.RequestShutdown"/>).</summary>
+    public virtual bool HasPowerButton => false;
+
     /// <summary>The GSIs PCI slots 1, 2, 3... are wired to, in turn (see <see cref="PciBusOptions.InterruptLines"/>).</summary>
     public abstract IReadOnlyList<int> PciInterruptLines { get; }
 

@@ -20,6 +20,8 @@ internal sealed class PcMachineProfile : MachineProfile
 
     public override bool HasSerialConsole => true;
 
+    public override bool HasPowerButton => true;
+
     public override IReadOnlyList<int> PciInterruptLines => PciBusOptions.LegacyInterruptLines;
 
     public override GuestMemoryLayout CreateLayout(ulong ramBytes) => GuestMemoryLayout.WithMmioHole(ramBytes);
@@ -31,7 +33,9 @@ internal sealed class PcMachineProfile : MachineProfile
         context.AttachSerialConsole(uart);
         context.PortBus.Register(PostCodePort.Port, 1, new PostCodePort());
         context.PortBus.Register(I8042Controller.DataPort, I8042Controller.PortCount, new I8042Controller(context.Power));
-        context.PortBus.Register(AcpiPmRegisters.EventBlockPort, AcpiPmRegisters.PortCount, new AcpiPmRegisters(context.Power));
+        var pm = new AcpiPmRegisters(context.Power, context.PciBus.CreateSharedPin(AcpiTables.SciInterrupt));
+        context.PortBus.Register(AcpiPmRegisters.EventBlockPort, AcpiPmRegisters.PortCount, pm);
+        context.PowerButton = pm.PressPowerButton;
         GuestMemoryLayout layout = context.Memory.Layout;
         ulong below4G = 0;
         foreach (GuestMemoryRegion region in layout.Regions)

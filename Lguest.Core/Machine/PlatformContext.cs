@@ -11,6 +11,7 @@ namespace Lguest.Machine;
 public sealed class PlatformContext
 {
     private readonly List<IDisposable> _resources = [];
+    private readonly List<IPausable> _pausables = [];
     private readonly SerialConsole? _serialConsole;
 
     internal PlatformContext(IVirtualMachine machine, IoBus portBus, IoBus mmioBus, PciBus pciBus, IPowerControl power,
@@ -72,6 +73,22 @@ public sealed class PlatformContext
         ArgumentNullException.ThrowIfNull(resource);
         _resources.Add(resource);
     }
+
+    /// <summary>
+    /// Pauses <paramref name="part"/> whenever the machine pauses (after its vCPUs have left the guest), and resumes it
+    /// before they enter again: every device that works on threads of its own registers here.
+    /// </summary>
+    public void AddPausable(IPausable part)
+    {
+        ArgumentNullException.ThrowIfNull(part);
+        _pausables.Add(part);
+    }
+
+    /// <summary>Presses the machine's power button (true: the guest listens); null for a machine without one.</summary>
+    internal Func<bool>? PowerButton { get; set; }
+
+    /// <summary>What <see cref="AddPausable"/> registered, in registration order.</summary>
+    internal IReadOnlyList<IPausable> Pausables => _pausables;
 
     /// <summary>Makes <paramref name="uart"/> this boot's receiver of the host's console input.</summary>
     internal void AttachSerialConsole(Uart16550 uart) => _serialConsole?.Attach(uart);

@@ -15,6 +15,7 @@ internal sealed class SerialConsole : IDisposable
     private readonly Lock _lock = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _attached = new(0);
+    private readonly ManualResetEventSlim _flowing = new(true); // reset while the machine is paused
     private Uart16550? _uart;
     private Thread? _thread;
 
@@ -30,6 +31,18 @@ internal sealed class SerialConsole : IDisposable
             if (uart is not null)
                 _attached.Release();
         }
+    }
+
+    /// <summary>
+    /// Holds the input while the machine is paused (true): bytes read meanwhile wait here, unseen by the guest, and
+    /// the pump reads no further. False lets them through again.
+    /// </summary>
+    public void Hold(bool held)
+    {
+        if (held)
+            _flowing.Reset();
+        else
+            _flowing.Set();
     }
 
     /// <summary>
@@ -67,6 +80,7 @@ internal sealed class SerialConsole : IDisposable
                     return; // end of input: the guest simply gets no more
                 while (!_stop.IsCancellationRequested)
                 {
+                    _flowing.Wait(_stop.Token);
                     Uart16550? uart;
                     lock (_lock)
                         uart = _uart;

@@ -6,7 +6,7 @@ namespace Lguest.Machine;
 /// <summary>
 /// One vCPU's thread: enters the guest, serves each exit (port and MMIO accesses to the buses, halts, power and
 /// reset requests, failures) and enters again, until the boot stops. Backend-neutral: KVM and /dev/lguest exits
-/// look the same here. Whatever a device or the backend throws ends the boot with the reason, never the process.
+/// look the same here. Between two exits it parks while the machine is paused (<see cref="MachineBoot.Park"/>). Whatever a device or the backend throws ends the boot with the reason, never the process.
 /// </summary>
 internal sealed class VcpuLoop(IVcpu vcpu, IoBus portBus, IoBus mmioBus, MachineBoot boot, ILogger logger)
 {
@@ -21,7 +21,14 @@ internal sealed class VcpuLoop(IVcpu vcpu, IoBus portBus, IoBus mmioBus, Machine
             if (vcpu.Index == 0)
                 FirstEntry?.Invoke();
             while (!boot.HasExit)
+            {
+                if (boot.PauseRequested)
+                {
+                    boot.Park(vcpu);
+                    continue;
+                }
                 Serve(vcpu.Run());
+            }
         }
         catch (LguestException e)
         {

@@ -6,7 +6,8 @@ namespace Lguest.Machine;
 /// <summary>
 /// Puts a virtio device on PCI bus 0 for each boot: the device an <see cref="IVirtioDeviceFactory"/>
 /// makes for the boot's memory, behind its own <see cref="VirtioPciTransport"/>, in the next free slot.
-/// The transport (and through it the device's workers) is stopped when the boot ends, after the vCPUs.
+/// The transport (and through it the device's workers) is stopped when the boot ends, after the vCPUs, and paused
+/// with the machine.
 /// </summary>
 /// <param name="device">Makes the device.</param>
 /// <param name="options">
@@ -25,6 +26,7 @@ public sealed class VirtioPciDeviceFactory(IVirtioDeviceFactory device, VirtioPc
         var transport = new VirtioPciTransport(created, context.Machine, options ?? context.VirtioTransport,
             context.LoggerFactory.CreateLogger<VirtioPciTransport>());
         context.DisposeAtShutdown(transport);
+        context.AddPausable(transport);
         context.PciBus.Add(transport);
     }
 }

@@ -122,9 +122,7 @@ public sealed class PciBus
             if (interruptPin != 0)
             {
                 gsi = _interruptLines[(slot - 1) % _interruptLines.Length];
-                if (!_sharedLines.TryGetValue(gsi, out SharedInterruptLine? shared))
-                    _sharedLines[gsi] = shared = new SharedInterruptLine(_machine.GetInterruptLine(gsi));
-                pin = shared.CreatePin();
+                pin = SharedPinLocked(gsi);
                 _routes.Add(new PciInterruptRoute(slot, interruptPin, gsi));
             }
 
@@ -134,6 +132,23 @@ public sealed class PciBus
             UpdateDecoding(device);
             return slot;
         }
+    }
+
+    /// <summary>
+    /// A level-triggered input of its own on line <paramref name="gsi"/>, wired-OR with the INTx# pins the bus routes
+    /// there: for a platform device that shares a PCI interrupt line (the ACPI SCI on IRQ 9).
+    /// </summary>
+    internal IInterruptLine CreateSharedPin(int gsi)
+    {
+        lock (_lock)
+            return SharedPinLocked(gsi);
+    }
+
+    private IInterruptLine SharedPinLocked(int gsi)
+    {
+        if (!_sharedLines.TryGetValue(gsi, out SharedInterruptLine? shared))
+            _sharedLines[gsi] = shared = new SharedInterruptLine(_machine.GetInterruptLine(gsi));
+        return shared.CreatePin();
     }
 
     /// <summary>The function at bus/device/function, or null when none answers there.</summary>

@@ -8,7 +8,14 @@ namespace Lguest.Platform;
 /// SLP_TYP 0, the S5 type the DSDT's \_S5 package names, powers the machine off. SCI_EN always reads
 /// set: the machine is in ACPI mode from the start, and the FADT has no SMI command port.
 /// </summary>
-public sealed class AcpiPmRegisters(IPowerControl power) : IIoDevice
+/// <remarks>
+/// The fixed-feature power button (ACPI 6.5 §4.8.2.2.1.1): <see cref="PressPowerButton"/> sets PWRBTN_STS, and
+/// while the OS has PWRBTN_EN set the SCI is raised (level, until the OS clears the status). Linux's ACPI button
+/// driver turns it into KEY_POWER, which systemd-logind or acpid answer with an orderly power-off.
+/// </remarks>
+/// <param name="power">Where S5 goes.</param>
+/// <param name="sci">The SCI line (<see cref="AcpiTables.SciInterrupt"/>); null for a machine without one (no power button events).</param>
+public sealed class AcpiPmRegisters(IPowerControl power, IInterruptLine? sci = null) : IIoDevice
 {
     /// <summary>PM1a_EVT_BLK.</summary>
     public const ushort EventBlockPort = 0x600;
@@ -32,9 +39,27 @@ public sealed class AcpiPmRegisters(IPowerControl power) : IIoDevice
     private const ushort SlpEn = 1 << 13;       // PM1_CNT.SLP_EN
     private const int SlpTypShift = 10;         // PM1_CNT.SLP_TYP, bits 12:10
     private const ushort WakeStatus = 1 << 15;  // PM1_STS.WAK_STS
+    private const ushort PowerButton = 1 << 8;  // PM1_STS.PWRBTN_STS and PM1_EN.PWRBTN_EN
 
     private readonly Lock _lock = new();
     private ushort _status, _enable, _control = SciEn;
+
+    /// <summary>
+    /// Presses the power button: PWRBTN_STS is set and, if the OS enabled the event, the SCI raised. Returns whether
+    /// the OS listens (PWRBTN_EN set): false means the guest has no ACPI button driver (yet), and nothing happens
+    /// until it enables the event.
+    /// </summary>
+    public bool PressPowerButton()
+    {
+        bool enabled;
+        lock (_lock)
+        {
+            _status |= PowerButton;
+            enabled = (_enable & PowerButton) != 0;
+            UpdateSciLocked();
+        }
+        return enabled;
+    }
 
     /// <inheritdoc />
     public void Read(ulong offset, Span<byte> data)
@@ -81,6 +106,7 @@ public sealed class AcpiPmRegisters(IPowerControl power) : IIoDevice
                     _status |= WakeStatus; // another sleep state: wake at once, as if resumed
             }
             _control |= SciEn;
+            UpdateSciLocked();
         }
         if (powerOff)
             power.RequestPowerOff();
@@ -98,7 +124,21 @@ public sealed class AcpiPmRegisters(IPowerControl power) : IIoDevice
     {
         ArgumentNullException.ThrowIfNull(state);
         lock (_lock)
+        {
             (_status, _enable, _control) = (state.Status, state.Enable, (ushort)((state.Control | SciEn) & ~SlpEn));
+            UpdateSciLocked();
+        }
+    }
+
+    // The SCI is level-triggered (the MADT's override): high while an enabled event's status bit is set.
+    private void UpdateSciLocked()
+    {
+        if (sci is null)
+            return;
+        if ((_status & _enable & PowerButton) != 0)
+            sci.Assert();
+        else
+            sci.Deassert();
     }
 
     private byte ByteAt(ulong at) => at switch

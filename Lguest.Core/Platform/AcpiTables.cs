@@ -111,8 +111,9 @@ public static class AcpiTables
         BinaryPrimitives.WriteUInt16LittleEndian(s[98..], 1001);                       // P_LVL3_LAT > 1000: no C3
         t[108] = CmosRtc.CenturyRegister;                                              // CENTURY
         BinaryPrimitives.WriteUInt16LittleEndian(s[109..], 1 << 2);                    // IAPC_BOOT_ARCH: VGA not present (and no 8042 to probe)
-        const uint wbinvd = 1 << 0, powerButtonIsControlMethod = 1 << 4, sleepButtonIsControlMethod = 1 << 5, resetRegSupported = 1 << 10;
-        BinaryPrimitives.WriteUInt32LittleEndian(s[112..], wbinvd | powerButtonIsControlMethod | sleepButtonIsControlMethod | resetRegSupported);
+        // PWR_BUTTON (bit 4) clear: the power button is the fixed feature in PM1 (AcpiPmRegisters.PressPowerButton).
+        const uint wbinvd = 1 << 0, sleepButtonIsControlMethod = 1 << 5, resetRegSupported = 1 << 10;
+        BinaryPrimitives.WriteUInt32LittleEndian(s[112..], wbinvd | sleepButtonIsControlMethod | resetRegSupported);
         WriteGas(s[116..], bitWidth: 8, accessSize: 1, ResetControlRegister.Port);     // RESET_REG
         t[128] = ResetControlRegister.ResetValue;                                      // RESET_VALUE
         t[131] = 3;                                                                    // FADT minor version: 6.3

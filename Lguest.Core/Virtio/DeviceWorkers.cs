@@ -29,6 +29,12 @@ namespace Lguest.Virtio;
 /// ring for the next activation. Then a stopped set of workers leaves the queues consistent, which a reset needs
 /// and a pause (stop now, start again later on the same rings) relies on.
 /// </para>
+/// <para>
+/// A pause (<see cref="PauseAndJoin"/>) stops the workers the same way, with <see cref="IsPausing"/> true: the
+/// rings stay the driver's, so a worker that holds requests across waits (I/O in flight on an io_uring, a frame
+/// the host could not take yet) must finish them, push them used and signal the driver before it returns. After a
+/// reset (<see cref="StopAndJoin"/>) it may drop them instead: the driver has given the rings up.
+/// </para>
 /// </remarks>
 public sealed class DeviceWorkers : IDisposable
 {
@@ -39,6 +45,7 @@ public sealed class DeviceWorkers : IDisposable
     private readonly List<Thread> _threads = [];
     private readonly Lock _lock = new();
     private bool _stopped;
+    private volatile bool _pausing;
 
     /// <summary>Creates an empty set of workers for one activation of <paramref name="device"/>.</summary>
     /// <param name="device">The device's name, for the threads and the error reports.</param>
@@ -67,6 +74,13 @@ public sealed class DeviceWorkers : IDisposable
                 return _stopped;
         }
     }
+
+    /// <summary>
+    /// Whether the workers are being stopped for a pause (<see cref="PauseAndJoin"/>): every request a worker took
+    /// must be finished and pushed used, since the same rings are served again on resume. Set before
+    /// <see cref="Stop"/> is signalled.
+    /// </summary>
+    public bool IsPausing => _pausing;
 
     /// <summary>
     /// Runs <paramref name="body"/> on a new background thread named <paramref name="name"/> (a queue's name, such
@@ -110,6 +124,17 @@ public sealed class DeviceWorkers : IDisposable
             thread.Join();
         _stop.Dispose();
         _cancellation.Dispose();
+    }
+
+    /// <summary>
+    /// Stops the workers for a pause: sets <see cref="IsPausing"/>, then does what <see cref="StopAndJoin"/> does.
+    /// When it returns, every request a worker took has been pushed used and no worker does host I/O or touches
+    /// guest memory; the device starts a fresh set of workers on the same queues to resume.
+    /// </summary>
+    public void PauseAndJoin()
+    {
+        _pausing = true;
+        StopAndJoin();
     }
 
     /// <summary>Same as <see cref="StopAndJoin"/>.</summary>

@@ -70,6 +70,22 @@ public interface IVirtioDevice
     void Reset();
 
     /// <summary>
+    /// The machine is being paused, every vCPU already out of the guest: finish the requests in hand (push them
+    /// used, signal the driver), then stop every worker and all host I/O, keeping the activation (features, queues,
+    /// their positions) for <see cref="Resume"/>. When this returns the device makes no guest-visible progress and
+    /// touches no host resource. Idempotent; nothing to do when not activated.
+    /// </summary>
+    void Pause();
+
+    /// <summary>
+    /// The machine resumes after <see cref="Pause"/>: serve the same queues again, from where they were. Nothing to
+    /// do when not paused, or when the activation ended meanwhile (a reset clears the pause).
+    /// </summary>
+#pragma warning disable CA1716 // Resume is the word every VMM uses (Firecracker's "Resumed"); VB's keyword does not apply here
+    void Resume();
+#pragma warning restore CA1716
+
+    /// <summary>
     /// For a snapshot of the paused machine: the device's own state beyond what the transport and guest memory hold
     /// (configuration the driver wrote, host-side progress such as a console's unread input), in an encoding of the
     /// device's choice (<see cref="Snapshot.SnapshotStateWriter"/> is there to use). Called with the device quiescent:

@@ -15,6 +15,10 @@ namespace Lguest.Virtio;
 /// <item><description><see cref="Reset"/> (a driver reset, DEVICE_NEEDS_RESET, the end of a boot) is idempotent:
 /// it stops and joins the workers, then calls <see cref="OnReset"/> with the activation that ended (or null);
 /// it is safe to call on a device that was never activated.</description></item>
+/// <item><description><see cref="Pause"/> (the machine pauses) stops and joins the workers with
+/// <see cref="DeviceWorkers.IsPausing"/> set, so each finishes the requests it holds; <see cref="Resume"/> starts a
+/// fresh set on the same activation through <see cref="OnResume"/>, which calls <see cref="OnActivate"/> unless the
+/// device overrides it.</description></item>
 /// <item><description>Containment: a worker's <see cref="BadDriverException"/> is reported as a bad driver and
 /// any other exception as a device failure (see <see cref="DeviceWorkers"/>): the device needs a reset, the
 /// process and the other devices carry on.</description></item>
@@ -58,6 +62,7 @@ public abstract class VirtioDevice : IVirtioDevice
     private readonly Lock _lock = new();
     private DeviceWorkers? _workers;
     private VirtioActivation? _activation;
+    private bool _paused;
 
     /// <summary>Creates the device.</summary>
     /// <param name="name">A short name for threads and messages ("rng", "block0").</param>
@@ -137,6 +142,7 @@ public abstract class VirtioDevice : IVirtioDevice
         {
             _workers = workers;
             _activation = activation;
+            _paused = false;
         }
     }
 
@@ -154,9 +160,68 @@ public abstract class VirtioDevice : IVirtioDevice
             previous = _activation;
             _workers = null;
             _activation = null;
+            _paused = false;
         }
         workers?.StopAndJoin();
         OnReset(previous);
+    }
+
+    /// <summary>
+    /// Stops and joins the current activation's workers for a pause (<see cref="DeviceWorkers.PauseAndJoin"/>: each
+    /// finishes and pushes used the requests it holds), keeping the activation for <see cref="Resume"/>. Idempotent;
+    /// nothing to do when the device is not active.
+    /// </summary>
+    public void Pause()
+    {
+        DeviceWorkers? workers;
+        lock (_lock)
+        {
+            if (_activation is null || _paused)
+                return;
+            workers = _workers;
+            _workers = null;
+            _paused = true;
+        }
+        workers?.PauseAndJoin();
+    }
+
+    /// <summary>
+    /// Serves the paused activation's queues again: a fresh set of workers through <see cref="OnResume"/>. Nothing to
+    /// do when the device is not paused (or was reset meanwhile).
+    /// </summary>
+    /// <exception cref="BadDriverException">From <see cref="OnResume"/>; no worker is left running.</exception>
+    public void Resume()
+    {
+        VirtioActivation activation;
+        lock (_lock)
+        {
+            if (!_paused || _activation is null)
+                return;
+            activation = _activation;
+        }
+        var workers = new DeviceWorkers(Name, activation.Transport);
+        try
+        {
+            OnResume(activation, workers);
+        }
+        catch
+        {
+            workers.StopAndJoin();
+            throw;
+        }
+        bool current;
+        lock (_lock)
+        {
+            // A reset while resuming (it cannot come from a parked vCPU, but a caller may race) wins.
+            current = _paused && ReferenceEquals(_activation, activation);
+            if (current)
+            {
+                _workers = workers;
+                _paused = false;
+            }
+        }
+        if (!current)
+            workers.StopAndJoin();
     }
 
     /// <summary>
@@ -167,6 +232,15 @@ public abstract class VirtioDevice : IVirtioDevice
     /// <param name="activation">The features, queues and transport of this activation.</param>
     /// <param name="workers">This activation's workers: start them here, wait on its <see cref="DeviceWorkers.Stop"/>.</param>
     protected abstract void OnActivate(VirtioActivation activation, DeviceWorkers workers);
+
+    /// <summary>
+    /// Starts serving the same queues again after a pause, with <paramref name="workers"/>, a fresh set: by default
+    /// <see cref="OnActivate"/> with the same activation (the rings keep their positions in the activation's
+    /// <see cref="Virtqueue"/>s). Override it when <see cref="OnActivate"/> does one-time work that must not be redone.
+    /// </summary>
+    /// <param name="activation">The activation that was paused.</param>
+    /// <param name="workers">The resumed workers: start them here, as in <see cref="OnActivate"/>.</param>
+    protected virtual void OnResume(VirtioActivation activation, DeviceWorkers workers) => OnActivate(activation, workers);
 
     /// <summary>
     /// Called by every <see cref="Reset"/>, after the workers have returned: put device state (configuration

@@ -25,6 +25,11 @@ internal sealed partial class BlockRequestQueue
     private bool _fdReferenced;
     private bool _notifyArmed;
     private bool _stopping;
+    private Func<bool>? _pausing;
+
+    // Stopping for a reset: the driver gave the rings up, results in flight are no longer written into them. A
+    // pause keeps them: the requests complete into the rings as usual, and the resumed workers go on from there.
+    private bool Discarding => _stopping && !(_pausing?.Invoke() ?? false);
     private int _completed; // used elements added since the last publish
 
     private void OpenRing()
@@ -110,6 +115,13 @@ internal sealed partial class BlockRequestQueue
             // with guest memory before the worker returns: wait out every request in flight.
             _stopping = true;
             Drain(uring, inFlight);
+            if (_completed != 0 && !Discarding)
+            {
+                ring.PublishUsed();
+                if (ring.NeedsInterrupt())
+                    _transport.SignalUsedBuffers(_queue.Index);
+            }
+            _completed = 0;
         }
     }
 
@@ -173,7 +185,7 @@ internal sealed partial class BlockRequestQueue
             throw new IOException($"io_uring_enter failed: {Marshal.GetPInvokeErrorMessage(errno)}", errno);
         while (uring.TryTake(out IoUringCqe completion))
             Complete(inFlight, completion);
-        if (_completed != 0 && !_stopping)
+        if (_completed != 0 && !Discarding)
         {
             Vring ring = _queue.Ring;
             ring.PublishUsed();
@@ -224,7 +236,7 @@ internal sealed partial class BlockRequestQueue
             ? Flushed(completion.Res)
             : Transferred(inFlight, slot, request, completion.Res);
         inFlight.Release(slot);
-        if (_stopping)
+        if (Discarding)
             return; // the device is being reset: the guest's rings are no longer ours to write
         _memory.Write(request.Status, status);
         AddUsed(_queue.Ring, request.Head, status == VirtioBlockStatus.Ok ? request.UsedOnSuccess : 1);

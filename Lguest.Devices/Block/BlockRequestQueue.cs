@@ -82,11 +82,17 @@ internal sealed partial class BlockRequestQueue : IDisposable
     /// Serves the queue until <paramref name="stop"/> is signalled; between batches the worker polls
     /// the ring for its poll window before it sleeps.
     /// </summary>
-    /// <exception cref="BadDriverException">The driver broke the ring's rules; the queue is abandoned.</exception>
-    public void Run(Hypervisor.EventNotifier stop)
+    /// <param name="stop">Ends the worker.</param>
+    /// <param name="pausing">
+    /// Read once <paramref name="stop"/> is signalled: true when the stop is a pause (<see cref="DeviceWorkers.IsPausing"/>),
+    /// so requests still in flight are completed into the rings, which the next workers serve on; otherwise (a reset)
+    /// their results are dropped. Null: always a reset.
+    /// </param>
+    public void Run(Hypervisor.EventNotifier stop, Func<bool>? pausing = null)
     {
         if (_ring is not null)
         {
+            _pausing = pausing;
             RunInFlight(stop);
             return;
         }

@@ -153,7 +153,7 @@ public sealed class VirtioBlockDevice : VirtioDevice
             workers.Start(queue.Ring.Name, () =>
             {
                 using (requests)
-                    requests.Run(workers.Stop);
+                    requests.Run(workers.Stop, () => workers.IsPausing);
             });
         }
     }

@@ -24,11 +24,21 @@ internal sealed class ConsoleTransmitter(GuestMemory memory, PipeWriter output, 
     /// <summary>Transmits until stopped.</summary>
     /// <exception cref="BadDriverException">The driver broke a rule of the ring or of the transmitq.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellation"/> fired while the host output was blocked.</exception>
-    public void Run(EventNotifier stop, CancellationToken cancellation)
+    /// <param name="stop">Ends the worker.</param>
+    /// <param name="cancellation">Ends a wait for the host output.</param>
+    /// <param name="pausing">
+    /// True when the stop is a pause (<see cref="DeviceWorkers.IsPausing"/>): a batch whose flush was cancelled is still
+    /// returned to the driver (its bytes are in the pipe), since the resumed worker serves the ring from past it. On a
+    /// reset it stays unreturned: the driver has given the ring up. Null: always a reset.
+    /// </param>
+    public void Run(EventNotifier stop, CancellationToken cancellation, Func<bool>? pausing = null)
     {
+        _pausing = pausing;
         while (queue.Ring.WaitForAvailable(queue.Notifier, stop))
             TransmitAvailable(cancellation);
     }
+
+    private Func<bool>? _pausing;
 
     /// <summary>Writes every available chain (up to a queue's worth) to the host, flushes, and returns them used.</summary>
     /// <exception cref="BadDriverException">The driver broke a rule of the ring or of the transmitq.</exception>
@@ -59,7 +69,15 @@ internal sealed class ConsoleTransmitter(GuestMemory memory, PipeWriter output, 
         }
         if (chains != 0)
         {
-            Flush(cancellation);
+            try
+            {
+                Flush(cancellation);
+            }
+            catch (OperationCanceledException) when (_pausing?.Invoke() == true)
+            {
+                // Paused while the host's output was full: the bytes are in the pipe already, and a paused worker
+                // must not keep chains it took, so they go back now.
+            }
             ring.PublishUsed();
             if (ring.NeedsInterrupt())
                 transport.SignalUsedBuffers(queue.Index);

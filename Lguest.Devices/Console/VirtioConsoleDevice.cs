@@ -84,7 +84,7 @@ public sealed class VirtioConsoleDevice : VirtioDevice
         if (queues.Count > TransmitQueueIndex && queues[TransmitQueueIndex] is { } transmitq)
         {
             var transmitter = new ConsoleTransmitter(_memory, _output, transmitq, activation.Transport, Name, Logger);
-            workers.Start(transmitq.Ring.Name, () => transmitter.Run(workers.Stop, workers.Cancellation));
+            workers.Start(transmitq.Ring.Name, () => transmitter.Run(workers.Stop, workers.Cancellation, () => workers.IsPausing));
         }
     }
 }

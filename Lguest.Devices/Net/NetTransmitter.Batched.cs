@@ -58,7 +58,10 @@ internal sealed unsafe partial class NetTransmitter
         {
             // Keep the order on the wire: the frames queued before it go first.
             if (!SendQueued() || !Write(_header, _frame.AsSpan(0, count)))
+            {
+                _ring.AddUsed(_chain.Head, 0); // stopped on a full tap: lost, its buffers returned (as Send)
                 return false;
+            }
             _ring.AddUsed(_chain.Head, 0);
             return true;
         }
@@ -131,7 +134,12 @@ internal sealed unsafe partial class NetTransmitter
                 // The tap was full (or an earlier frame failed): this one goes the blocking way, in order.
                 if (!Write(_headers.AsSpan(slot * VirtioNetHeader.Size, VirtioNetHeader.Size),
                     _queuedFrames.AsSpan(slot * SlotBuffers, _queuedCounts[slot])))
+                {
+                    // Stopped on a full tap: this frame and the ones after it are lost, their buffers returned (as Send).
+                    for (int rest = slot; rest < n; rest++)
+                        _ring.AddUsed(_queuedHeads[rest], 0);
                     return false;
+                }
             }
             else
             {

@@ -131,7 +131,12 @@ internal sealed partial class NetTransmitter
             return true; // dropped
         }
         if (!Write(_header, _frame.AsSpan(0, count)))
+        {
+            // Stopped (a pause or a reset) while the tap was full: the frame is lost, as on a full tap, and its
+            // buffers go back, so a paused ring holds no chain that nobody will return.
+            _ring.AddUsed(_chain.Head, 0);
             return false;
+        }
         _ring.AddUsed(_chain.Head, 0);
         return true;
     }

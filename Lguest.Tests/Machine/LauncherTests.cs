@@ -156,4 +156,38 @@ public class LauncherTests
         Assert.That(exit.Kind, Is.EqualTo(GuestExitKind.PowerOff));
         Assert.That(lines, Is.EqualTo(Enumerable.Range(0, 40).Select(i => $"line {i}")), "every byte reached the capture before the run returned");
     }
+
+    /// <summary>Counts the guest's writes to one port.</summary>
+    private sealed class PortCounter(ushort port) : IPlatformDeviceFactory, Lguest.Hypervisor.IIoDevice
+    {
+        public long Writes;
+
+        public void Create(PlatformContext context) => context.PortBus.Register(port, 1, this);
+
+        public void Read(ulong offset, Span<byte> data) => data.Clear();
+
+        public void Write(ulong offset, ReadOnlySpan<byte> data) => Interlocked.Increment(ref Writes);
+    }
+
+    [Test]
+    public async Task A_paused_guest_makes_no_exit_and_runs_on_after_resume_on_every_vCPU()
+    {
+        using KvmHypervisor kvm = KvmHost.OpenOrIgnore();
+        var counter = new PortCounter(0x510);
+        // mov dx, 0x510; l: out dx, al; jmp l
+        var image = new CodeImage([0x66, 0xBA, 0x10, 0x05, 0xEE, 0xEB, 0xFD]);
+        using var launcher = new Launcher(kvm, image, new LauncherOptions { MemoryBytes = 16 << 20, CpuCount = 2 }, [counter]);
+        Task<GuestExit> run = launcher.RunAsync();
+        Assert.That(SpinWait.SpinUntil(() => Interlocked.Read(ref counter.Writes) > 10, TimeSpan.FromMinutes(1)), Is.True, "the guest runs");
+
+        await launcher.PauseAsync();
+        long paused = Interlocked.Read(ref counter.Writes);
+        await Task.Delay(300);
+        Assert.That((launcher.State, Interlocked.Read(ref counter.Writes)), Is.EqualTo((MachineState.Paused, paused)), "no exit while paused");
+
+        await launcher.ResumeAsync();
+        Assert.That(SpinWait.SpinUntil(() => Interlocked.Read(ref counter.Writes) > paused + 10, TimeSpan.FromMinutes(1)), Is.True, "the guest runs on");
+        launcher.Stop();
+        Assert.That((await run).Kind, Is.EqualTo(GuestExitKind.Stopped));
+    }
 }

@@ -62,4 +62,14 @@ internal sealed class FakeVirtioDevice(
         Resets++;
         Active = null;
     }
+
+    /// <summary>Counts the pauses; the fake has no worker of its own to stop.</summary>
+    public int Pauses { get; private set; }
+
+    /// <summary>Counts the resumes.</summary>
+    public int Resumes { get; private set; }
+
+    public void Pause() => Pauses++;
+
+    public void Resume() => Resumes++;
 }

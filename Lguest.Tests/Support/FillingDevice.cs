@@ -14,6 +14,7 @@ internal sealed class FillingDevice(GuestMemory memory, byte fill = 0x5a) : IVir
 {
     private readonly EventNotifier _stop = new();
     private Thread? _worker;
+    private VirtioActivation? _paused;
 
     public string Name => "filler";
 
@@ -37,8 +38,31 @@ internal sealed class FillingDevice(GuestMemory memory, byte fill = 0x5a) : IVir
 
     public void WriteConfig(int offset, ReadOnlySpan<byte> data) => throw new InvalidOperationException("the filler has no configuration");
 
+    /// <summary>Stops the worker (it returns every chain it popped first) and keeps the activation.</summary>
+    public void Pause()
+    {
+        if (_worker is null)
+            return;
+        VirtioActivation? active = _active;
+        Reset();
+        _paused = active;
+    }
+
+    /// <summary>Starts a worker again on the paused activation.</summary>
+    public void Resume()
+    {
+        if (_paused is { } activation)
+        {
+            _paused = null;
+            Activate(activation);
+        }
+    }
+
+    private VirtioActivation? _active;
+
     public void Activate(VirtioActivation activation)
     {
+        _active = activation;
         Virtqueue queue = activation.Queues[0] ?? throw new BadDriverException(Name, "queue 0 is not enabled");
         _worker = new Thread(() => Serve(queue, activation.Transport)) { IsBackground = true, Name = "filler" };
         _worker.Start();
@@ -46,6 +70,7 @@ internal sealed class FillingDevice(GuestMemory memory, byte fill = 0x5a) : IVir
 
     public void Reset()
     {
+        _paused = null;
         if (_worker is null)
             return;
         _stop.Signal();

@@ -120,6 +120,15 @@ public class VirtioPciTransportBenchmarks
         public void Activate(VirtioActivation activation) => Transport = activation.Transport;
 
         public void Reset() => Transport = null;
+
+        // No worker: the benchmark plays the device on its own thread.
+        public void Pause()
+        {
+        }
+
+        public void Resume()
+        {
+        }
     }
 
     private sealed class BenchMachine(GuestMemory memory) : IVirtualMachine

@@ -146,4 +146,30 @@ public class VirtioBlockInFlightTests
         bed.Device.Reset();   // returns only once the kernel is done with every buffer
         Assert.That(bed.Transport.BadDrivers, Is.Empty);
     }
+
+    [TestCase(VirtioBlockIoEngine.IoUring)]
+    [TestCase(VirtioBlockIoEngine.Sync)]
+    public void A_pause_right_after_a_burst_completes_every_request_the_worker_took_and_resume_serves_the_rest(VirtioBlockIoEngine engine)
+    {
+        RequireIoUring();
+        using var bed = new BlockTestBed(queueSize: 256, imageBytes: 4 << 20, configure: o => { o.IoEngine = engine; o.MaxInFlight = 16; });
+        var statuses = new List<DriverBuffer>();
+        for (int i = 0; i < 40; i++)
+        {
+            DriverBuffer status = bed.Status();
+            bed.Driver.Add(bed.Header(VirtioBlockRequestType.Out, (ulong)i * 8), bed.Driver.Readable(new byte[4096]), status);
+            statuses.Add(status);
+        }
+        bed.Driver.Kick();
+        bed.Device.Pause(); // lands while requests are in flight, or before the worker took them
+        ushort used = bed.Driver.UsedIndex;
+        int answered = statuses.Count(s => bed.StatusOf(s) == VirtioBlockStatus.Ok);
+        Assert.That(answered, Is.EqualTo(used), "every request the worker took before the pause is answered and in the used ring");
+        Thread.Sleep(100);
+        Assert.That(bed.Driver.UsedIndex, Is.EqualTo(used), "nothing moves while paused");
+        bed.Device.Resume();
+        bed.Driver.Kick();
+        bed.Driver.WaitForUsed(bed.Transport, 40);
+        Assert.That(statuses.All(s => bed.StatusOf(s) == VirtioBlockStatus.Ok), Is.True);
+    }
 }

@@ -173,4 +173,17 @@ public class VirtioConsoleDeviceTests
         bed.Device.Reset(); // joins the transmit worker, blocked in its flush
         Assert.That(bed.Transmit.UsedIndex, Is.Zero);
     }
+
+    [Test]
+    public void A_pause_while_the_host_output_is_full_returns_the_buffer()
+    {
+        using var bed = new ConsoleTestBed(outputPauseBytes: 1024);
+        bed.Transmit.Add(bed.Transmit.Readable(new byte[4096]));
+        bed.Transmit.Kick();
+        Assert.That(bed.Transport.Interrupt.Wait(timeoutMilliseconds: QuietMilliseconds), Is.False);
+        bed.Device.Pause(); // the transmit worker, blocked in its flush, returns its chain before it stops
+        Assert.That(bed.Transmit.UsedIndex, Is.EqualTo(1));
+        bed.Device.Resume();
+        bed.Device.Reset();
+    }
 }

@@ -43,6 +43,15 @@ internal sealed class FuzzVirtioDevice(GuestMemory memory) : IVirtioDevice
         data.CopyTo(_config.AsSpan(offset));
     }
 
+    // No worker of its own (the target serves the queues by hand): nothing runs to pause.
+    public void Pause()
+    {
+    }
+
+    public void Resume()
+    {
+    }
+
     public void Activate(VirtioActivation activation)
     {
         InvariantViolationException.ThrowUnless(activation.Queues.Count == QueueMaxSizes.Count, $"{activation.Queues.Count} queues at activation");
