@@ -1,4 +1,4 @@
-using Lguest.Machine;
+using Lguest.Hypervisor;
 
 namespace Lguest.Virtio;
 

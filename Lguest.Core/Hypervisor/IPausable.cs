@@ -1,10 +1,10 @@
-namespace Lguest.Machine;
+namespace Lguest.Hypervisor;
 
 /// <summary>
 /// A part of the machine that works on threads of its own (a virtio device's workers, a host-side pump) and must
 /// stand still while the machine is paused: no guest-visible progress, no host I/O. The launcher pauses these after
 /// every vCPU has left the guest, and resumes them before any vCPU enters it again. Register one with
-/// <see cref="PlatformContext.AddPausable"/>.
+/// Lguest.Machine.PlatformContext.AddPausable.
 /// </summary>
 public interface IPausable
 {
