@@ -8,7 +8,7 @@ internal sealed partial class PassthroughFileSystem
     public int GetAttributes(ulong node, out FuseAttrOut attributes)
     {
         attributes = default;
-        if (Node(node, out Inode inode) is int error and not 0)
+        if (FindNode(node, out Inode inode) is int error and not 0)
             return error;
         if (Stat(inode.Handle, out Statx status) is int statError and not 0)
             return statError;
@@ -19,7 +19,7 @@ internal sealed partial class PassthroughFileSystem
     public int SetAttributes(ulong node, in FuseSetattrIn change, out FuseAttrOut attributes)
     {
         attributes = default;
-        if (Node(node, out Inode inode) is int error and not 0)
+        if (FindNode(node, out Inode inode) is int error and not 0)
             return error;
         uint valid = change.Valid;
         if ((valid & FuseConstants.FattrMode) != 0)
@@ -58,7 +58,7 @@ internal sealed partial class PassthroughFileSystem
     public int StatFs(ulong node, out FuseKstatfs statistics)
     {
         statistics = default;
-        if (Node(node, out Inode inode) is int error and not 0)
+        if (FindNode(node, out Inode inode) is int error and not 0)
             return error;
         if (FsLibc.Fstatfs(inode.Handle, out StatFs s) != 0)
             return LastErrno();
@@ -80,7 +80,7 @@ internal sealed partial class PassthroughFileSystem
     {
         if (mask > 7) // R_OK | W_OK | X_OK
             return Errno.EINVAL;
-        if (Node(node, out Inode inode) is int error and not 0)
+        if (FindNode(node, out Inode inode) is int error and not 0)
             return error;
         return FsLibc.Faccessat(inode.Handle, "\0"u8, (int)mask, FsLibc.AtEmptyPath) == 0 ? 0 : LastErrno();
     }

@@ -17,7 +17,7 @@ internal sealed partial class PassthroughFileSystem
     {
         handle = 0;
         openFlags = 0;
-        if (Directory(node, out Inode inode) is int error and not 0)
+        if (FindDirectory(node, out Inode inode) is int error and not 0)
             return error;
         if (Reopen(inode, FsLibc.ORdonly | FsLibc.ODirectory | FsLibc.OCloexec, out FsDescriptor descriptor) is int openError and not 0)
             return openError;

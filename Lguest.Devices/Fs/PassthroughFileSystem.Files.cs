@@ -11,7 +11,7 @@ internal sealed partial class PassthroughFileSystem
     {
         handle = 0;
         openFlags = 0;
-        if (Node(node, out Inode inode) is int error and not 0)
+        if (FindNode(node, out Inode inode) is int error and not 0)
             return error;
         return OpenInode(inode, flags, out handle);
     }
@@ -21,7 +21,7 @@ internal sealed partial class PassthroughFileSystem
         entry = default;
         handle = 0;
         openFlags = 0;
-        if (Directory(parent, out Inode directory) is int error and not 0)
+        if (FindDirectory(parent, out Inode directory) is int error and not 0)
             return error;
         if ((flags & FsLibc.OAccmode) == FsLibc.OAccmode)
             return Errno.EINVAL;

@@ -9,7 +9,7 @@ internal sealed partial class PassthroughFileSystem
     public int Lookup(ulong parent, FileName name, out FuseEntryOut entry)
     {
         entry = default;
-        if (Directory(parent, out Inode directory) is int error and not 0)
+        if (FindDirectory(parent, out Inode directory) is int error and not 0)
             return error;
         return LookupIn(directory, name.Terminated, out entry);
     }
@@ -19,7 +19,7 @@ internal sealed partial class PassthroughFileSystem
     public int ReadLink(ulong node, Span<byte> target, out int length)
     {
         length = 0;
-        if (Node(node, out Inode inode) is int error and not 0)
+        if (FindNode(node, out Inode inode) is int error and not 0)
             return error;
         if (!inode.IsSymlink)
             return Errno.EINVAL;
@@ -36,7 +36,7 @@ internal sealed partial class PassthroughFileSystem
     public int Symlink(ulong parent, FileName name, ReadOnlySpan<byte> target, out FuseEntryOut entry)
     {
         entry = default;
-        if (Directory(parent, out Inode directory) is int error and not 0)
+        if (FindDirectory(parent, out Inode directory) is int error and not 0)
             return error;
         // The target is stored as the guest wrote it and never followed by the host: the guest's kernel
         // resolves it, in the guest.
@@ -50,7 +50,7 @@ internal sealed partial class PassthroughFileSystem
     public int MakeNode(ulong parent, FileName name, uint mode, uint rdev, out FuseEntryOut entry)
     {
         entry = default;
-        if (Directory(parent, out Inode directory) is int error and not 0)
+        if (FindDirectory(parent, out Inode directory) is int error and not 0)
             return error;
         // Regular files and FIFOs only: a device node the guest made would open a host device.
         uint type = mode & FsLibc.SIfmt;
@@ -68,7 +68,7 @@ internal sealed partial class PassthroughFileSystem
     public int MakeDirectory(ulong parent, FileName name, uint mode, out FuseEntryOut entry)
     {
         entry = default;
-        if (Directory(parent, out Inode directory) is int error and not 0)
+        if (FindDirectory(parent, out Inode directory) is int error and not 0)
             return error;
         uint permissions = mode & PermissionBits;
         if (FsLibc.Mkdirat(directory.Handle, name.Terminated, permissions) != 0)
@@ -79,14 +79,14 @@ internal sealed partial class PassthroughFileSystem
 
     public int Unlink(ulong parent, FileName name)
     {
-        if (Directory(parent, out Inode directory) is int error and not 0)
+        if (FindDirectory(parent, out Inode directory) is int error and not 0)
             return error;
         return FsLibc.Unlinkat(directory.Handle, name.Terminated, 0) == 0 ? 0 : LastErrno();
     }
 
     public int RemoveDirectory(ulong parent, FileName name)
     {
-        if (Directory(parent, out Inode directory) is int error and not 0)
+        if (FindDirectory(parent, out Inode directory) is int error and not 0)
             return error;
         return FsLibc.Unlinkat(directory.Handle, name.Terminated, FsLibc.AtRemovedir) == 0 ? 0 : LastErrno();
     }
@@ -96,9 +96,9 @@ internal sealed partial class PassthroughFileSystem
         // RENAME_WHITEOUT (an overlay's business) and unknown bits are refused.
         if ((flags & ~(FsLibc.RenameNoreplace | FsLibc.RenameExchange)) != 0)
             return Errno.EINVAL;
-        if (Directory(parent, out Inode from) is int error and not 0)
+        if (FindDirectory(parent, out Inode from) is int error and not 0)
             return error;
-        if (Directory(newParent, out Inode to) is int newError and not 0)
+        if (FindDirectory(newParent, out Inode to) is int newError and not 0)
             return newError;
         return FsLibc.Renameat2(from.Handle, name.Terminated, to.Handle, newName.Terminated, flags) == 0 ? 0 : LastErrno();
     }
@@ -106,9 +106,9 @@ internal sealed partial class PassthroughFileSystem
     public int Link(ulong node, ulong newParent, FileName newName, out FuseEntryOut entry)
     {
         entry = default;
-        if (Node(node, out Inode inode) is int error and not 0)
+        if (FindNode(node, out Inode inode) is int error and not 0)
             return error;
-        if (Directory(newParent, out Inode directory) is int newError and not 0)
+        if (FindDirectory(newParent, out Inode directory) is int newError and not 0)
             return newError;
         if (inode.IsDirectory)
             return Errno.EPERM;

@@ -81,7 +81,15 @@ internal sealed partial class PassthroughFileSystem : IFileSystem
         }
         _inodes = new InodeTable(new Inode(FuseConstants.RootId, rootHandle, status.Device, status.Inode, FsLibc.SIfdir) { Lookups = 1 }, maxInodes);
         _handles = new HandleTable(maxHandles);
+        // Room for both tables besides what the process already has open (the rest of the launcher needs some).
+        ulong wanted = (ulong)maxInodes + (ulong)maxHandles + (ulong)Math.Max(OpenDescriptors(), 0) + DescriptorReserve;
+        long limit = FileLimit.Raise(wanted);
+        if (limit >= 0 && (ulong)limit < wanted)
+            _logger.DescriptorLimitLow(_name, limit, maxInodes, maxHandles);
     }
+
+    /// <summary>Descriptors the rest of the process may need beside the tables (its own files, eventfds, a tap).</summary>
+    private const ulong DescriptorReserve = 256;
 
     /// <summary>Nodes held (the root included), for tests and diagnostics.</summary>
     public int InodeCount => _inodes.Count;
@@ -126,16 +134,26 @@ internal sealed partial class PassthroughFileSystem : IFileSystem
                     return Convert.ToUInt32(line["Umask:".Length..].Trim(), 8);
             }
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or OverflowException)
         {
-        }
-        catch (FormatException)
-        {
+            // Unknown: every mode is put back.
         }
         return 0x1ff;
     }
 
     private static int LastErrno() => Marshal.GetLastPInvokeError();
+
+    private static int OpenDescriptors()
+    {
+        try
+        {
+            return Directory.GetFileSystemEntries("/proc/self/fd").Length;
+        }
+        catch (IOException)
+        {
+            return -1;
+        }
+    }
 
     private static int Stat(FsDescriptor handle, out Statx status) =>
         FsLibc.StatxAt(handle, "\0"u8, FsLibc.AtEmptyPath | FsLibc.AtSymlinkNofollow, FsLibc.StatxBasicStats, out status) == 0 ? 0 : LastErrno();
@@ -171,9 +189,10 @@ internal sealed partial class PassthroughFileSystem : IFileSystem
 
     private FuseAttrOut AttrOut(in Statx status) => new() { AttrValid = _validSeconds, AttrValidNsec = _validNanoseconds, Attr = ToAttr(status) };
 
-    private int Node(ulong node, out Inode inode) => _inodes.TryGet(node, out inode) ? 0 : Errno.EBADF;
+    // The node the guest names (EBADF: one it never had or has forgotten), and one that must be a directory.
+    private int FindNode(ulong node, out Inode inode) => _inodes.TryGet(node, out inode) ? 0 : Errno.EBADF;
 
-    private int Directory(ulong node, out Inode inode)
+    private int FindDirectory(ulong node, out Inode inode)
     {
         if (!_inodes.TryGet(node, out inode))
             return Errno.EBADF;
@@ -202,7 +221,7 @@ internal sealed partial class PassthroughFileSystem : IFileSystem
     internal int LookupTestHook(ulong parent, string path, out FuseEntryOut entry)
     {
         entry = default;
-        if (Directory(parent, out Inode directory) is int error and not 0)
+        if (FindDirectory(parent, out Inode directory) is int error and not 0)
             return error;
         byte[] terminated = [.. System.Text.Encoding.UTF8.GetBytes(path), 0];
         return LookupIn(directory, terminated, out entry);

@@ -17,6 +17,10 @@ internal static partial class VirtioFsLog
         Message = "{Device}: the guest has {Count} files open, the cap (VirtioFsOptions.MaxHandles); opens fail with EMFILE until it closes some")]
     public static partial void HandleCapReached(this ILogger logger, string device, int count);
 
+    [LoggerMessage(EventId = 3607, Level = LogLevel.Warning,
+        Message = "{Device}: the process may open only {Limit} files (RLIMIT_NOFILE, and it could not be raised), fewer than MaxInodes {Inodes} plus MaxHandles {Handles}: the guest may see EMFILE before the caps")]
+    public static partial void DescriptorLimitLow(this ILogger logger, string device, long limit, int inodes, int handles);
+
     [LoggerMessage(EventId = 3603, Level = LogLevel.Information,
         Message = "{Device}: FUSE {Major}.{Minor} negotiated (the guest offered {GuestMajor}.{GuestMinor}), flags 0x{Flags:x}")]
     public static partial void Initialized(this ILogger logger, string device, uint major, uint minor, uint guestMajor, uint guestMinor, uint flags);
