@@ -6,7 +6,11 @@ namespace Lguest.Snapshot;
 /// </summary>
 public sealed class SnapshotException : LguestException
 {
-    internal SnapshotException(SnapshotRefusal reason, string message, Exception? innerException = null)
+    /// <summary>A refusal for <paramref name="reason"/>; <paramref name="message"/> is the one line a person reads.</summary>
+    /// <param name="reason">Why.</param>
+    /// <param name="message">One line: what does not fit, with the values that do not.</param>
+    /// <param name="innerException">The error behind it, if any.</param>
+    public SnapshotException(SnapshotRefusal reason, string message, Exception? innerException = null)
         : base(message, innerException) => Reason = reason;
 
     /// <summary>Why the snapshot was refused.</summary>

@@ -26,6 +26,7 @@ public sealed partial class VirtioPciTransport
     private ushort _queueSelect;
     private bool _featuresOkUnread;
     private ActivationLink? _activation;
+    private Virtqueue?[]? _activeQueues;
 
     private VirtioDeviceStatus CurrentStatus => _broken ? _status | VirtioDeviceStatus.DeviceNeedsReset : _status;
 
@@ -134,28 +135,31 @@ public sealed partial class VirtioPciTransport
             return;
         }
 
+        if (QueuePlacementProblem(queue) is string problem)
+        {
+            BadDriver(problem);
+            return;
+        }
+        _queues[queue].Enabled = true;
+    }
+
+    // Why queue_enable may not take the queue as programmed, or null: aligned (§2.7, table "Virtqueue Part Alignment")
+    // and wholly inside one RAM region, so the ring code never meets a part that straddles a hole or the end of memory.
+    private string? QueuePlacementProblem(int queue)
+    {
         ref QueueState q = ref _queues[queue];
         ulong size = q.Size;
         string where = $"queue {queue} (size {size}): descriptors 0x{q.Descriptors:x}, driver area 0x{q.Driver:x}, device area 0x{q.Device:x}";
         if ((q.Descriptors & (DescriptorAlignment - 1)) != 0 || (q.Driver & (DriverAreaAlignment - 1)) != 0 || (q.Device & (DeviceAreaAlignment - 1)) != 0)
-        {
-            BadDriver($"invalid alignment in queue addresses ({where})");
-            return;
-        }
+            return $"invalid alignment in queue addresses ({where})";
         if (!InRam(q.Descriptors, 16 * size) || !InRam(q.Driver, 6 + 2 * size) || !InRam(q.Device, 6 + 8 * size))
-        {
-            BadDriver($"invalid address: {where}, not all in guest memory");
-            return;
-        }
+            return $"invalid address: {where}, not all in guest memory";
         // The device writes only the device area, and reads the other two: a device area over either would
         // have the device rewrite its own input (the used index landing in a descriptor's address, say).
         // No driver lays rings out so (§2.7: three separate parts); refused here rather than served.
         if (Overlap(q.Device, 6 + 8 * size, q.Descriptors, 16 * size) || Overlap(q.Device, 6 + 8 * size, q.Driver, 6 + 2 * size))
-        {
-            BadDriver($"invalid queue layout: {where}, the device area overlaps another part");
-            return;
-        }
-        q.Enabled = true;
+            return $"invalid queue layout: {where}, the device area overlaps another part";
+        return null;
     }
 
     // Both ranges are inside guest memory (checked first), so neither end can wrap.
@@ -165,7 +169,7 @@ public sealed partial class VirtioPciTransport
     // ring code never meets a part that straddles a hole or the end of memory.
     private bool InRam(ulong address, ulong length) => _machine.Memory.IsValidRange(new GuestAddress(address), length);
 
-    private void ActivateLocked()
+    private void ActivateLocked(bool restoring = false)
     {
         _status |= VirtioDeviceStatus.DriverOk;
         var link = new ActivationLink(this);
@@ -173,17 +177,15 @@ public sealed partial class VirtioPciTransport
         int enabled = 0;
         try
         {
-            var queues = new Virtqueue?[_queues.Length];
-            for (int i = 0; i < queues.Length; i++)
-            {
-                ref QueueState q = ref _queues[i];
-                if (!q.Enabled)
-                    continue;
-                var addresses = new VringAddresses(new GuestAddress(q.Descriptors), new GuestAddress(q.Driver), new GuestAddress(q.Device));
-                queues[i] = new Virtqueue(i, new Vring(_machine.Memory, $"{Name} vq {i}", q.Size, addresses, _driverFeatures), _notifiers[i]);
-                enabled++;
-            }
+            Virtqueue?[] queues = CreateQueuesLocked(out enabled);
             _device.Activate(new VirtioActivation(_driverFeatures, queues, link));
+        }
+        catch (Exception e) when (restoring)
+        {
+            // A restore refuses the snapshot instead: the device would have come back broken.
+            RevokeActivationLocked();
+            _device.Reset();
+            throw new Snapshot.SnapshotException(Snapshot.SnapshotRefusal.Incompatible, $"{Name}: the device cannot be activated again: {e.Message}", e);
         }
         catch (BadDriverException e)
         {
@@ -228,7 +230,26 @@ public sealed partial class VirtioPciTransport
     {
         _activation?.Revoke();
         _activation = null;
+        _activeQueues = null;
         DropNotifyEventsLocked();
+    }
+
+    // One Vring per enabled queue over the addresses the driver programmed (checked at queue_enable, or by a restore).
+    private Virtqueue?[] CreateQueuesLocked(out int enabled)
+    {
+        enabled = 0;
+        var queues = new Virtqueue?[_queues.Length];
+        for (int i = 0; i < queues.Length; i++)
+        {
+            ref QueueState q = ref _queues[i];
+            if (!q.Enabled)
+                continue;
+            var addresses = new VringAddresses(new GuestAddress(q.Descriptors), new GuestAddress(q.Driver), new GuestAddress(q.Device));
+            queues[i] = new Virtqueue(i, new Vring(_machine.Memory, $"{Name} vq {i}", q.Size, addresses, _driverFeatures), _notifiers[i]);
+            enabled++;
+        }
+        _activeQueues = queues;
+        return queues;
     }
 
     private void ResetQueues()

@@ -57,6 +57,20 @@ internal sealed class FakeVirtioDevice(
         OnActivate?.Invoke(activation);
     }
 
+    /// <summary>What <see cref="CaptureState"/> returns and <see cref="RestoreState"/> sets: the device's own state in a snapshot.</summary>
+    public byte[] State { get; set; } = [];
+
+    /// <summary>The device's activations at the moment <see cref="RestoreState"/> was called (it must come before any).</summary>
+    public int ActivationsAtRestore { get; private set; } = -1;
+
+    public byte[] CaptureState() => [.. State];
+
+    public void RestoreState(ReadOnlyMemory<byte> state)
+    {
+        ActivationsAtRestore = Activations.Count;
+        State = state.ToArray();
+    }
+
     public void Reset()
     {
         Resets++;
