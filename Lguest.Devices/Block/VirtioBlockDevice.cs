@@ -135,6 +135,34 @@ public sealed class VirtioBlockDevice : VirtioDevice
 
     // Every field is read-only without VIRTIO_BLK_F_CONFIG_WCE (not offered): the base ignores writes.
 
+    /// <summary>
+    /// For a snapshot: the disk's capacity and whether it was read-only, which the guest has taken in. The disk's
+    /// contents are the file's: every request was completed (and written, as far as the guest asked) before the pause.
+    /// </summary>
+    public override byte[] CaptureState()
+    {
+        var writer = new Snapshot.SnapshotStateWriter();
+        writer.WriteUInt64(Capacity);
+        writer.WriteBoolean(_readOnly);
+        return writer.ToArray();
+    }
+
+    /// <summary>Takes a snapshot's state: the disk given now must be the size the guest knew, and as writable.</summary>
+    /// <exception cref="Snapshot.SnapshotException">The state is malformed, or the disk differs.</exception>
+    public override void RestoreState(ReadOnlyMemory<byte> state)
+    {
+        var reader = new Snapshot.SnapshotStateReader(state, $"{Name}'s state");
+        ulong capacity = reader.ReadUInt64();
+        bool readOnly = reader.ReadBoolean();
+        reader.RequireEnd();
+        if (capacity != Capacity)
+            throw new Snapshot.SnapshotException(Snapshot.SnapshotRefusal.Incompatible,
+                $"{Name}: the snapshot's disk holds {capacity} sectors; the disk given holds {Capacity}");
+        if (readOnly != _readOnly)
+            throw new Snapshot.SnapshotException(Snapshot.SnapshotRefusal.Incompatible,
+                $"{Name}: the snapshot's disk was {(readOnly ? "read-only" : "writable")}; the disk given is {(_readOnly ? "read-only" : "writable")}");
+    }
+
     /// <inheritdoc />
     protected override void OnActivate(VirtioActivation activation, DeviceWorkers workers)
     {

@@ -69,6 +69,16 @@ public sealed class VirtioConsoleDevice : VirtioDevice
     // The configuration never changes (generation 0) and every field reads 0; emerg_wr would be the only writable
     // field, and VIRTIO_CONSOLE_F_EMERG_WRITE is not offered: writes are ignored. The base's defaults do all three.
 
+    /// <summary>
+    /// For a snapshot: nothing beyond the queues, the configuration (fixed) and guest memory. Output the driver queued
+    /// was written out before the pause; input not yet delivered belongs to this process's terminal, not the guest.
+    /// </summary>
+    public override byte[] CaptureState() => [];
+
+    /// <summary>Takes a snapshot's (empty) state.</summary>
+    /// <exception cref="Snapshot.SnapshotException">The state is not empty.</exception>
+    public override void RestoreState(ReadOnlyMemory<byte> state) => new Snapshot.SnapshotStateReader(state, $"{Name}'s state").RequireEnd();
+
     /// <inheritdoc />
     protected override void OnActivate(VirtioActivation activation, DeviceWorkers workers)
     {

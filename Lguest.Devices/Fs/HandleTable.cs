@@ -11,6 +11,9 @@ internal sealed class HandleTable(int capacity) : IDisposable
     private readonly Dictionary<ulong, OpenHandle> _handles = [];
     private ulong _next = 1;
 
+    /// <summary>The most handles open at once.</summary>
+    public int Capacity => capacity;
+
     public int Count
     {
         get
@@ -57,6 +60,45 @@ internal sealed class HandleTable(int capacity) : IDisposable
         }
         open.Descriptor.Dispose();
         return true;
+    }
+
+    /// <summary>The next handle id, for a snapshot.</summary>
+    public ulong Next
+    {
+        get
+        {
+            lock (_lock)
+                return _next;
+        }
+    }
+
+    /// <summary>Every handle by id, for a snapshot.</summary>
+    public KeyValuePair<ulong, OpenHandle>[] All()
+    {
+        lock (_lock)
+            return [.. _handles];
+    }
+
+    /// <summary>Puts back a handle a snapshot held, by its old id; false (the descriptor closed) when the id is taken or the table full.</summary>
+    public bool TryRestore(ulong id, OpenHandle open)
+    {
+        lock (_lock)
+        {
+            if (_handles.Count < capacity && id != 0 && _handles.TryAdd(id, open))
+            {
+                _next = Math.Max(_next, id + 1);
+                return true;
+            }
+        }
+        open.Descriptor.Dispose();
+        return false;
+    }
+
+    /// <summary>Continues the ids after a restore where the snapshot's left off.</summary>
+    public void ContinueFrom(ulong next)
+    {
+        lock (_lock)
+            _next = Math.Max(_next, next);
     }
 
     /// <summary>Closes every handle.</summary>

@@ -98,4 +98,11 @@ internal interface IFileSystem : IDisposable
 
     /// <summary>DESTROY (and a device reset): every node but the root and every handle go.</summary>
     void Destroy();
+
+    /// <summary>For a snapshot: the nodes and open files the guest holds, as the file system can find them again.</summary>
+    void CaptureState(Snapshot.SnapshotStateWriter writer);
+
+    /// <summary>Takes back what <see cref="CaptureState"/> wrote, into a file system that holds only its root.</summary>
+    /// <exception cref="Snapshot.SnapshotException">The state is malformed or exceeds this file system's caps.</exception>
+    void RestoreState(Snapshot.SnapshotStateReader reader);
 }

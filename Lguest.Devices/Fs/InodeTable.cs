@@ -26,6 +26,9 @@ internal sealed class InodeTable : IDisposable
 
     public Inode Root { get; }
 
+    /// <summary>The most nodes the table holds, the root included.</summary>
+    public int Capacity => _capacity;
+
     /// <summary>How many nodes the table holds (the root included).</summary>
     public int Count
     {
@@ -91,6 +94,49 @@ internal sealed class InodeTable : IDisposable
         }
         // Outside the lock: a request still using the handle keeps it open until its call returns.
         gone?.Handle.Dispose();
+    }
+
+    /// <summary>The next node id, for a snapshot: ids are never reused, across a restore too.</summary>
+    public ulong NextNode
+    {
+        get
+        {
+            lock (_lock)
+                return _nextNode;
+        }
+    }
+
+    /// <summary>Every node but the root, for a snapshot.</summary>
+    public Inode[] AllButRoot()
+    {
+        lock (_lock)
+            return [.. _byNode.Values.Where(i => i != Root)];
+    }
+
+    /// <summary>
+    /// Puts back a node a snapshot held (the table holds only the root), by its old id; false, with the handle closed,
+    /// when its id or its host inode is already there (the share changed: two names lead to one file now).
+    /// </summary>
+    public bool TryRestore(Inode inode)
+    {
+        lock (_lock)
+        {
+            if (_byNode.Count < _capacity && !_byNode.ContainsKey(inode.NodeId) && !_byKey.ContainsKey(inode.Key))
+            {
+                _byNode.Add(inode.NodeId, inode);
+                _byKey.Add(inode.Key, inode);
+                return true;
+            }
+        }
+        inode.Handle.Dispose();
+        return false;
+    }
+
+    /// <summary>Continues the ids after a restore where the snapshot's left off.</summary>
+    public void ContinueFrom(ulong nextNode)
+    {
+        lock (_lock)
+            _nextNode = Math.Max(_nextNode, nextNode);
     }
 
     /// <summary>Forgets every node but the root (DESTROY, a device reset).</summary>

@@ -19,9 +19,10 @@ internal sealed partial class PassthroughFileSystem
         openFlags = 0;
         if (FindDirectory(node, out Inode inode) is int error and not 0)
             return error;
-        if (Reopen(inode, FsLibc.ORdonly | FsLibc.ODirectory | FsLibc.OCloexec, out FsDescriptor descriptor) is int openError and not 0)
+        const int Flags = FsLibc.ORdonly | FsLibc.ODirectory | FsLibc.OCloexec;
+        if (Reopen(inode, Flags, out FsDescriptor descriptor) is int openError and not 0)
             return openError;
-        return AddHandle(descriptor, inode, directory: true, out handle);
+        return AddHandle(descriptor, inode, directory: true, Flags, out handle);
     }
 
     public int ReadDirectory(ulong handle, ulong offset, IDirectorySink sink)

@@ -70,7 +70,7 @@ internal sealed partial class PassthroughFileSystem
             file.Dispose();
             return registerError;
         }
-        if (AddHandle(file, inode, directory: false, out handle) is int handleError and not 0)
+        if (AddHandle(file, inode, directory: false, ((int)flags & PassedOpenFlags) | ForcedOpenFlags, out handle) is int handleError and not 0)
         {
             _inodes.Forget(inode.NodeId, 1);
             return handleError;
@@ -161,9 +161,10 @@ internal sealed partial class PassthroughFileSystem
             return inode.IsDirectory ? Errno.EISDIR : inode.IsSymlink ? Errno.ELOOP : Errno.ENXIO;
         if ((flags & FsLibc.OAccmode) == FsLibc.OAccmode)
             return Errno.EINVAL;
-        if (Reopen(inode, ((int)flags & PassedOpenFlags) | ForcedOpenFlags, out FsDescriptor file) is int error and not 0)
+        int hostFlags = ((int)flags & PassedOpenFlags) | ForcedOpenFlags;
+        if (Reopen(inode, hostFlags, out FsDescriptor file) is int error and not 0)
             return error;
-        return AddHandle(file, inode, directory: false, out handle);
+        return AddHandle(file, inode, directory: false, hostFlags, out handle);
     }
 
     private static int Sync(FsDescriptor descriptor, bool dataOnly) =>

@@ -245,9 +245,9 @@ internal sealed partial class PassthroughFileSystem : IFileSystem
         return result;
     }
 
-    private int AddHandle(FsDescriptor descriptor, Inode inode, bool directory, out ulong handle)
+    private int AddHandle(FsDescriptor descriptor, Inode inode, bool directory, int flags, out ulong handle)
     {
-        int result = _handles.Add(new OpenHandle(descriptor, inode, directory), out handle, out bool full);
+        int result = _handles.Add(new OpenHandle(descriptor, inode, directory, flags), out handle, out bool full);
         if (full && Interlocked.Exchange(ref _warnedHandles, 1) == 0)
             _logger.HandleCapReached(_name, _handles.Count);
         return result;

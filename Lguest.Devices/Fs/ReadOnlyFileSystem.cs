@@ -92,6 +92,10 @@ internal sealed class ReadOnlyFileSystem(IFileSystem inner) : IFileSystem
 
     public void Destroy() => inner.Destroy();
 
+    public void CaptureState(Snapshot.SnapshotStateWriter writer) => inner.CaptureState(writer);
+
+    public void RestoreState(Snapshot.SnapshotStateReader reader) => inner.RestoreState(reader);
+
     public void Dispose() => inner.Dispose();
 
     private static int Refuse(out FuseEntryOut entry)

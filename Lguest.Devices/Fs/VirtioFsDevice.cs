@@ -107,6 +107,31 @@ public sealed class VirtioFsDevice : VirtioDevice, IDisposable
         }
     }
 
+    /// <summary>
+    /// For a snapshot: whether the guest's FUSE session was open, and the nodes and open files it holds, by their paths
+    /// beneath the share's folder (see <c>PassthroughFileSystem.Snapshot.cs</c>). A restore finds them again in the
+    /// folder given then (the same, or a copy), so the guest's mount, its cached names and its open files go on working.
+    /// </summary>
+    public override byte[] CaptureState()
+    {
+        var writer = new Snapshot.SnapshotStateWriter();
+        writer.WriteBoolean(_session.IsInitialized);
+        _session.FileSystem.CaptureState(writer);
+        return writer.ToArray();
+    }
+
+    /// <summary>Takes a snapshot's state, before the device is activated again.</summary>
+    /// <exception cref="Snapshot.SnapshotException">The state is malformed or exceeds this share's caps.</exception>
+    public override void RestoreState(ReadOnlyMemory<byte> state)
+    {
+        var reader = new Snapshot.SnapshotStateReader(state, $"{Name}'s state");
+        bool initialized = reader.ReadBoolean();
+        _session.FileSystem.RestoreState(reader);
+        reader.RequireEnd();
+        if (initialized)
+            _session.Start();
+    }
+
     /// <summary>The guest's FUSE session ends with its activation: every node and open file it held goes.</summary>
     protected override void OnReset(VirtioActivation? previous)
     {

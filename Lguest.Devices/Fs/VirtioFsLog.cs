@@ -36,4 +36,12 @@ internal static partial class VirtioFsLog
     [LoggerMessage(EventId = 3606, Level = LogLevel.Debug,
         Message = "{Device}: {Opcode} refused: {Reason}")]
     public static partial void Refused(this ILogger logger, string device, uint opcode, string reason);
+
+    [LoggerMessage(EventId = 3607, Level = LogLevel.Information,
+        Message = "{Device}: restored from a snapshot: {Nodes} of {SnapshotNodes} nodes and {Handles} of {SnapshotHandles} open files found again in the share")]
+    public static partial void Restored(this ILogger logger, string device, int nodes, int snapshotNodes, int handles, int snapshotHandles);
+
+    [LoggerMessage(EventId = 3608, Level = LogLevel.Information,
+        Message = "{Device}: a snapshot leaves out node {Node}: {Why} (the guest's next use of it fails)")]
+    public static partial void NodeLeftOut(this ILogger logger, string device, ulong node, string why);
 }

@@ -66,7 +66,7 @@ public sealed class VirtioNetDevice : VirtioDevice
     }
 
     /// <summary>The guest's MAC address, as the configuration space reports it.</summary>
-    public MacAddress Mac { get; }
+    public MacAddress Mac { get; private set; }
 
     /// <summary>The tap's interface name on the host.</summary>
     public string TapName => _tap.Name;
@@ -101,6 +101,31 @@ public sealed class VirtioNetDevice : VirtioDevice
 
     // Writes are ignored (the base's default): with VIRTIO_F_VERSION_1 the MAC address is read-only to the driver
     // (§5.1.4.2: it MUST NOT write it), and so is the status.
+
+    /// <summary>
+    /// For a snapshot: the MAC address the guest read. Frames in flight are not kept: the transmitter sent or returned
+    /// what it held before the pause, and received frames not yet delivered are lost as on a wire.
+    /// </summary>
+    public override byte[] CaptureState()
+    {
+        var writer = new Snapshot.SnapshotStateWriter();
+        writer.WriteRaw(_config.AsSpan(0, MacAddress.Length));
+        return writer.ToArray();
+    }
+
+    /// <summary>
+    /// Takes a snapshot's state: the card keeps the MAC address the guest knows (a clone on another tap answers to the
+    /// same address, each in its own network).
+    /// </summary>
+    /// <exception cref="Snapshot.SnapshotException">The state is malformed.</exception>
+    public override void RestoreState(ReadOnlyMemory<byte> state)
+    {
+        var reader = new Snapshot.SnapshotStateReader(state, $"{Name}'s state");
+        ReadOnlySpan<byte> mac = reader.ReadRaw(MacAddress.Length).Span;
+        reader.RequireEnd();
+        mac.CopyTo(_config);
+        Mac = new MacAddress(mac);
+    }
 
     /// <inheritdoc />
     /// <exception cref="BadDriverException">The driver accepted a feature without one it requires (§5.1.3.1).</exception>

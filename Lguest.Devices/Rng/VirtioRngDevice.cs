@@ -38,6 +38,13 @@ public sealed class VirtioRngDevice : VirtioDevice
     /// <inheritdoc />
     public override IReadOnlyList<ushort> QueueMaxSizes => _queueSizes;
 
+    /// <summary>For a snapshot: nothing beyond the queue and guest memory (entropy is drawn fresh after a restore).</summary>
+    public override byte[] CaptureState() => [];
+
+    /// <summary>Takes a snapshot's (empty) state.</summary>
+    /// <exception cref="Snapshot.SnapshotException">The state is not empty.</exception>
+    public override void RestoreState(ReadOnlyMemory<byte> state) => new Snapshot.SnapshotStateReader(state, $"{Name}'s state").RequireEnd();
+
     /// <inheritdoc />
     protected override void OnActivate(VirtioActivation activation, DeviceWorkers workers)
     {

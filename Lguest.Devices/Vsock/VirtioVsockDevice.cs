@@ -10,7 +10,7 @@ namespace Lguest.Devices;
 /// A virtio socket device (virtio 1.2 §5.10): stream connections between the guest (AF_VSOCK, its CID in the
 /// configuration) and the host (CID 2), whose host ends are this process's programs (<see cref="VsockHost"/>) or
 /// Firecracker-style Unix sockets. rx (queue 0) and tx (queue 1) each have a worker thread; the event queue
-/// (2) is accepted and left alone (no event is ever sent: the CID never changes and nothing migrates).
+/// (2) takes one event, VIRTIO_VSOCK_EVENT_TRANSPORT_RESET, after a restore from a snapshot.
 /// </summary>
 /// <remarks>See the folder's README for the protocol, the bounds and the threat model.</remarks>
 public sealed class VirtioVsockDevice : VirtioDevice
@@ -27,11 +27,21 @@ public sealed class VirtioVsockDevice : VirtioDevice
     /// <summary>struct virtio_vsock_config: guest_cid, a little-endian 64-bit field (§5.10.4).</summary>
     public const int ConfigurationSize = 8;
 
+    /// <summary>
+    /// struct virtio_vsock_event's id for VIRTIO_VSOCK_EVENT_TRANSPORT_RESET (§5.10.6.7): the guest resets every
+    /// connection and reads guest_cid again.
+    /// </summary>
+    public const uint TransportResetEvent = 0;
+
+    // struct virtio_vsock_event: le32 id.
+    private const int EventSize = 4;
+
     private readonly GuestMemory _memory;
     private readonly VsockHost _host;
     private readonly ushort[] _queueSizes;
     private readonly Lock _lock = new();
     private VsockMuxer? _muxer;
+    private bool _transportResetOwed;
 
     /// <summary>Creates the device on its host side.</summary>
     /// <param name="memory">The guest's RAM.</param>
@@ -102,6 +112,11 @@ public sealed class VirtioVsockDevice : VirtioDevice
         var transmitter = new VsockTransmitter(_memory, tx, activation.Transport, muxer, PollWindow.ForWorker(PollWindow.DefaultMax));
         lock (_lock)
             _muxer = muxer;
+        if (_transportResetOwed)
+        {
+            _transportResetOwed = false;
+            SendTransportReset(queues.Count > EventQueue ? queues[EventQueue] : null, activation.Transport);
+        }
         workers.Start(rx.Ring.Name, () => receiver.Run(workers.Stop));
         workers.Start(tx.Ring.Name, () => transmitter.Run(workers.Stop));
         _host.Attach(muxer);
@@ -123,6 +138,54 @@ public sealed class VirtioVsockDevice : VirtioDevice
             return;
         _host.Detach(muxer);
         muxer.Dispose();
+    }
+
+    /// <summary>
+    /// For a snapshot: the guest's CID. Connections are not kept: their host ends (sockets, programs) belong to this
+    /// process and cannot follow the guest into another, so a restore resets them, as Firecracker does.
+    /// </summary>
+    public override byte[] CaptureState()
+    {
+        var writer = new Snapshot.SnapshotStateWriter();
+        writer.WriteUInt64(_host.GuestCid);
+        return writer.ToArray();
+    }
+
+    /// <summary>
+    /// Takes a snapshot's state: when the device is activated again, the guest is sent VIRTIO_VSOCK_EVENT_TRANSPORT_RESET
+    /// on the event queue, so it resets the connections it had (their host ends are gone) and reads guest_cid again,
+    /// which may be another than the snapshot's (a clone given its own CID).
+    /// </summary>
+    /// <exception cref="Snapshot.SnapshotException">The state is malformed.</exception>
+    public override void RestoreState(ReadOnlyMemory<byte> state)
+    {
+        var reader = new Snapshot.SnapshotStateReader(state, $"{Name}'s state");
+        _ = reader.ReadUInt64(); // the CID the guest had: the reset makes it read the one configured now
+        reader.RequireEnd();
+        _transportResetOwed = true;
+    }
+
+    // One event into the first buffer the driver left on the event queue (Linux keeps eight there).
+    private void SendTransportReset(Virtqueue? events, IVirtioTransport transport)
+    {
+        if (events is null)
+        {
+            Logger.TransportReset(Name, "not sent: the driver left the event queue disabled");
+            return;
+        }
+        var chain = new DescriptorChain();
+        if (!events.Ring.TryPop(chain))
+        {
+            Logger.TransportReset(Name, "not sent: no buffer on the event queue");
+            return;
+        }
+        Span<byte> e = stackalloc byte[EventSize];
+        BinaryPrimitives.WriteUInt32LittleEndian(e, TransportResetEvent);
+        int written = chain.CopyToWritable(_memory, 0, e);
+        events.Ring.Push(chain.Head, (uint)written);
+        if (events.Ring.NeedsInterrupt())
+            transport.SignalUsedBuffers(events.Index);
+        Logger.TransportReset(Name, written == EventSize ? "sent" : "not sent: the event buffer is too small");
     }
 
     private static string ValidName(VirtioVsockOptions? options)

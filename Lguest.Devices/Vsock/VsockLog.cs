@@ -28,4 +28,8 @@ internal static partial class VsockLog
     [LoggerMessage(EventId = 3505, Level = LogLevel.Warning,
         Message = "{Device}: accepting on {Path} failed and stopped: {Why}")]
     public static partial void AcceptFailed(this ILogger logger, string device, string path, string why);
+
+    [LoggerMessage(EventId = 3506, Level = LogLevel.Information,
+        Message = "{Device}: restored from a snapshot: the guest is sent VIRTIO_VSOCK_EVENT_TRANSPORT_RESET ({Outcome})")]
+    public static partial void TransportReset(this ILogger logger, string device, string outcome);
 }

@@ -46,6 +46,17 @@ internal sealed class FuseTestClient : IDisposable
 
     public GuestMemory Memory => _memory;
 
+    /// <summary>
+    /// As a restore does: the device reset, given a snapshot's state (<see cref="IVirtioDevice.RestoreState"/>), then
+    /// activated again on the same rings, which carry on from their used index.
+    /// </summary>
+    public void Restore(byte[] state)
+    {
+        Device.Reset();
+        Device.RestoreState(state);
+        Device.Activate(new VirtioActivation(Features, [HighPriority.CreateQueue("fs hiprio"), Requests.CreateQueue("fs request")], Transport));
+    }
+
     /// <summary>Sends one request on the request queue and waits for its reply.</summary>
     public FuseReply Send(FuseOpcode opcode, ulong node, ReadOnlySpan<byte> arguments, int replyBytes = 4096, ReadOnlySpan<byte> data = default, uint? length = null)
     {
