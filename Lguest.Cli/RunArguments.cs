@@ -20,7 +20,7 @@ internal sealed record RunArguments
     public const string Usage = """
         Usage: lguest [--verbose|-v] [--tunnet=(<ipaddr>:<macaddr>|bridge:<bridgename>:<macaddr>)]...
                       [--block=[ro:]<filename>]... [--share=<dir>:<tag>[:ro]]... [--rng] [--vsock=<path>[:<cid>]]
-                      [--initrd=<filename>] [--username=<user>] [--chroot=<dir>] [--net-offloads=on|off] [--poll-us=N] [--io-engine=io_uring|sync] [--strict] [--backend=auto|kvm|lguest] [--cpus=N] [--no-reboot]
+                      [--initrd=<filename>] [--username=<user>] [--chroot=<dir>] [--net-offloads=on|off] [--poll-us=N] [--io-engine=io_uring|threads|sync] [--strict] [--backend=auto|kvm|lguest] [--cpus=N] [--no-reboot]
                       <mem-in-mb> vmlinux [args...]
         Boots a Linux kernel (bzImage or ELF vmlinux) with <mem-in-mb> megabytes of RAM and its console on this
         terminal: a virtio console (device 1), and on KVM also COM1, which gets the keys unless the kernel's
@@ -38,9 +38,10 @@ internal sealed record RunArguments
                                  QEMU's poll-max-ns; default 32, 0 = never poll, at most 1000)
           --block=FILE           a disk on the image FILE
           --block=ro:FILE        a read-only disk on FILE (a file named ro:... is ./ro:...)
-          --io-engine=io_uring|sync  how the disks do their I/O: many requests in flight on io_uring
-                                 (default) or one at a time with blocking calls; each disk has one
-                                 request queue per vCPU
+          --io-engine=io_uring|threads|sync  how the disks do their I/O: many requests in flight on
+                                 io_uring (default) or on a pool of I/O threads (QEMU's aio=threads),
+                                 or one at a time with blocking calls; each disk has one request
+                                 queue per vCPU
           --share=DIR:TAG[:ro]   share the host folder DIR with the guest (virtio-fs), which mounts it with
                                  mount -t virtiofs TAG /mnt; :ro refuses every change with EROFS
           --rng                  an entropy device fed from the host's random source
@@ -380,12 +381,19 @@ internal sealed record RunArguments
                 parsed = parsed with { NetOffloads = value == "on" };
                 return true;
             case "io-engine":
-                if (value is not ("io_uring" or "sync"))
+                VirtioBlockIoEngine? engine = value switch
                 {
-                    error = $"--io-engine '{value}' is not io_uring or sync";
+                    "io_uring" => VirtioBlockIoEngine.IoUring,
+                    "threads" => VirtioBlockIoEngine.Threads,
+                    "sync" => VirtioBlockIoEngine.Sync,
+                    _ => null,
+                };
+                if (engine is null)
+                {
+                    error = $"--io-engine '{value}' is not io_uring, threads or sync";
                     return false;
                 }
-                parsed = parsed with { BlockIo = value == "sync" ? VirtioBlockIoEngine.Sync : VirtioBlockIoEngine.IoUring };
+                parsed = parsed with { BlockIo = engine.Value };
                 return true;
             case "poll-us":
             {

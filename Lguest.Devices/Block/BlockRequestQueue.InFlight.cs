@@ -11,6 +11,12 @@ namespace Lguest.Devices;
 // up to the in-flight slots; completions are published together. The worker sleeps in io_uring_enter
 // while requests are in flight, woken by a completion or by the driver's notification (a poll on the
 // queue's eventfd in the same ring), and in the ring's WaitForAvailable (with its poll window) when none are.
+// A lone request (nothing in flight, nothing else available: a driver at queue depth 1) is done on the worker
+// with one direct call instead (bench/README.md, issue 20: at depth 1 the hand-off costs more than the call):
+// a read with preadv2(RWF_NOWAIT), which answers from the page cache or refuses at once, so a read that must
+// wait for the disk still goes to the ring; a write with pwritev, which io_uring would hand to one of the
+// kernel's io-wq threads (ext4 cannot take a buffered write without blocking), costing two more thread
+// switches than the call itself.
 internal sealed partial class BlockRequestQueue
 {
     // user_data of the worker's own polls: above any slot number.
@@ -30,6 +36,7 @@ internal sealed partial class BlockRequestQueue
     // Stopping for a reset: the driver gave the rings up, results in flight are no longer written into them. A
     // pause keeps them: the requests complete into the rings as usual, and the resumed workers go on from there.
     private bool Discarding => _stopping && !(_pausing?.Invoke() ?? false);
+    private bool _lone; // the request being served is the only one: try it inline first
     private int _completed; // used elements added since the last publish
 
     private void OpenRing()
@@ -41,18 +48,25 @@ internal sealed partial class BlockRequestQueue
             _logger.IoUringUnavailable(_name, Marshal.GetPInvokeErrorMessage(errno));
             return;
         }
+        _ring = ring;
+        OpenSlots(slots);
+    }
+
+    private void OpenSlots(int slots)
+    {
         // The handle must stay open while requests naming its descriptor are in flight.
         _file.DangerousAddRef(ref _fdReferenced);
         _fd = (int)_file.DangerousGetHandle();
-        _ring = ring;
         _inFlight = new BlockInFlight(slots);
     }
 
-    /// <summary>Releases the ring. Only after <see cref="Run"/> has returned: nothing is in flight then.</summary>
+    /// <summary>Releases the ring or the I/O threads. Only after <see cref="Run"/> has returned: nothing is in flight then.</summary>
     public void Dispose()
     {
         _ring?.Dispose();
         _ring = null;
+        _pool?.Dispose();
+        _pool = null;
         _inFlight?.Dispose();
         _inFlight = null;
         if (_fdReferenced)
@@ -75,6 +89,7 @@ internal sealed partial class BlockRequestQueue
                 int popped = 0;
                 while (inFlight.HasFree && popped < ring.Size && ring.TryPop(_chain))
                 {
+                    _lone = inFlight.Count == 0 && !ring.HasAvailable();
                     uint used = Serve(_chain, inFlight: true, out bool submitted);
                     if (!submitted)
                         AddUsed(ring, _chain.Head, used);
@@ -115,22 +130,17 @@ internal sealed partial class BlockRequestQueue
             // with guest memory before the worker returns: wait out every request in flight.
             _stopping = true;
             Drain(uring, inFlight);
-            if (_completed != 0 && !Discarding)
-            {
-                ring.PublishUsed();
-                if (ring.NeedsInterrupt())
-                    _transport.SignalUsedBuffers(_queue.Index);
-            }
-            _completed = 0;
+            PublishCompleted();
         }
     }
 
-    // The next transfer goes to the ring when a slot is free and its segments fit one.
-    private unsafe bool TrySubmitTransfer(DescriptorChain chain, uint type, ulong sector, ulong length, int count, uint usedOnSuccess)
+    // The next transfer goes to the ring when a slot is free and its segments fit one; a lone one is tried
+    // inline first (Started.Done: it is complete, with its data in place).
+    private unsafe Started TryStartTransfer(DescriptorChain chain, uint type, ulong sector, ulong length, int count, uint usedOnSuccess)
     {
         BlockInFlight? inFlight = _inFlight;
         if (inFlight is null || !inFlight.HasFree || count > BlockInFlight.MaxSegments)
-            return false;
+            return Started.No;
         long offset = (long)(sector << SectorShift);
         int slot = inFlight.Take(chain.Head, StatusAddress(chain), usedOnSuccess, type, offset, length);
         IoVec* vectors = inFlight.IoVecs(slot);
@@ -141,6 +151,17 @@ internal sealed partial class BlockRequestQueue
             vectors[i].Length = b.Length;
         }
         inFlight.SetSegments(slot, count);
+        if (_lone && TryInline(type, vectors, count, offset, length))
+        {
+            inFlight.Release(slot);
+            _logger.Request(_name, type, sector, length, VirtioBlockStatus.Ok);
+            return Started.Done;
+        }
+        if (_pool is not null)
+        {
+            _pool.Post(slot);
+            return Started.InFlight;
+        }
         ref IoUringSqe sqe = ref _ring!.Next();
         sqe.Opcode = type == VirtioBlockRequestType.In ? IoUringLibc.OpReadv : IoUringLibc.OpWritev;
         sqe.Fd = _fd;
@@ -148,7 +169,25 @@ internal sealed partial class BlockRequestQueue
         sqe.Addr = (ulong)vectors;
         sqe.Len = (uint)count;
         sqe.UserData = (ulong)slot;
-        return true;
+        return Started.InFlight;
+    }
+
+    // One direct call for the whole transfer. Anything short of it (a read the page cache cannot answer now,
+    // an error, a short transfer, EINTR) leaves it to the ring, which does it again from the start: reading or
+    // writing the same bytes twice is harmless, and the ring's path reports errors and finishes short transfers.
+    private unsafe bool TryInline(uint type, IoVec* vectors, int count, long offset, ulong length)
+    {
+        nint done = type == VirtioBlockRequestType.In
+            ? IoUringLibc.Preadv2(_fd, vectors, count, offset, IoUringLibc.RwfNoWait)
+            : IoUringLibc.Pwritev(_fd, vectors, count, offset);
+        return done >= 0 && (ulong)done == length;
+    }
+
+    private enum Started
+    {
+        No,       // not taken: serve it with blocking calls
+        InFlight, // on the ring: its completion answers it
+        Done,     // done inline: answer it now
     }
 
     // FLUSH must make durable every write the driver has seen complete, and a write is published only
@@ -160,6 +199,11 @@ internal sealed partial class BlockRequestQueue
         if (inFlight is null || !inFlight.HasFree)
             return false;
         int slot = inFlight.Take(chain.Head, StatusAddress(chain), 1, VirtioBlockRequestType.Flush, 0, 0);
+        if (_pool is not null)
+        {
+            _pool.Post(slot);
+            return true;
+        }
         ref IoUringSqe sqe = ref _ring!.Next();
         sqe.Opcode = IoUringLibc.OpFsync;
         sqe.RwFlags = IoUringLibc.FsyncDatasync;
@@ -185,6 +229,12 @@ internal sealed partial class BlockRequestQueue
             throw new IOException($"io_uring_enter failed: {Marshal.GetPInvokeErrorMessage(errno)}", errno);
         while (uring.TryTake(out IoUringCqe completion))
             Complete(inFlight, completion);
+        PublishCompleted();
+    }
+
+    // One publish and one interrupt decision for every used element added since the last.
+    private void PublishCompleted()
+    {
         if (_completed != 0 && !Discarding)
         {
             Vring ring = _queue.Ring;
@@ -230,11 +280,17 @@ internal sealed partial class BlockRequestQueue
         }
         if (!inFlight.IsInFlight(completion.UserData))
             return; // not ours: nothing else submits to this ring
-        int slot = (int)completion.UserData;
+        CompleteSlot(inFlight, (int)completion.UserData, completion.Res);
+    }
+
+    // The request in the slot finished with result (bytes transferred or a negative errno, as io_uring says):
+    // its status goes to the guest, its used element is added.
+    private void CompleteSlot(BlockInFlight inFlight, int slot, int result)
+    {
         BlockInFlight.Slot request = inFlight[slot];
         byte status = request.Type == VirtioBlockRequestType.Flush
-            ? Flushed(completion.Res)
-            : Transferred(inFlight, slot, request, completion.Res);
+            ? Flushed(result)
+            : Transferred(inFlight, slot, request, result);
         inFlight.Release(slot);
         if (Discarding)
             return; // the device is being reset: the guest's rings are no longer ours to write

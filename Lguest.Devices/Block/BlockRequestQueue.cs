@@ -11,7 +11,8 @@ namespace Lguest.Devices;
 /// <summary>
 /// Serves one block request queue (virtio 1.2 §5.2.6): pops every available request and does its I/O
 /// straight between the image and guest memory, either on the queue's io_uring (many requests in
-/// flight, completions published in batches: BlockRequestQueue.Async.cs) or with blocking
+/// flight, completions published in batches: BlockRequestQueue.InFlight.cs), on a pool of I/O threads
+/// (the same, with blocking calls on those threads: BlockRequestQueue.Threads.cs) or with blocking
 /// preadv/pwritev (one at a time: <see cref="ServeAvailable"/>), adds each to the used ring, publishes
 /// once per batch and decides once whether to interrupt. After the first batch nothing on either path
 /// allocates: the chain, the scatter-gather scratch array and the in-flight slots are reused.
@@ -60,6 +61,8 @@ internal sealed partial class BlockRequestQueue : IDisposable
         _settings = settings ?? BlockQueueSettings.Plain;
         if (_settings.Engine == VirtioBlockIoEngine.IoUring)
             OpenRing();
+        else if (_settings.Engine == VirtioBlockIoEngine.Threads)
+            OpenThreads();
     }
 
     /// <summary>Whether IN, OUT and FLUSH go through io_uring (false: blocking calls on the worker).</summary>
@@ -90,10 +93,15 @@ internal sealed partial class BlockRequestQueue : IDisposable
     /// </param>
     public void Run(Hypervisor.EventNotifier stop, Func<bool>? pausing = null)
     {
+        _pausing = pausing;
         if (_ring is not null)
         {
-            _pausing = pausing;
             RunInFlight(stop);
+            return;
+        }
+        if (_pool is not null)
+        {
+            RunThreads(stop);
             return;
         }
         Vring ring = _queue.Ring;
@@ -158,7 +166,10 @@ internal sealed partial class BlockRequestQueue : IDisposable
                     return Finish(chain, VirtioBlockStatus.IoError, 1);
                 int count = DescriptorChain.Slice(chain.Writable, 0, dataIn, _scatter);
                 uint usedOnSuccess = (uint)Math.Min(dataIn + 1, uint.MaxValue);
-                if (inFlight && TrySubmitTransfer(chain, type, sector, dataIn, count, usedOnSuccess))
+                Started started = inFlight ? TryStartTransfer(chain, type, sector, dataIn, count, usedOnSuccess) : Started.No;
+                if (started == Started.Done)
+                    return Finish(chain, VirtioBlockStatus.Ok, usedOnSuccess);
+                if (started == Started.InFlight)
                 {
                     submitted = true;
                     return 0;
@@ -173,7 +184,10 @@ internal sealed partial class BlockRequestQueue : IDisposable
                 if (!CheckRange(type, sector, dataOut))
                     return Finish(chain, VirtioBlockStatus.IoError, 1);
                 int count = DescriptorChain.Slice(chain.Readable, HeaderSize, dataOut, _scatter);
-                if (inFlight && TrySubmitTransfer(chain, type, sector, dataOut, count, 1))
+                Started started = inFlight ? TryStartTransfer(chain, type, sector, dataOut, count, 1) : Started.No;
+                if (started == Started.Done)
+                    return Finish(chain, VirtioBlockStatus.Ok, 1);
+                if (started == Started.InFlight)
                 {
                     submitted = true;
                     return 0;

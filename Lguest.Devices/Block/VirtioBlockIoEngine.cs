@@ -11,6 +11,14 @@ public enum VirtioBlockIoEngine
     /// </summary>
     IoUring,
 
+    /// <summary>
+    /// A pool of I/O threads per queue, as QEMU's <c>aio=threads</c>: each queue keeps up to
+    /// <see cref="VirtioBlockOptions.MaxInFlight"/> requests in flight, each on a thread of its own (at most 32
+    /// threads, started as needed) doing blocking preadv/pwritev/fdatasync, and publishes their completions in
+    /// batches. Works wherever the system calls do.
+    /// </summary>
+    Threads,
+
     /// <summary>One request at a time per queue, with blocking preadv/pwritev/fdatasync on the queue's worker thread.</summary>
     Sync,
 }

@@ -27,6 +27,7 @@ internal static unsafe partial class IoUringLibc
     public const long OffSqes = 0x10000000;     // IORING_OFF_SQES
 
     public const uint PollIn = 1;       // POLLIN
+    public const int RwfNoWait = 0x8;   // RWF_NOWAIT, <linux/fs.h>: fail with EAGAIN rather than wait for the disk
 
     public const int ProtRead = 1;          // PROT_READ, <sys/mman.h>
     public const int ProtWrite = 2;         // PROT_WRITE
@@ -55,6 +56,9 @@ internal static unsafe partial class IoUringLibc
 
     [LibraryImport("libc", EntryPoint = "pwritev", SetLastError = true)]
     public static partial nint Pwritev(int fd, IoVec* iov, int count, long offset);
+
+    [LibraryImport("libc", EntryPoint = "preadv2", SetLastError = true)]
+    public static partial nint Preadv2(int fd, IoVec* iov, int count, long offset, int flags);
 
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     public static partial int Close(int fd);

@@ -192,12 +192,13 @@ public class RunArgumentsTests
     }
 
     [Test]
-    public void The_disks_io_engine_is_io_uring_unless_io_engine_says_sync_and_anything_else_is_refused()
+    public void The_disks_io_engine_is_io_uring_unless_io_engine_says_threads_or_sync_and_anything_else_is_refused()
     {
         Assert.That(Parse("64", "k").BlockIo, Is.EqualTo(VirtioBlockIoEngine.IoUring));
         Assert.That(Parse("--io-engine=sync", "64", "k").BlockIo, Is.EqualTo(VirtioBlockIoEngine.Sync));
+        Assert.That(Parse("--io-engine=threads", "64", "k").BlockIo, Is.EqualTo(VirtioBlockIoEngine.Threads));
         Assert.That(Parse("--io-engine", "io_uring", "64", "k").BlockIo, Is.EqualTo(VirtioBlockIoEngine.IoUring));
-        Assert.That(Refuse("--io-engine=aio", "64", "k"), Is.EqualTo("--io-engine 'aio' is not io_uring or sync"));
+        Assert.That(Refuse("--io-engine=aio", "64", "k"), Is.EqualTo("--io-engine 'aio' is not io_uring, threads or sync"));
     }
 
     [Test]

@@ -8,9 +8,18 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Lguest.Tests.Devices.Block;
 
-/// <summary>The io_uring engine: many requests in flight per queue, completions in batches, FLUSH after them, several queues.</summary>
+/// <summary>
+/// The io_uring and thread-pool engines: many requests in flight per queue, completions in batches, FLUSH after
+/// them, several queues, resets with requests in flight.
+/// </summary>
 public class VirtioBlockInFlightTests
 {
+    private static void Require(VirtioBlockIoEngine engine)
+    {
+        if (engine == VirtioBlockIoEngine.IoUring)
+            RequireIoUring();
+    }
+
     private static void RequireIoUring()
     {
         using IoUring? ring = IoUring.TryCreate(4, out int errno);
@@ -32,10 +41,11 @@ public class VirtioBlockInFlightTests
     }
 
     [TestCase(VirtioBlockIoEngine.IoUring)]
+    [TestCase(VirtioBlockIoEngine.Threads)]
     [TestCase(VirtioBlockIoEngine.Sync)]
     public void Sixty_requests_published_at_once_all_complete_with_the_right_data(VirtioBlockIoEngine engine)
     {
-        RequireIoUring();
+        Require(engine);
         // 16 slots for 60 requests: the worker must wait for completions to free slots and go on.
         using var bed = new BlockTestBed(queueSize: 256, imageBytes: 4 << 20, configure: o => { o.IoEngine = engine; o.MaxInFlight = 16; });
         var reads = new List<(DriverBuffer Data, DriverBuffer Status, ulong Sector)>();
@@ -73,11 +83,12 @@ public class VirtioBlockInFlightTests
         });
     }
 
-    [Test]
-    public void Completions_are_published_in_batches_with_fewer_interrupts_than_requests()
+    [TestCase(VirtioBlockIoEngine.IoUring)]
+    [TestCase(VirtioBlockIoEngine.Threads)]
+    public void Completions_are_published_in_batches_with_fewer_interrupts_than_requests(VirtioBlockIoEngine engine)
     {
-        RequireIoUring();
-        using var bed = new BlockTestBed(queueSize: 256, features: VirtioFeatures.Version1, configure: o => o.MaxPollTime = TimeSpan.Zero);
+        Require(engine);
+        using var bed = new BlockTestBed(queueSize: 256, features: VirtioFeatures.Version1, configure: o => { o.MaxPollTime = TimeSpan.Zero; o.IoEngine = engine; });
         for (int i = 0; i < 64; i++)
             bed.Driver.Add(bed.Header(VirtioBlockRequestType.In, (ulong)i * 8), bed.Driver.Writable(4096), bed.Status());
         bed.Driver.Kick();
@@ -85,11 +96,12 @@ public class VirtioBlockInFlightTests
         Assert.That(bed.Transport.Signals(0), Is.InRange(1, 32), "64 requests, each batch of completions one interrupt");
     }
 
-    [Test]
-    public void A_flush_published_with_writes_completes_and_the_data_is_in_the_file()
+    [TestCase(VirtioBlockIoEngine.IoUring)]
+    [TestCase(VirtioBlockIoEngine.Threads)]
+    public void A_flush_published_with_writes_completes_and_the_data_is_in_the_file(VirtioBlockIoEngine engine)
     {
-        RequireIoUring();
-        using var bed = new BlockTestBed(queueSize: 128);
+        Require(engine);
+        using var bed = new BlockTestBed(queueSize: 128, configure: o => o.IoEngine = engine);
         var payload = new byte[64 * 1024];
         new Random(3).NextBytes(payload);
         var statuses = new List<DriverBuffer>();
@@ -135,11 +147,12 @@ public class VirtioBlockInFlightTests
         Assert.That((bed.StatusOf(status0), bed.StatusOf(status1)), Is.EqualTo((VirtioBlockStatus.Ok, VirtioBlockStatus.Ok)));
     }
 
-    [Test]
-    public void A_reset_with_requests_in_flight_waits_for_them_and_the_device_works_after_reactivation()
+    [TestCase(VirtioBlockIoEngine.IoUring)]
+    [TestCase(VirtioBlockIoEngine.Threads)]
+    public void A_reset_with_requests_in_flight_waits_for_them(VirtioBlockIoEngine engine)
     {
-        RequireIoUring();
-        using var bed = new BlockTestBed(queueSize: 128, imageBytes: 16 << 20);
+        Require(engine);
+        using var bed = new BlockTestBed(queueSize: 128, imageBytes: 16 << 20, configure: o => o.IoEngine = engine);
         for (int i = 0; i < 32; i++)
             bed.Driver.Add(bed.Header(VirtioBlockRequestType.Out, (ulong)i * 512), bed.Driver.Readable(new byte[256 * 1024]), bed.Status());
         bed.Driver.Kick();
@@ -148,10 +161,11 @@ public class VirtioBlockInFlightTests
     }
 
     [TestCase(VirtioBlockIoEngine.IoUring)]
+    [TestCase(VirtioBlockIoEngine.Threads)]
     [TestCase(VirtioBlockIoEngine.Sync)]
     public void A_pause_right_after_a_burst_completes_every_request_the_worker_took_and_resume_serves_the_rest(VirtioBlockIoEngine engine)
     {
-        RequireIoUring();
+        Require(engine);
         using var bed = new BlockTestBed(queueSize: 256, imageBytes: 4 << 20, configure: o => { o.IoEngine = engine; o.MaxInFlight = 16; });
         var statuses = new List<DriverBuffer>();
         for (int i = 0; i < 40; i++)
@@ -171,5 +185,31 @@ public class VirtioBlockInFlightTests
         bed.Driver.Kick();
         bed.Driver.WaitForUsed(bed.Transport, 40);
         Assert.That(statuses.All(s => bed.StatusOf(s) == VirtioBlockStatus.Ok), Is.True);
+    }
+
+    [Test]
+    public void The_thread_pool_starts_threads_only_as_requests_in_flight_need_them()
+    {
+        int performed = 0;
+        using var pool = new BlockIoThreads("block0 vq 0", slot =>
+        {
+            Interlocked.Add(ref performed, slot);
+            return -slot;
+        }, maxThreads: 3);
+        pool.Post(1);
+        Assert.That(pool.ThreadCount, Is.EqualTo(1));
+        pool.Post(2);
+        pool.Post(3);
+        pool.Post(4); // a fourth in flight: no fourth thread
+        Assert.That(pool.ThreadCount, Is.EqualTo(3));
+        var results = new List<(int, int)>();
+        while (results.Count < 4)
+        {
+            Assert.That(pool.Completed.Wait(timeoutMilliseconds: 30_000), Is.True, "a completion within 30 s");
+            while (pool.TryTake(out int slot, out int result))
+                results.Add((slot, result));
+        }
+        Assert.That(results.OrderBy(r => r.Item1), Is.EqualTo(new[] { (1, -1), (2, -2), (3, -3), (4, -4) }));
+        Assert.That(performed, Is.EqualTo(10));
     }
 }
