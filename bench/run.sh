@@ -4,8 +4,10 @@
 # bench/bed/bed-bench.sh is there) real Linux in the nested bed. Writes bench/results.md,
 # bench/results.json and bench/ratios.png (a rerun overwrites them).
 #
-#   bench/run.sh [--runs N] [--sections direct,devices,bed,debian] [--no-bed] [--bed-args 'ARGS']
+#   bench/run.sh [--runs N] [--sections direct,devices,bed,debian] [--no-bed] [--bed-args 'ARGS'] [--cases WORDS,...]
 #
+# --cases keeps only the device cases whose short name (the chart's label, e.g. 'block read 4K rand QD1')
+# contains one of the comma-separated words; the devices section then holds only those.
 # --bed-args passes its words to bench/bed/bed-bench.sh as they are (e.g. --bed-args '--rounds 10').
 # The debian section is bed-bench.sh --parts debian: the Debian 12 guest (built with
 # Lguest.Tests/Guests/debian-image.sh when missing) with fio and its boot, lguest beside QEMU -M pc with
@@ -23,7 +25,7 @@ say() { printf 'bench/run.sh: %s\n' "$*" >&2; }
 args=()
 while (($#)); do
 	case $1 in
-	--runs | --sections | --bed-args)
+	--runs | --sections | --bed-args | --cases)
 		(($# >= 2)) || { say "$1 needs a value"; exit 2; }
 		args+=("$1" "$2")
 		shift 2
@@ -33,7 +35,7 @@ while (($#)); do
 		shift
 		;;
 	*)
-		say "unknown argument '$1' (usage: bench/run.sh [--runs N] [--sections direct,devices,bed,debian] [--no-bed] [--bed-args 'ARGS'])"
+		say "unknown argument '$1' (usage: bench/run.sh [--runs N] [--sections direct,devices,bed,debian] [--no-bed] [--bed-args 'ARGS'] [--cases WORDS,...])"
 		exit 2
 		;;
 	esac

@@ -17,6 +17,11 @@ internal static class DeviceBench
     public const string Host = "host";
     public const string HostIoUring = "host-io_uring";
     public const string DeviceSync = "lguest-device-sync";
+    public const string DeviceThreads = "lguest-device-threads";
+    public const string DeviceHaltPoll = "lguest-device-haltpoll";
+
+    /// <summary>The driver's spin before it sleeps in the <see cref="DeviceHaltPoll"/> column: KVM's default halt_poll_ns.</summary>
+    private static readonly TimeSpan HaltPoll = TimeSpan.FromMicroseconds(200);
 
     /// <summary>Target length of one measurement; the invocation count is fixed from it once, in the warm-up.</summary>
     private static readonly TimeSpan MeasurementTarget = TimeSpan.FromMilliseconds(300);
@@ -24,7 +29,15 @@ internal static class DeviceBench
     /// <summary>Warm-up per case: long enough for tiered compilation to reach its optimized code.</summary>
     private static readonly TimeSpan WarmUp = TimeSpan.FromMilliseconds(700);
 
-    public static List<Figure> Run(int rounds, Action<string> log)
+    /// <summary>The section of the counts per request (system calls and context switches of every thread of the process).</summary>
+    public const string CountsSection = "Host-side devices: system calls and context switches per request";
+
+    /// <summary>
+    /// Runs the cases whose short name contains one of <paramref name="only"/> (every case when empty), in
+    /// <paramref name="rounds"/> interleaved rounds; with perf events available, also counts each side's system calls
+    /// and context switches per request.
+    /// </summary>
+    public static List<Figure> Run(int rounds, Action<string> log, IReadOnlyCollection<string>? only = null)
     {
         var cases = new List<Case>();
         var disposables = new List<Action>();
@@ -43,20 +56,36 @@ internal static class DeviceBench
                     var sync = new BlockBenchmarks { RequestBytes = bytes, RandomOffsets = random, QueueDepth = depth, IoEngine = Devices.VirtioBlockIoEngine.Sync };
                     sync.Setup();
                     disposables.Add(sync.Cleanup);
+                    // The thread-pool engine (QEMU's aio=threads), on an image of its own too.
+                    var threads = new BlockBenchmarks { RequestBytes = bytes, RandomOffsets = random, QueueDepth = depth, IoEngine = Devices.VirtioBlockIoEngine.Threads };
+                    threads.Setup();
+                    disposables.Add(threads.Cleanup);
+                    // At queue depth 1 each request pays two thread sleeps (the driver's and the worker's); this column
+                    // lets the driver spin first, as KVM polls a halted vCPU, to show what those sleeps cost.
+                    BlockBenchmarks? polled = null;
+                    if (depth == 1)
+                    {
+                        polled = new BlockBenchmarks { RequestBytes = bytes, RandomOffsets = random, QueueDepth = depth, DriverPollTime = HaltPoll };
+                        polled.Setup();
+                        disposables.Add(polled.Cleanup);
+                    }
                     bool small = bytes == 4096;
                     string what = small ? "4 KiB random" : "1 MiB sequential";
                     string unit = small ? "req/s" : "GB/s";
                     double scale = small ? 1 : bytes / 1e9;
-                    foreach ((string verb, string call, Action device, Action host, Action uring, Action blocking) in new (string, string, Action, Action, Action, Action)[]
+                    foreach ((string verb, string call, Action device, Action host, Action uring, Action blocking, Action pool) in new (string, string, Action, Action, Action, Action, Action)[]
                     {
-                        ("read", "preadv", block.DeviceRead, block.HostPreadv, block.HostIoUringRead, sync.DeviceRead),
-                        ("write", "pwritev", block.DeviceWrite, block.HostPwritev, block.HostIoUringWrite, sync.DeviceWrite),
+                        ("read", "preadv", block.DeviceRead, block.HostPreadv, block.HostIoUringRead, sync.DeviceRead, threads.DeviceRead),
+                        ("write", "pwritev", block.DeviceWrite, block.HostPwritev, block.HostIoUringWrite, sync.DeviceWrite, threads.DeviceWrite),
                     })
                     {
                         var sides = new List<(string, Action)> { (Device, device), (Host, host) };
                         if (block.HasHostIoUring)
                             sides.Add((HostIoUring, uring));
                         sides.Add((DeviceSync, blocking));
+                        sides.Add((DeviceThreads, pool));
+                        if (polled is not null)
+                            sides.Add((DeviceHaltPoll, verb == "read" ? polled.DeviceRead : polled.DeviceWrite));
                         cases.Add(new Case($"block {verb} {what}, QD {depth}: virtio-blk requests vs {call} (and io_uring) on the same file",
                             $"block {verb} {(small ? "4K rand" : "1M seq")} QD{depth}", unit, BlockBenchmarks.Depth, scale, sides, 0.9));
                     }
@@ -81,8 +110,14 @@ internal static class DeviceBench
                     [(Device, device.DeviceReceive), (Host, tap.TapRead)], 0.7));
             }
 
+            if (only is { Count: > 0 })
+                cases.RemoveAll(c => !only.Any(o => c.Figure.ChartName.Contains(o, StringComparison.OrdinalIgnoreCase)));
+            using ThreadCounters? counters = ThreadCounters.TryOpen(out string? problem);
+            if (counters is null)
+                log($"devices: no counts per request ({problem})");
             foreach (Case c in cases)
             {
+                c.Counters = counters;
                 c.Calibrate();
                 log($"devices: {c.Name}: {c.Invocations} invocations of {c.Depth} per measurement");
             }
@@ -94,7 +129,7 @@ internal static class DeviceBench
                     // Alternate which side goes first, so none always runs on a cache another warmed.
                     IEnumerable<(string Column, Action Act)> order = round % 2 == 1 ? c.Sides : Enumerable.Reverse(c.Sides);
                     foreach ((string column, Action act) in order.ToList())
-                        c.Figure.Add(column, c.Measure(act));
+                        c.Figure.Add(column, c.Measure(column, act));
                     log($"round {round} {c.Name}: " + string.Join(' ', c.Sides.Select(side => $"{side.Column} {c.Figure.Values[side.Column][^1]:G4}")) + $" {c.Figure.Unit}");
                 }
             }
@@ -104,7 +139,7 @@ internal static class DeviceBench
             foreach (Action dispose in Enumerable.Reverse(disposables))
                 dispose();
         }
-        return [.. cases.Select(c => c.Figure)];
+        return [.. cases.Select(c => c.Figure), .. cases.SelectMany(c => c.CountFigures).Where(f => f.Values.Count != 0)];
     }
 
     /// <summary>One measured case: the device's invocation and the host's (one or two ways), each doing <see cref="Depth"/> operations.</summary>
@@ -119,6 +154,16 @@ internal static class DeviceBench
 
         public int Invocations { get; private set; }
 
+        /// <summary>Counters of the process's threads, read around each measurement; null: no counts.</summary>
+        public ThreadCounters? Counters { get; set; }
+
+        /// <summary>System calls and context switches per request, by side (no goal: the counts explain the rates).</summary>
+        public Figure[] CountFigures { get; } =
+        [
+            new() { Section = CountsSection, Name = $"{name}: system calls per request, all threads", Short = $"{shortName} syscalls", Unit = "calls" },
+            new() { Section = CountsSection, Name = $"{name}: context switches per request, all threads", Short = $"{shortName} switches", Unit = "switches" },
+        ];
+
         public Figure Figure { get; } = new()
         {
             Section = Section,
@@ -126,8 +171,11 @@ internal static class DeviceBench
             Short = shortName,
             Unit = unit,
             LowerIsBetter = false,
-            // The device over each host side; the sync engine (a second device column) over the host's calls.
-            Ratios = [.. sides.Skip(1).Where(side => side.Column != DeviceSync).Select(side => (Device, side.Column)),
+            // The device over each host side; the other engines (more device columns) over the host's calls, and the
+            // thread pool over the io_uring engine (which to make the default).
+            Ratios = [.. sides.Skip(1).Where(side => side.Column is not (DeviceSync or DeviceThreads)).Select(side => (Device, side.Column)),
+                .. sides.Any(side => side.Column == DeviceThreads) ? new[] { (DeviceThreads, Host), (DeviceThreads, Device) } : [],
+                .. sides.Any(side => side.Column == DeviceHaltPoll) ? new[] { (DeviceHaltPoll, Host) } : [],
                 .. sides.Any(side => side.Column == DeviceSync) ? new[] { (DeviceSync, Host) } : []],
             Goal = new Goal(GoalKind.RatioAtLeast, goal, Device, $"device throughput at least {goal:0.0#} of the host's own"),
         };
@@ -150,13 +198,24 @@ internal static class DeviceBench
             Invocations = Math.Max(1, (int)(fastest * MeasurementTarget.TotalSeconds));
         }
 
-        /// <summary>The rate of <see cref="Invocations"/> invocations of <paramref name="side"/>, in the figure's unit.</summary>
-        public double Measure(Action side)
+        /// <summary>
+        /// The rate of <see cref="Invocations"/> invocations of <paramref name="side"/>, in the figure's unit; its
+        /// counts per request go to <see cref="CountFigures"/> under <paramref name="column"/>.
+        /// </summary>
+        public double Measure(string column, Action side)
         {
+            ThreadCounters.Sample before = Counters?.Read() ?? default;
             long start = Stopwatch.GetTimestamp();
             for (int i = 0; i < Invocations; i++)
                 side();
             double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            if (Counters is not null)
+            {
+                ThreadCounters.Sample used = Counters.Read() - before;
+                double requests = (double)Invocations * Depth;
+                CountFigures[0].Add(column, used.SystemCalls / requests);
+                CountFigures[1].Add(column, used.ContextSwitches / requests);
+            }
             return (double)Invocations * Depth / seconds * scale;
         }
     }

@@ -9,7 +9,7 @@ namespace Lguest.Compare;
 internal static class Program
 {
     private const string Usage =
-        "usage: Lguest.Compare --root DIR --probe probe.elf --aot LGUEST --jit Lguest.Cli.dll [--runs N] [--sections direct,devices,bed,debian] [--no-bed] [--bed-args 'ARGS'] [--command TEXT]";
+        "usage: Lguest.Compare --root DIR --probe probe.elf --aot LGUEST --jit Lguest.Cli.dll [--runs N] [--sections direct,devices,bed,debian] [--no-bed] [--bed-args 'ARGS'] [--cases WORDS,...] [--command TEXT]";
 
     private static int Main(string[] args)
     {
@@ -61,8 +61,9 @@ internal static class Program
         {
             string load = MachineInfo.LoadAverage();
             Log($"devices: {options.Runs} rounds, device and host in turn; load {load}");
-            List<Figure> figures = DeviceBench.Run(options.Runs, Log);
-            results.Replace("devices", [new SectionResult(DeviceBench.Section, Conditions(load, options.Runs), figures)]);
+            List<Figure> figures = DeviceBench.Run(options.Runs, Log, options.Cases);
+            string conditions = Conditions(load, options.Runs) + (options.Cases.Count > 0 ? $"; only the cases named {string.Join(", ", options.Cases)}" : "");
+            results.Replace("devices", [.. figures.GroupBy(f => f.Section).Select(g => new SectionResult(g.Key, conditions, [.. g]))]);
         }
 
         // bed: bed-bench.sh's boot and I/O parts (or what --bed-args asks); debian: its Debian part (issue 20:
@@ -104,7 +105,7 @@ internal static class Program
 
     /// <summary>The command line.</summary>
     internal sealed record Options(string Root, string Probe, string Aot, string Jit, int Runs, HashSet<string> Sections, string Command,
-        IReadOnlyList<string> BedArguments)
+        IReadOnlyList<string> BedArguments, IReadOnlyList<string> Cases)
     {
         public static readonly string[] AllSections = ["direct", "devices", "bed", "debian"];
 
@@ -156,7 +157,8 @@ internal static class Program
             }
             return new Options(Path.GetFullPath(map["root"]), Path.GetFullPath(map["probe"]), Path.GetFullPath(map["aot"]), Path.GetFullPath(map["jit"]),
                 runs, sections, map.GetValueOrDefault("command", "bench/run.sh"),
-                map.GetValueOrDefault("bed-args", "").Split(' ', StringSplitOptions.RemoveEmptyEntries));
+                map.GetValueOrDefault("bed-args", "").Split(' ', StringSplitOptions.RemoveEmptyEntries),
+                map.GetValueOrDefault("cases", "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         }
     }
 }

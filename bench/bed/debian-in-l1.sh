@@ -7,7 +7,8 @@
 # stdout: BENCH<TAB>Debian guest in the nested bed<TAB>figure<TAB>unit<TAB>column<TAB>round<TAB>value
 #   launch to multi-user.target (GUEST-DEBIAN-READY)   s
 #   fio <job>                                           req/s (4 KiB) or MB/s (1 MiB)
-# columns: lguest-aot (artifacts/lguest/lguest, io_uring), lguest-aot-sync (the same, --io-engine=sync),
+# columns: lguest-aot (artifacts/lguest/lguest, io_uring), lguest-aot-threads (the same, --io-engine=threads:
+#   its thread pool, as QEMU's aio=threads), lguest-aot-sync (the same, --io-engine=sync),
 #   qemu-pc-threads (-drive aio=threads), qemu-pc-uring (-drive aio=io_uring); both QEMUs virtio-blk-pci with
 #   MSI-X, cache=writeback (QEMU's default), qboot.
 set -uo pipefail
@@ -15,7 +16,7 @@ set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 rounds=3
-columns=lguest-aot,qemu-pc-threads,qemu-pc-uring
+columns=lguest-aot,lguest-aot-threads,qemu-pc-threads,qemu-pc-uring
 fio_seconds=4
 fio_mb=256
 memory=512
@@ -54,9 +55,10 @@ vmm_command() { # vmm_command COLUMN: sets cmd=(...)
     local qemu=(qemu-system-x86_64 -M pc ${qboot:+-bios "$qboot"} -accel kvm -cpu host -smp 1 -m "$memory" -display none
         -serial stdio -monitor none -no-reboot -nic none -kernel "$LGUEST_DEBIAN_VMLINUZ" -initrd "$LGUEST_DEBIAN_INITRD" -append "$append")
     case "$1" in
-        lguest-aot | lguest-aot-sync)
+        lguest-aot | lguest-aot-sync | lguest-aot-threads)
             cmd=("$aot" --no-reboot --block="$disk" --block="$scratch" "$memory" "$LGUEST_DEBIAN_VMLINUZ" --initrd="$LGUEST_DEBIAN_INITRD")
             [[ "$1" == lguest-aot-sync ]] && cmd+=(--io-engine=sync)
+            [[ "$1" == lguest-aot-threads ]] && cmd+=(--io-engine=threads)
             cmd+=($append) ;;
         qemu-pc-threads | qemu-pc-uring)
             local aio=threads
