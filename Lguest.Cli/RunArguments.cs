@@ -21,7 +21,8 @@ internal sealed record RunArguments
         Usage: lguest [--verbose|-v] [--tunnet=(<ipaddr>:<macaddr>|bridge:<bridgename>:<macaddr>)]...
                       [--block=[ro:]<filename>]... [--share=<dir>:<tag>[:ro]]... [--rng] [--vsock=<path>[:<cid>]]
                       [--initrd=<filename>] [--username=<user>] [--chroot=<dir>] [--net-offloads=on|off] [--poll-us=N] [--io-engine=io_uring|threads|sync] [--strict] [--backend=auto|kvm|lguest] [--cpus=N] [--no-reboot]
-                      <mem-in-mb> vmlinux [args...]
+                      [--snapshot-to=<dir>] <mem-in-mb> vmlinux [args...]
+               lguest --restore=<dir> [same devices as the snapshot's run, in the same order] [--snapshot-to=<dir>]
         Boots a Linux kernel (bzImage or ELF vmlinux) with <mem-in-mb> megabytes of RAM and its console on this
         terminal: a virtio console (device 1), and on KVM also COM1, which gets the keys unless the kernel's
         console (its last console=) is hvc0. Three Ctrl-C within a second, or Ctrl-A x, stop the launcher.
@@ -57,6 +58,11 @@ internal sealed record RunArguments
                                  the hypervisor (auto: /dev/lguest when it opens, else KVM)
           --cpus=N               give the guest N vCPUs (KVM; default 1)
           --no-reboot            exit when the guest reboots instead of booting it again
+          --snapshot-to=DIR      on SIGUSR1, pause the guest, write a snapshot of it into DIR, and resume
+          --restore=DIR          restore the snapshot in DIR instead of booting a kernel: its RAM and vCPUs
+                                 come from the snapshot; give its devices again, in the same order (new
+                                 disk copies, taps or sockets may stand in for the old); a bad snapshot is
+                                 one line and exit 3
           --help, -h             show this help
         Devices are created in the order given, after the console. Options take --opt=value or --opt value,
         may be shortened while unambiguous, and may follow KERNEL; other arguments after KERNEL, and all
@@ -70,6 +76,7 @@ internal sealed record RunArguments
     [
         ("verbose", false), ("tunnet", true), ("block", true), ("share", true), ("rng", false), ("vsock", true), ("initrd", true), ("username", true),
         ("chroot", true), ("net-offloads", true), ("poll-us", true), ("io-engine", true), ("strict", false), ("backend", true), ("cpus", true), ("no-reboot", false), ("help", false),
+        ("restore", true), ("snapshot-to", true),
     ];
 
     /// <summary>The <c>--block</c> value prefix that attaches the image read-only.</summary>
@@ -95,6 +102,12 @@ internal sealed record RunArguments
     public string? Username { get; init; }
 
     public string? Chroot { get; init; }
+
+    /// <summary>The snapshot directory to restore (<c>--restore</c>) instead of booting a kernel.</summary>
+    public string? Restore { get; init; }
+
+    /// <summary>Where SIGUSR1 writes a snapshot of the running guest (<c>--snapshot-to</c>).</summary>
+    public string? SnapshotTo { get; init; }
 
     /// <summary>The device options, in the order they were given.</summary>
     public IReadOnlyList<DeviceOption> Devices { get; init; } = [];
@@ -237,6 +250,16 @@ internal sealed record RunArguments
             if (!TryApply(ref parsed, devices, name, value, out error))
                 return false;
         }
+        if (parsed.Restore is not null)
+        {
+            if (positional.Count > 0 || kernelArguments.Count > 0)
+            {
+                error = "--restore takes no <mem-in-mb>, vmlinux or kernel arguments: the snapshot holds the guest";
+                return false;
+            }
+            parsed = parsed with { Devices = devices };
+            return true;
+        }
         if (positional.Count < 2)
         {
             error = positional.Count == 0 ? "missing <mem-in-mb> and vmlinux" : "missing vmlinux";
@@ -318,6 +341,8 @@ internal sealed record RunArguments
             "initrd" => parsed.Initrd,
             "username" => parsed.Username,
             "chroot" => parsed.Chroot,
+            "restore" => parsed.Restore,
+            "snapshot-to" => parsed.SnapshotTo,
             _ => null,
         };
         if (earlier is not null)
@@ -429,6 +454,14 @@ internal sealed record RunArguments
                     return false;
                 }
                 parsed = parsed with { Chroot = value };
+                return true;
+            case "restore" or "snapshot-to":
+                if (value.Length == 0)
+                {
+                    error = $"--{name} needs a directory";
+                    return false;
+                }
+                parsed = name == "restore" ? parsed with { Restore = value } : parsed with { SnapshotTo = value };
                 return true;
             case "cpus":
                 if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int cpus) || cpus < 1 || cpus > Machine.LauncherOptions.MaxCpus)

@@ -22,6 +22,14 @@ internal static class RunCommand
     public static ExitCode Execute(RunArguments arguments, RunEnvironment environment, HypervisorBackend? given = null)
     {
         TextWriter error = environment.Error;
+        if (arguments.Restore is not null)
+        {
+            // The snapshot says the guest's RAM and vCPUs (and the disks' queues follow the vCPUs); read and checked
+            // now, so a bad one is one line before anything is built.
+            if (!SnapshotSignal.TryReadMachine(arguments.Restore, out MachineSnapshot? snapshot, out string? snapshotError))
+                return Fail(error, snapshotError, ExitCode.BadInput);
+            arguments = arguments with { Cpus = snapshot.CpuCount, Memory = (snapshot.MemoryBytes >> 20).ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        }
         if (!TryCheckMemory(arguments.Memory, out ulong memoryBytes, out string? memoryError))
             return Fail(error, memoryError, ExitCode.BadInput);
         // The library's choice (auto: /dev/lguest if it opens, else KVM), made now to know the machine; the backend
@@ -34,7 +42,7 @@ internal static class RunCommand
         RunArguments? withConsole = KernelConsoleDefault.TryAdd(arguments, profile.HasSerialConsole);
         arguments = withConsole ?? arguments;
         // A directory exists: the loader says what is wrong with it ("is a directory").
-        if (!File.Exists(arguments.Kernel) && !Directory.Exists(arguments.Kernel))
+        if (arguments.Restore is null && !File.Exists(arguments.Kernel) && !Directory.Exists(arguments.Kernel))
             return Fail(error, $"kernel '{arguments.Kernel}' not found", ExitCode.BadInput);
         if (arguments.Initrd is not null && !File.Exists(arguments.Initrd) && !Directory.Exists(arguments.Initrd))
             return Fail(error, $"initrd '{arguments.Initrd}' not found", ExitCode.BadInput);
@@ -66,7 +74,8 @@ internal static class RunCommand
         var services = new ServiceCollection();
         AddLogging(services, arguments.Verbose ? LogLevel.Information : LogLevel.Warning);
         services.AddHypervisor(backend);
-        services.AddKernel(arguments.Kernel, arguments.Initrd, arguments.CommandLine);
+        if (arguments.Restore is null)
+            services.AddKernel(arguments.Kernel, arguments.Initrd, arguments.CommandLine);
         // The console is device 1, as in the seed. The keyboard goes to the machine's serial console when it has
         // one (COM1 on the PC, for console=ttyS0), unless the kernel's console is this one (console=hvc0, the
         // seed's usage), and else to this one: wherever the guest's shell reads.
@@ -84,6 +93,7 @@ internal static class RunCommand
             o.CpuCount = arguments.Cpus;
             o.NoReboot = arguments.NoReboot;
             o.StrictDrivers = arguments.Strict;
+            o.RestoreFrom = arguments.Restore;
             o.ConsoleInput = keysToUart ? input : null;
             o.ConsoleOutput = profile.HasSerialConsole ? environment.Output : null;
             if (arguments.Chroot is not null || user is not null)
@@ -98,6 +108,7 @@ internal static class RunCommand
                 if (withConsole is not null)
                     provider.GetRequiredService<ILoggerFactory>().CreateLogger("Lguest.Cli").AddedKernelConsole(KernelConsoleDefault.SerialConsole);
                 Launcher launcher = provider.GetRequiredService<Launcher>();
+                using PosixSignalRegistration? snapshotSignal = arguments.SnapshotTo is { } to ? SnapshotSignal.Register(launcher, to, error) : null;
                 exit = launcher.Run(stop.Token);
             }
             terminal?.Dispose();
@@ -116,7 +127,8 @@ internal static class RunCommand
             terminal?.Dispose();
             return Fail(error, e.Message, e.IsHostUnavailable ? ExitCode.HostUnavailable : ExitCode.BadInput);
         }
-        catch (Exception e) when (e is KernelImageException or GuestMemoryException or DiskImageException or SharedDirectoryException or VsockException)
+        catch (Exception e) when (e is KernelImageException or GuestMemoryException or DiskImageException or SharedDirectoryException or VsockException
+            or Snapshot.SnapshotException)
         {
             terminal?.Dispose();
             return Fail(error, e.Message, ExitCode.BadInput);

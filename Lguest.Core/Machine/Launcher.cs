@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Lguest.Hypervisor;
 using Lguest.Memory;
+using Lguest.Snapshot;
 using Lguest.Terminal;
 using Lguest.Virtio;
 using Microsoft.Extensions.Logging;
@@ -35,10 +36,10 @@ namespace Lguest.Machine;
 /// and does not reach the machine.
 /// </para>
 /// </remarks>
-public sealed class Launcher : IDisposable
+public sealed partial class Launcher : IDisposable
 {
     private readonly HypervisorBackend _backend;
-    private readonly IBootImage _image;
+    private readonly IBootImage? _image;
     private readonly IPlatformDeviceFactory[] _factories;
     private readonly LauncherOptions _options;
     private readonly ILoggerFactory _loggerFactory;
@@ -53,16 +54,17 @@ public sealed class Launcher : IDisposable
     private MachineState _state = MachineState.Configured;
     private bool _started;
     private int _boots;
+    private SnapshotContents? _restoring;
 
     /// <summary>Creates a launcher on a hypervisor already open (its owner closes it).</summary>
     /// <param name="hypervisor">The backend.</param>
-    /// <param name="image">What each boot loads.</param>
+    /// <param name="image">What each boot loads; null only with <see cref="LauncherOptions.RestoreFrom"/>.</param>
     /// <param name="options">The machine's size and behaviour.</param>
     /// <param name="factories">Devices added to each boot, in order (PCI slots follow it).</param>
     /// <param name="loggerFactory">Where the launcher and devices log.</param>
     /// <param name="profile">The machine the backend runs: <see cref="MachineProfile.Pc"/> (the default) for KVM, <see cref="MachineProfile.Lguest"/> for /dev/lguest.</param>
     /// <exception cref="ArgumentException">An option is invalid, or the machine cannot have that many vCPUs.</exception>
-    public Launcher(IHypervisor hypervisor, IBootImage image, LauncherOptions options,
+    public Launcher(IHypervisor hypervisor, IBootImage? image, LauncherOptions options,
         IEnumerable<IPlatformDeviceFactory>? factories = null, ILoggerFactory? loggerFactory = null, MachineProfile? profile = null)
         : this(new HypervisorBackend(hypervisor, profile ?? MachineProfile.Pc), image, options, factories, loggerFactory)
     {
@@ -70,18 +72,19 @@ public sealed class Launcher : IDisposable
 
     /// <summary>Creates a launcher on a backend that opens when the machine starts (as the container composes it).</summary>
     /// <param name="backend">The backend and the machine it runs.</param>
-    /// <param name="image">What each boot loads.</param>
+    /// <param name="image">What each boot loads; null only with <see cref="LauncherOptions.RestoreFrom"/>.</param>
     /// <param name="options">The machine's size and behaviour.</param>
     /// <param name="factories">Devices added to each boot, in order (PCI slots follow it).</param>
     /// <param name="loggerFactory">Where the launcher and devices log.</param>
     /// <exception cref="ArgumentException">An option is invalid, or the machine cannot have that many vCPUs.</exception>
-    public Launcher(HypervisorBackend backend, IBootImage image, LauncherOptions options,
+    public Launcher(HypervisorBackend backend, IBootImage? image, LauncherOptions options,
         IEnumerable<IPlatformDeviceFactory>? factories = null, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(backend);
-        ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        if (image is null && options.RestoreFrom is null)
+            throw new ArgumentNullException(nameof(image), "a launcher boots an image unless it restores a snapshot (LauncherOptions.RestoreFrom)");
         if (options.CpuCount > backend.Profile.MaxCpus)
             throw new ArgumentException($"the {backend.Profile.Name} machine has at most {backend.Profile.MaxCpus} vCPU(s), not {options.CpuCount}", nameof(options));
         _backend = backend;
@@ -339,7 +342,11 @@ public sealed class Launcher : IDisposable
                 }
                 try
                 {
-                    boot.Build(_image);
+                    bool restored = _boots == 0 && _options.RestoreFrom is not null;
+                    if (restored)
+                        boot.BuildRestored(_restoring ??= SnapshotDirectory.Read(_options.RestoreFrom!));
+                    else
+                        boot.Build(_image!);
                     int number = Interlocked.Increment(ref _boots);
                     if (number == 1)
                     {
@@ -349,7 +356,13 @@ public sealed class Launcher : IDisposable
                     }
                     // Running before the vCPUs start: whoever sees the guest run can pause it (a pause that comes
                     // first parks the vCPUs before their first entry).
-                    if (!boot.HasExit)
+                    if (restored && _options.RestorePaused && !boot.HasExit)
+                    {
+                        // Paused before the vCPUs start: they park before their first entry.
+                        boot.Pause(CancellationToken.None);
+                        SetState(MachineState.Paused);
+                    }
+                    else if (!boot.HasExit)
                         SetState(MachineState.Running);
                     if (boot.Start())
                         Raise(Booted, new GuestBootedEventArgs(number), nameof(Booted));
@@ -362,7 +375,7 @@ public sealed class Launcher : IDisposable
                 }
             }
             _logger.Stopped(exit.Kind, exit.Message);
-            if (exit.Kind == GuestExitKind.Reset && !_options.NoReboot && !cancellation.IsCancellationRequested)
+            if (exit.Kind == GuestExitKind.Reset && !_options.NoReboot && _image is not null && !cancellation.IsCancellationRequested)
             {
                 _logger.Rebooting();
                 continue;

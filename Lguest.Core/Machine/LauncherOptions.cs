@@ -49,6 +49,19 @@ public sealed class LauncherOptions
     /// </summary>
     public Action? BeforeFirstRun { get; set; }
 
+    /// <summary>
+    /// A snapshot directory (<see cref="Launcher.SnapshotAsync"/>) to restore instead of booting: the machine is built
+    /// with the same devices (given again, in the same order: disks, taps and sockets are opened from the paths given
+    /// now), guest RAM is mapped from the snapshot copy-on-write, and the guest goes on from where it was. null (the
+    /// default) boots the launcher's image. <see cref="MemoryBytes"/> and <see cref="CpuCount"/> must be the
+    /// snapshot's (<see cref="MachineSnapshot.Read"/> says them). A guest restored so that asks for a reset ends the
+    /// run (there is no image to boot again).
+    /// </summary>
+    public string? RestoreFrom { get; set; }
+
+    /// <summary>With <see cref="RestoreFrom"/>: the restored machine stays <see cref="MachineState.Paused"/> until <see cref="Launcher.ResumeAsync"/>.</summary>
+    public bool RestorePaused { get; set; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming a bad option.</summary>
     public void Validate()
     {
@@ -56,5 +69,7 @@ public sealed class LauncherOptions
             throw new ArgumentException($"guest memory of {MemoryBytes >> 20} MiB is outside {MinMemoryBytes >> 20} MiB..{MaxMemoryBytes >> 20} MiB", nameof(MemoryBytes));
         if (CpuCount < 1 || CpuCount > MaxCpus)
             throw new ArgumentException($"{CpuCount} vCPUs is outside 1..{MaxCpus}", nameof(CpuCount));
+        if (RestoreFrom is { Length: 0 })
+            throw new ArgumentException("the snapshot directory to restore is empty", nameof(RestoreFrom));
     }
 }

@@ -25,7 +25,7 @@ public static class LguestServiceCollectionExtensions
 {
     /// <summary>
     /// Adds the <see cref="Launcher"/> with its options. The container must also hold an <see cref="IBootImage"/>
-    /// (<see cref="AddKernel"/>); the backend is the one registered (<c>AddKvm</c>, <c>AddDevLguest</c>,
+    /// (<see cref="AddKernel"/>) unless the launcher restores a snapshot (<see cref="LauncherOptions.RestoreFrom"/>); the backend is the one registered (<c>AddKvm</c>, <c>AddDevLguest</c>,
     /// <c>AddHypervisor</c>), or else the automatic choice (<see cref="HypervisorKind.Auto"/>), opened when the
     /// machine starts. Every <see cref="IPlatformDeviceFactory"/> registered (in order) adds devices to each boot,
     /// then every <see cref="IVirtioDeviceFactory"/> registered (in order) adds a virtio PCI device through
@@ -42,7 +42,7 @@ public static class LguestServiceCollectionExtensions
         services.TryAddSingleton(_ => HypervisorBackend.Choose(HypervisorKind.Auto));
         services.AddSingleton(sp => new Launcher(
             sp.GetRequiredService<HypervisorBackend>(),
-            sp.GetRequiredService<IBootImage>(),
+            options.RestoreFrom is null ? sp.GetRequiredService<IBootImage>() : sp.GetService<IBootImage>(),
             options,
             sp.GetServices<IPlatformDeviceFactory>().Concat(
                 sp.GetServices<IVirtioDeviceFactory>().Select(f => new VirtioPciDeviceFactory(f))),

@@ -20,7 +20,7 @@ namespace Lguest.Machine;
 /// in the opposite order; each vCPU tells the guest it was stopped (KVM_KVMCLOCK_CTRL) before it enters again.
 /// A stop wakes parked vCPUs, which then leave.
 /// </remarks>
-internal sealed class MachineBoot : IPowerControl, IDisposable
+internal sealed partial class MachineBoot : IPowerControl, IDisposable
 {
     private readonly IHypervisor _hypervisor;
     private readonly MachineProfile _profile;
@@ -71,7 +71,24 @@ internal sealed class MachineBoot : IPowerControl, IDisposable
 
     public void Build(IBootImage image)
     {
-        _memory = _profile.Allocate(_layout);
+        BuildPlatform(_profile.Allocate(_layout));
+        GuestAddress? rsdp = _profile.WriteFirmwareTables(_context!);
+        BootState boot = image.Load(_memory!, new BootTarget(_profile.BootPlatform, rsdp));
+        if (_logger.IsEnabled(LogLevel.Information))
+            _logger.Booting(_options.MemoryBytes >> 20, _options.CpuCount, _hypervisor.Name, _profile.Name, boot.Entry.ToString(), boot.Mode.ToString());
+        for (int i = 0; i < _options.CpuCount; i++)
+        {
+            IVcpu vcpu = _machine!.CreateVcpu(i, i == 0 ? boot : null);
+            lock (_vcpuLock)
+                _vcpus.Add(vcpu);
+        }
+    }
+
+    // The VM on memory, and every device on it: the same for a boot and a restore, so a snapshot's sections find the
+    // same devices in the same slots.
+    private void BuildPlatform(GuestMemory memory)
+    {
+        _memory = memory;
         _machine = _hypervisor.CreateVirtualMachine(_memory, _portBus, _mmioBus);
         var pci = new PciBus(_machine, _mmioBus, new PciBusOptions { InterruptLines = _profile.PciInterruptLines },
             _loggerFactory.CreateLogger<PciBus>());
@@ -86,17 +103,6 @@ internal sealed class MachineBoot : IPowerControl, IDisposable
         _profile.AddPlatformDevices(_context);
         foreach (IPlatformDeviceFactory factory in _factories)
             factory.Create(_context);
-
-        GuestAddress? rsdp = _profile.WriteFirmwareTables(_context);
-        BootState boot = image.Load(_memory, new BootTarget(_profile.BootPlatform, rsdp));
-        if (_logger.IsEnabled(LogLevel.Information))
-            _logger.Booting(_options.MemoryBytes >> 20, _options.CpuCount, _hypervisor.Name, _profile.Name, boot.Entry.ToString(), boot.Mode.ToString());
-        for (int i = 0; i < _options.CpuCount; i++)
-        {
-            IVcpu vcpu = _machine.CreateVcpu(i, i == 0 ? boot : null);
-            lock (_vcpuLock)
-                _vcpus.Add(vcpu);
-        }
     }
 
     /// <summary>

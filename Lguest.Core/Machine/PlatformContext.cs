@@ -12,6 +12,7 @@ public sealed class PlatformContext
 {
     private readonly List<IDisposable> _resources = [];
     private readonly List<IPausable> _pausables = [];
+    private readonly List<SnapshotPart> _snapshotParts = [];
     private readonly SerialConsole? _serialConsole;
 
     internal PlatformContext(IVirtualMachine machine, IoBus portBus, IoBus mmioBus, PciBus pciBus, IPowerControl power,
@@ -84,11 +85,35 @@ public sealed class PlatformContext
         _pausables.Add(part);
     }
 
+    /// <summary>
+    /// Makes state of a device part of the machine's snapshots (<see cref="Launcher.SnapshotAsync"/>), as the section
+    /// <paramref name="name"/>: <paramref name="capture"/> is called while the machine is paused (no vCPU in the guest,
+    /// every <see cref="IPausable"/> paused) and returns the device's record; on a restore,
+    /// <paramref name="restore"/> gets that record back in a new process, after the vCPUs' and the VM's state, before
+    /// any vCPU runs, and must check it as hostile input (throwing <see cref="Snapshot.SnapshotException"/>). Parts are
+    /// captured and restored in the order they were added.
+    /// </summary>
+    /// <param name="name">The section's name, unique in the machine: 1-128 of <c>[A-Za-z0-9/_.:-]</c> (<see cref="Snapshot.SnapshotFormat.IsValidSectionName"/>).</param>
+    /// <param name="capture">Returns the record.</param>
+    /// <param name="restore">Takes the record back.</param>
+    /// <exception cref="ArgumentException">The name is invalid or already taken.</exception>
+    public void AddSnapshotState(string name, Func<byte[]> capture, Action<ReadOnlyMemory<byte>> restore)
+    {
+        ArgumentNullException.ThrowIfNull(capture);
+        ArgumentNullException.ThrowIfNull(restore);
+        if (!Snapshot.SnapshotFormat.IsValidSectionName(name) || MachineSnapshot.IsReservedSection(name) || _snapshotParts.Any(p => p.Name == name))
+            throw new ArgumentException($"snapshot section name '{name}' is invalid, reserved or already taken", nameof(name));
+        _snapshotParts.Add(new SnapshotPart(name, capture, restore));
+    }
+
     /// <summary>Presses the machine's power button (true: the guest listens); null for a machine without one.</summary>
     internal Func<bool>? PowerButton { get; set; }
 
     /// <summary>What <see cref="AddPausable"/> registered, in registration order.</summary>
     internal IReadOnlyList<IPausable> Pausables => _pausables;
+
+    /// <summary>What <see cref="AddSnapshotState"/> registered, in registration order.</summary>
+    internal IReadOnlyList<SnapshotPart> SnapshotParts => _snapshotParts;
 
     /// <summary>Makes <paramref name="uart"/> this boot's receiver of the host's console input.</summary>
     internal void AttachSerialConsole(Uart16550 uart) => _serialConsole?.Attach(uart);

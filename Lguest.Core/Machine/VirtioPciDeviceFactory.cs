@@ -27,6 +27,11 @@ public sealed class VirtioPciDeviceFactory(IVirtioDeviceFactory device, VirtioPc
             context.LoggerFactory.CreateLogger<VirtioPciTransport>());
         context.DisposeAtShutdown(transport);
         context.AddPausable(transport);
-        context.PciBus.Add(transport);
+        int slot = context.PciBus.Add(transport);
+        // By slot, which follows the order devices are added in: the same command line gives the same names.
+        context.AddSnapshotState($"pci/{slot}/config", transport.CaptureConfiguration, d => transport.RestoreConfiguration(d.Span));
+        if (transport.Msix is { } msix)
+            context.AddSnapshotState($"pci/{slot}/msix", () => msix.CaptureState().Encode(), d => msix.RestoreState(Pci.MsixState.Decode(d)));
+        context.AddSnapshotState($"pci/{slot}/virtio", () => transport.CaptureState().Encode(), d => transport.RestoreState(VirtioTransportState.Decode(d)));
     }
 }

@@ -143,6 +143,13 @@ internal sealed partial class LguestProcess : IDisposable
         return WaitForExit();
     }
 
+    /// <summary>Sends lguest <paramref name="signal"/> (SIGUSR1 for <c>--snapshot-to</c>) and returns at once.</summary>
+    public void Signal(int signal)
+    {
+        if (!_process.HasExited)
+            _ = Interop.Kill(_process.Id, signal);
+    }
+
     /// <summary>Kills lguest with SIGKILL, as a crash or the OOM killer would: no handler runs. Returns once it is gone.</summary>
     public void Kill()
     {

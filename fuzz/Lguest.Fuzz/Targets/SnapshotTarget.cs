@@ -1,8 +1,10 @@
 using Lguest.Hypervisor;
+using Lguest.Machine;
 using Lguest.Memory;
 using Lguest.Pci;
 using Lguest.Platform;
 using Lguest.Snapshot;
+using Lguest.Virtio;
 
 namespace Lguest.Fuzz.Targets;
 
@@ -74,6 +76,17 @@ public sealed class SnapshotTarget : FuzzTarget, IDisposable
             _ = AcpiPmState.Decode(section.Data).Encode();
         else if (section.Name.EndsWith("/msix", StringComparison.Ordinal))
             _ = MsixState.Decode(section.Data).Encode();
+        else if (section.Name.EndsWith("/virtio", StringComparison.Ordinal))
+            CheckTransportState(section.Data);
+        else if (section.Name == MachineSnapshot.SectionName)
+            _ = MachineSnapshot.Decode(MachineSnapshot.Decode(section.Data).Encode());
+    }
+
+    private static void CheckTransportState(ReadOnlyMemory<byte> data)
+    {
+        byte[] encoded = VirtioTransportState.Decode(data).Encode();
+        if (!VirtioTransportState.Decode(encoded).Encode().AsSpan().SequenceEqual(encoded))
+            throw new InvariantViolationException("a decoded transport state encodes to other bytes");
     }
 
     private static void CheckBackendState(byte[] data)
@@ -103,6 +116,9 @@ public sealed class SnapshotTarget : FuzzTarget, IDisposable
             new SnapshotSection("platform/rtc", new CmosRtc(16 << 20, 0, 1).CaptureState().Encode()),
             new SnapshotSection("platform/acpi-pm", new AcpiPmState(1, 2, 3).Encode()),
             new SnapshotSection("pci/rng/msix", new MsixState([new MsixEntryState(0xFEE0_0000, 0x41, 1)], [1]).Encode()),
+            new SnapshotSection(MachineSnapshot.SectionName, new MachineSnapshot("pc", 2, 256 << 20).Encode()),
+            new SnapshotSection("pci/2/virtio", new VirtioTransportState(0x0f, 1, 0, 1UL << 32, false, 1, false, 0, false, 1,
+                [new VirtioQueueState(256, true, 0x10000, 0x11000, 0x12000, 1, new VringPosition(7, 5, 4))], new byte[] { 1, 2 }).Encode()),
         ]);
         yield return new("state", [1, .. state]);
         yield return new("backend-state", [2, .. BackendStateRecord.Encode(vcpu)]);
