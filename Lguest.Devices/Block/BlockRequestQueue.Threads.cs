@@ -83,13 +83,18 @@ internal sealed partial class BlockRequestQueue
         }
     }
 
-    // Answers every request the threads have finished, then publishes once.
+    // Answers every request the threads have finished, then publishes once. With none on the threads (a driver at
+    // queue depth 1, whose lone requests are done inline) there is nothing to take: no system call for the signal.
     private void Reap(BlockIoThreads pool, BlockInFlight inFlight)
     {
-        // Consume the signal before taking: a completion posted after this is signalled again.
-        _ = pool.Completed.TryConsume();
-        while (pool.TryTake(out int slot, out int result))
-            CompleteSlot(inFlight, slot, result);
+        if (inFlight.Count != 0)
+        {
+            // Consume the signal before taking: a completion posted after this is signalled again. One left over
+            // from a completion taken already costs one spurious wake-up at most.
+            _ = pool.Completed.TryConsume();
+            while (pool.TryTake(out int slot, out int result))
+                CompleteSlot(inFlight, slot, result);
+        }
         PublishCompleted();
     }
 
