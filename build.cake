@@ -75,6 +75,16 @@ Task("Test")
     CleanDirectory(testResults);
     var failedLayers = new List<string>();
     var layerLines = new List<string>();
+    BedLayer inBackground = null;
+    void FinishInBackground()
+    {
+        if (inBackground is null)
+            return;
+        if (!FinishLayerInBed(inBackground))
+            failedLayers.Add(inBackground.Layer);
+        layerLines.Add($"layer {inBackground.Layer} (in the nested bed's L1): {TestSummary.Read(testResults.Path.FullPath, $"{inBackground.Layer}.trx").Line} in {inBackground.Clock.Elapsed.TotalMinutes:F1} min");
+        inBackground = null;
+    }
     foreach (var layer in layers)
     {
         if (!layerFilters.TryGetValue(layer, out var filter))
@@ -90,9 +100,17 @@ Task("Test")
                 : $"kvm layer: on this host's /dev/kvm, because {why}");
             if (inBed)
             {
-                if (!RunLayerInBed(layer, filter))
-                    failedLayers.Add(layer);
-                layerLines.Add($"layer kvm (in the nested bed's L1): {TestSummary.Read(testResults.Path.FullPath, $"{layer}.trx").Line} in {clock.Elapsed.TotalMinutes:F1} min");
+                // The bed's L1 keeps one TCG thread busy, as the Linux layer's beds do: with layers still to
+                // come it runs in the background beside them, so a 2-CPU host works on both at once.
+                bool later = layers.SkipWhile(l => l != layer).Skip(1).Any();
+                string log = later ? MakeAbsolute(testResults + File($"{layer}-bed.log")).FullPath : null;
+                inBackground = StartLayerInBed(layer, filter, log);
+                if (later)
+                {
+                    Information($"kvm layer: running in the background beside the next layers; its console goes to {log}");
+                    continue;
+                }
+                FinishInBackground();
                 continue;
             }
         }
@@ -115,6 +133,7 @@ Task("Test")
         }
         layerLines.Add($"layer {layer} ({place}): {TestSummary.Read(testResults.Path.FullPath, $"{layer}.trx").Line} in {clock.Elapsed.TotalMinutes:F1} min");
     }
+    FinishInBackground();
 
     foreach (var line in layerLines)
         Information(line);
@@ -294,31 +313,56 @@ string LauncherProbe(out string launcher)
     return (process.ExitCode, stdout.Result, stderr.Result);
 }
 
-// Runs one test layer inside one bed L1 (Lguest.Tests/Guests/test-layer-l1.sh): the test assembly this build
+// One test layer running inside one bed L1 (Lguest.Tests/Guests/test-layer-l1.sh): the test assembly this build
 // wrote, over the bed's 9p share of the host's root, with its TRX written straight into the results folder
-// (bed.sh --share). False when the layer failed or the bed did not run it.
-bool RunLayerInBed(string layer, string filter)
+// (bed.sh --share). With a log file it runs in the background (its console goes there) while the next layers
+// run; without, it streams to this output and Finish follows at once.
+sealed class BedLayer
+{
+    public string Layer { get; init; }
+    public string Log { get; init; }
+    public System.Diagnostics.Process Process { get; init; }
+    public System.Diagnostics.Stopwatch Clock { get; } = System.Diagnostics.Stopwatch.StartNew();
+}
+
+BedLayer StartLayerInBed(string layer, string filter, string log)
 {
     string Quote(string word) => "'" + word.Replace("'", "'\\''") + "'";
     string assembly = MakeAbsolute(File($"./Lguest.Tests/bin/{configuration}/net10.0/Lguest.Tests.dll")).FullPath;
     string results = MakeAbsolute(testResults).FullPath;
     string command = string.Join(' ', new[] { MakeAbsolute(guests + File("test-layer-l1.sh")).FullPath, assembly, filter, results, $"{layer}.trx" }.Select(Quote));
-    var arguments = new ProcessArgumentBuilder()
-        .Append(MakeAbsolute(guests + File("bed.sh")).FullPath)
-        // Hang protection for the whole layer, not a time limit on a test.
-        .Append("--timeout").Append("5400")
-        .Append("--share").AppendQuoted(results)
-        .Append("--").AppendQuoted(command);
-    var clock = System.Diagnostics.Stopwatch.StartNew();
-    int exit = StartProcess("bash", new ProcessSettings { Arguments = arguments });
-    Information($"layer {layer} in the bed: exit {exit} after {clock.Elapsed.TotalMinutes:F1} min");
-    if (!FileExists(testResults + File($"{layer}.trx")))
+    // L1's console reads end-of-file: nothing typed here reaches it, and a background run leaves the terminal alone.
+    var start = new System.Diagnostics.ProcessStartInfo("bash") { UseShellExecute = false };
+    start.ArgumentList.Add("-c");
+    start.ArgumentList.Add(log is null ? "exec \"$0\" \"$@\" < /dev/null" : "exec \"$0\" \"$@\" < /dev/null > \"$LGUEST_BED_LAYER_LOG\" 2>&1");
+    start.ArgumentList.Add(MakeAbsolute(guests + File("bed.sh")).FullPath);
+    // Hang protection for the whole layer, not a time limit on a test.
+    foreach (string argument in new[] { "--timeout", "5400", "--share", results, "--", command })
+        start.ArgumentList.Add(argument);
+    if (log is not null)
+        start.Environment["LGUEST_BED_LAYER_LOG"] = log;
+    return new BedLayer { Layer = layer, Log = log, Process = System.Diagnostics.Process.Start(start) };
+}
+
+// Waits for a layer started by StartLayerInBed: false when it failed or the bed did not run it.
+bool FinishLayerInBed(BedLayer run)
+{
+    run.Process.WaitForExit();
+    int exit = run.Process.ExitCode;
+    Information($"layer {run.Layer} in the bed: exit {exit} after {run.Clock.Elapsed.TotalMinutes:F1} min" + (run.Log is null ? "" : $"; its console: {run.Log}"));
+    bool ran = FileExists(testResults + File($"{run.Layer}.trx"));
+    if (run.Log is not null && (exit != 0 || !ran) && System.IO.File.Exists(run.Log))
     {
-        Error($"layer {layer}: no {layer}.trx came back from the bed (bed.sh exit {exit}: 124 hang protection, 125 the bed did not run)");
+        foreach (string line in System.IO.File.ReadLines(run.Log).TakeLast(40))
+            Information("  {0} | {1}", run.Layer, line);
+    }
+    if (!ran)
+    {
+        Error($"layer {run.Layer}: no {run.Layer}.trx came back from the bed (bed.sh exit {exit}: 124 hang protection, 125 the bed did not run)");
         return false;
     }
     if (exit != 0)
-        Warning($"layer {layer}: dotnet test in the bed exited {exit}");
+        Warning($"layer {run.Layer}: dotnet test in the bed exited {exit}");
     return exit == 0;
 }
 
