@@ -28,6 +28,8 @@ internal static class RunCommand
             // now, so a bad one is one line before anything is built.
             if (!SnapshotSignal.TryReadMachine(arguments.Restore, out MachineSnapshot? snapshot, out string? snapshotError))
                 return Fail(error, snapshotError, ExitCode.BadInput);
+            if (SnapshotSignal.MissingDisk(arguments) is { } missing)
+                return Fail(error, missing, ExitCode.BadInput);
             arguments = arguments with { Cpus = snapshot.CpuCount, Memory = (snapshot.MemoryBytes >> 20).ToString(System.Globalization.CultureInfo.InvariantCulture) };
         }
         if (!TryCheckMemory(arguments.Memory, out ulong memoryBytes, out string? memoryError))

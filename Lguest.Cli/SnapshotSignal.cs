@@ -37,6 +37,13 @@ internal static class SnapshotSignal
         }
     }
 
+    /// <summary>
+    /// The first disk of <paramref name="arguments"/> whose image is missing, as one line; null when all are there.
+    /// Checked before a restore maps anything: the snapshot's guest cannot run without the disks it had.
+    /// </summary>
+    public static string? MissingDisk(RunArguments arguments) =>
+        arguments.Devices.Where(d => d.Kind == DeviceKind.Block && !File.Exists(d.Value)).Select(d => $"disk image '{d.Value}': not found").FirstOrDefault();
+
     /// <summary>Writes a snapshot of <paramref name="launcher"/>'s guest into <paramref name="directory"/> on each SIGUSR1.</summary>
     public static PosixSignalRegistration Register(Launcher launcher, string directory, TextWriter error)
     {

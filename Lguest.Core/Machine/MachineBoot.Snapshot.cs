@@ -32,9 +32,10 @@ internal sealed partial class MachineBoot
         sections.Add(new SnapshotSection(MachineSnapshot.VmSectionName, BackendStateRecord.Encode(_machine.CaptureState())));
         foreach (SnapshotPart part in _context.SnapshotParts)
             sections.Add(new SnapshotSection(part.Name, part.Capture()));
+        double stateMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
         SnapshotManifest manifest = SnapshotDirectory.Write(directory, _memory, sections);
         if (_logger.IsEnabled(LogLevel.Information))
-            _logger.SnapshotWritten(directory, manifest.Memory.DataBytes >> 20, _options.MemoryBytes >> 20, Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            _logger.SnapshotWritten(directory, manifest.Memory.DataBytes >> 20, _options.MemoryBytes >> 20, Stopwatch.GetElapsedTime(start).TotalMilliseconds, stateMs);
         return manifest;
     }
 
@@ -54,6 +55,8 @@ internal sealed partial class MachineBoot
             throw Incompatible($"the snapshot's guest has {machine.CpuCount} vCPU(s) and {machine.MemoryBytes >> 20} MiB; this launcher gives {_options.CpuCount} and {_options.MemoryBytes >> 20} MiB");
         if (!contents.Manifest.Layout.Regions.SequenceEqual(_layout.Regions) || contents.Manifest.Layout.MmioWindow != _layout.MmioWindow)
             throw Incompatible("the snapshot's guest RAM is laid out otherwise than this machine lays it out");
+        if (contents.Sections.Count(s => s.Name.StartsWith(MachineSnapshot.VcpuSectionPrefix, StringComparison.Ordinal)) != machine.CpuCount)
+            throw new SnapshotException(SnapshotRefusal.Corrupt, $"the snapshot's vCPU sections do not match its {machine.CpuCount} vCPU(s)");
         var vcpuStates = new BackendState[machine.CpuCount];
         for (int i = 0; i < vcpuStates.Length; i++)
         {
@@ -62,7 +65,9 @@ internal sealed partial class MachineBoot
         }
         BackendState vmState = BackendStateRecord.Decode(contents.GetSection(MachineSnapshot.VmSectionName).Data, "the VM's state");
 
+        var mapping = Stopwatch.GetTimestamp();
         BuildPlatform(contents.MapMemory());
+        double mapMs = Stopwatch.GetElapsedTime(mapping).TotalMilliseconds;
         IReadOnlyList<SnapshotPart> parts = _context!.SnapshotParts;
         var claimed = new HashSet<string>(parts.Select(p => p.Name), StringComparer.Ordinal);
         foreach (SnapshotSection section in contents.Sections)
@@ -70,8 +75,6 @@ internal sealed partial class MachineBoot
             if (!MachineSnapshot.IsReservedSection(section.Name) && !claimed.Contains(section.Name))
                 throw Incompatible($"the snapshot has state for '{section.Name}', which no device of this machine takes: it was taken with other devices");
         }
-        if (contents.Sections.Count(s => s.Name.StartsWith(MachineSnapshot.VcpuSectionPrefix, StringComparison.Ordinal)) != machine.CpuCount)
-            throw new SnapshotException(SnapshotRefusal.Corrupt, $"the snapshot's vCPU sections do not match its {machine.CpuCount} vCPU(s)");
         for (int i = 0; i < vcpuStates.Length; i++)
         {
             IVcpu vcpu = _machine!.CreateVcpu(i, null);
@@ -83,7 +86,8 @@ internal sealed partial class MachineBoot
         foreach (SnapshotPart part in parts)
             part.Restore(contents.GetSection(part.Name).Data);
         if (_logger.IsEnabled(LogLevel.Information))
-            _logger.Restored(contents.Directory, _options.MemoryBytes >> 20, _options.CpuCount, _hypervisor.Name, Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            _logger.Restored(contents.Directory, _options.MemoryBytes >> 20, _options.CpuCount, _hypervisor.Name, Stopwatch.GetElapsedTime(start).TotalMilliseconds,
+                contents.Manifest.Memory.DataBytes >> 20, mapMs);
     }
 
     private static SnapshotException Incompatible(string message) => new(SnapshotRefusal.Incompatible, message);

@@ -62,6 +62,7 @@ public class RestoreCommandTests
     [TestCase("bit flipped in the manifest", "the manifest does not match its checksum")]
     [TestCase("other version", "the snapshot is in format version 3; this lguest reads version 1 only")]
     [TestCase("no machine record", "the snapshot has no state for 'machine'")]
+    [TestCase("missing disk", "disk.img': not found")]
     public void A_bad_snapshot_is_one_line_and_exit_3(string damage, string names)
     {
         WriteSnapshot(withMachine: damage != "no machine record");
