@@ -173,7 +173,7 @@ internal static class DeviceBench
             LowerIsBetter = false,
             // The device over each host side; the other engines (more device columns) over the host's calls, and the
             // thread pool over the io_uring engine (which to make the default).
-            Ratios = [.. sides.Skip(1).Where(side => side.Column is not (DeviceSync or DeviceThreads)).Select(side => (Device, side.Column)),
+            Ratios = [.. sides.Skip(1).Where(side => side.Column is not (DeviceSync or DeviceThreads or DeviceHaltPoll)).Select(side => (Device, side.Column)),
                 .. sides.Any(side => side.Column == DeviceThreads) ? new[] { (DeviceThreads, Host), (DeviceThreads, Device) } : [],
                 .. sides.Any(side => side.Column == DeviceHaltPoll) ? new[] { (DeviceHaltPoll, Host) } : [],
                 .. sides.Any(side => side.Column == DeviceSync) ? new[] { (DeviceSync, Host) } : []],
