@@ -1,24 +1,26 @@
 #!/usr/bin/env bash
-# net-l1.sh VMM [OFFLOADS]: inside the bed (L1), the host's side of the network test. Creates a network
+# net-l1.sh VMM [OFFLOADS [MIB]]: inside the bed (L1), the host's side of the network test. Creates a network
 # namespace, runs the VMM in it with one virtio-net card on a tap whose host end is 10.0.2.1/24, boots
-# the guest image with lguest.scenario=net (guest 10.0.2.2), takes the guest's 64 MiB on port 5001,
+# the guest image with lguest.scenario=net (guest 10.0.2.2), takes the guest's MIB MiB on port 5001,
 # sends them back to the guest's port 5002 (busybox nc), and deletes the namespace. No frame leaves it.
 #   VMM      lguest (LGUEST: the launcher as the start of a shell command, e.g. "/path/lguest" or
 #            "dotnet /path/Lguest.Cli.dll"; default the CLI from the build output) or qemu (l2-qemu.sh,
 #            -netdev tap without vhost)
 #   OFFLOADS on (default) or off: whether the card offers checksum and segmentation offloads
+#   MIB      how much goes each way, a multiple of 4 (default 64; the scenario's lguest.net.mib)
 # Prints, besides the guest's console:
 #   BED-NET-RECEIVED <md5> <bytes>   what the host received
 #   BED-NET-RETURNED <seconds>       how long sending it back took
 # Exit status: the VMM's.
 set -u
-vmm="${1:?usage: net-l1.sh lguest|qemu [on|off]}"
+vmm="${1:?usage: net-l1.sh lguest|qemu [on|off [MIB]]}"
 offloads="${2:-on}"
+mib="${3:-64}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 host=10.0.2.1
 guest=10.0.2.2
-append="console=ttyS0 quiet lguest.scenario=net lguest.net=$guest/24,$host"
+append="console=ttyS0 quiet lguest.scenario=net lguest.net=$guest/24,$host lguest.net.mib=$mib"
 
 if [[ "${NET_L1_INSIDE:-}" != 1 ]]; then
     ns="lguest-net-$$"
