@@ -52,6 +52,7 @@ fail() {
 start() {
     local name="$1"
     shift
+    rm -f "$work/$name.in" # a name used again (bench boots "origin" twice)
     mkfifo "$work/$name.in"
     "${launcher[@]}" "$@" < "$work/$name.in" > "$work/$name.log" 2>&1 &
     pids[$name]=$!
