@@ -17,4 +17,7 @@ internal enum DeviceKind
 
     /// <summary><c>--vsock=PATH[:CID]</c>: a virtio socket device on Firecracker's hybrid vsock at PATH.</summary>
     Vsock,
+
+    /// <summary>A virtio network card on an existing tap, named by the API's or config file's host_dev_name.</summary>
+    Tap,
 }

@@ -19,7 +19,11 @@ internal static class RunCommand
         Execute(arguments, RunEnvironment.Process(error));
 
     /// <summary>Runs the guest on <paramref name="environment"/>, on <paramref name="given"/> (null: the one <c>--backend</c> names).</summary>
-    public static ExitCode Execute(RunArguments arguments, RunEnvironment environment, HypervisorBackend? given = null)
+    /// <param name="arguments">The machine.</param>
+    /// <param name="environment">The console and where errors go.</param>
+    /// <param name="given">The backend; null for the one <c>--backend</c> names.</param>
+    /// <param name="onLauncher">Called with the launcher before it runs (the API socket drives it).</param>
+    public static ExitCode Execute(RunArguments arguments, RunEnvironment environment, HypervisorBackend? given = null, Action<Launcher>? onLauncher = null)
     {
         TextWriter error = environment.Error;
         if (arguments.Restore is not null)
@@ -111,6 +115,7 @@ internal static class RunCommand
                     provider.GetRequiredService<ILoggerFactory>().CreateLogger("Lguest.Cli").AddedKernelConsole(KernelConsoleDefault.SerialConsole);
                 Launcher launcher = provider.GetRequiredService<Launcher>();
                 using PosixSignalRegistration? snapshotSignal = arguments.SnapshotTo is { } to ? SnapshotSignal.Register(launcher, to, error) : null;
+                onLauncher?.Invoke(launcher);
                 exit = launcher.Run(stop.Token);
             }
             terminal?.Dispose();
@@ -199,7 +204,7 @@ internal static class RunCommand
                 {
                     o.Path = device.Value!;
                     o.ReadOnly = device.ReadOnly;
-                    o.IoEngine = arguments.BlockIo;
+                    o.IoEngine = device.IoEngine ?? arguments.BlockIo;
                     // One request queue per vCPU, as QEMU's virtio-blk has by default: blk-mq maps each CPU to one.
                     o.NumQueues = (ushort)Math.Min(arguments.Cpus, VirtioBlockOptions.MaxNumQueues);
                     if (pollMicroseconds is int blockPoll)
@@ -219,6 +224,16 @@ internal static class RunCommand
                     o.Offloads = netOffloads;
                     if (pollMicroseconds is int netPoll)
                         o.MaxPollTime = TimeSpan.FromMicroseconds(netPoll);
+                });
+                break;
+            case DeviceKind.Tap:
+                services.AddVirtioNet(o =>
+                {
+                    o.TapName = device.Value;
+                    o.Mac = device.Mac;
+                    o.Offloads = netOffloads;
+                    if (pollMicroseconds is int tapPoll)
+                        o.MaxPollTime = TimeSpan.FromMicroseconds(tapPoll);
                 });
                 break;
             case DeviceKind.Vsock:
