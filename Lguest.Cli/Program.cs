@@ -17,6 +17,8 @@ internal static class Program
             Console.Out.WriteLine(RunArguments.Usage);
             return (int)ExitCode.Ok;
         }
+        if (arguments.ApiSocket is not null || arguments.ConfigFile is not null)
+            return (int)Api.ApiCommand.Execute(arguments, Console.Error);
         return (int)RunCommand.Execute(arguments, Console.Error);
     }
 }

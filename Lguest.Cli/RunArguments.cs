@@ -21,8 +21,10 @@ internal sealed record RunArguments
         Usage: lguest [--verbose|-v] [--tunnet=(<ipaddr>:<macaddr>|bridge:<bridgename>:<macaddr>)]...
                       [--block=[ro:]<filename>]... [--share=<dir>:<tag>[:ro]]... [--rng] [--vsock=<path>[:<cid>]]
                       [--initrd=<filename>] [--username=<user>] [--chroot=<dir>] [--net-offloads=on|off] [--poll-us=N] [--io-engine=io_uring|threads|sync] [--strict] [--backend=auto|kvm|lguest] [--cpus=N] [--no-reboot]
-                      [--snapshot-to=<dir>] <mem-in-mb> vmlinux [args...]
+                      [--snapshot-to=<dir>] [--api-sock=<path>] <mem-in-mb> vmlinux [args...]
                lguest --restore=<dir> [same devices as the snapshot's run, in the same order] [--snapshot-to=<dir>]
+               lguest [options] --api-sock=<path>
+               lguest [options] --config-file=<file.json> [--api-sock=<path>]
         Boots a Linux kernel (bzImage or ELF vmlinux) with <mem-in-mb> megabytes of RAM and its console on this
         terminal: a virtio console (device 1), and on KVM also COM1, which gets the keys unless the kernel's
         console (its last console=) is hvc0. Three Ctrl-C within a second, or Ctrl-A x, stop the launcher.
@@ -63,6 +65,12 @@ internal sealed record RunArguments
                                  come from the snapshot; give its devices again, in the same order (new
                                  disk copies, taps or sockets may stand in for the old); a bad snapshot is
                                  one line and exit 3
+          --api-sock=PATH        serve Firecracker's API (HTTP and JSON) on the Unix socket PATH: without
+                                 <mem-in-mb> and vmlinux, wait to be configured and started through it
+                                 (PUT /boot-source, /drives/ID, ... then PUT /actions InstanceStart); with
+                                 them, boot at once and let it pause, resume or shut down the guest
+          --config-file=FILE     the machine from FILE, in Firecracker's --config-file format (boot-source,
+                                 drives, network-interfaces, machine-config, vsock, entropy)
           --help, -h             show this help
         Devices are created in the order given, after the console. Options take --opt=value or --opt value,
         may be shortened while unambiguous, and may follow KERNEL; other arguments after KERNEL, and all
@@ -76,7 +84,7 @@ internal sealed record RunArguments
     [
         ("verbose", false), ("tunnet", true), ("block", true), ("share", true), ("rng", false), ("vsock", true), ("initrd", true), ("username", true),
         ("chroot", true), ("net-offloads", true), ("poll-us", true), ("io-engine", true), ("strict", false), ("backend", true), ("cpus", true), ("no-reboot", false), ("help", false),
-        ("restore", true), ("snapshot-to", true),
+        ("restore", true), ("snapshot-to", true), ("api-sock", true), ("config-file", true),
     ];
 
     /// <summary>The <c>--block</c> value prefix that attaches the image read-only.</summary>
@@ -86,6 +94,15 @@ internal sealed record RunArguments
     public const string ReadOnlyShareSuffix = ":ro";
 
     public bool Help { get; init; }
+
+    /// <summary>The API socket's path (<c>--api-sock</c>), or null for none.</summary>
+    public string? ApiSocket { get; init; }
+
+    /// <summary>The machine's configuration file (<c>--config-file</c>), or null.</summary>
+    public string? ConfigFile { get; init; }
+
+    /// <summary>Whether the kernel and memory come from the command line (else from the API or the config file).</summary>
+    public bool HasKernel => Kernel.Length != 0;
 
     public bool Verbose { get; init; }
 
@@ -250,6 +267,11 @@ internal sealed record RunArguments
             if (!TryApply(ref parsed, devices, name, value, out error))
                 return false;
         }
+        if (parsed.Restore is not null && (parsed.ApiSocket is not null || parsed.ConfigFile is not null))
+        {
+            error = "--restore is not taken with --api-sock or --config-file yet: restore with the command line alone";
+            return false;
+        }
         if (parsed.Restore is not null)
         {
             if (positional.Count > 0 || kernelArguments.Count > 0)
@@ -257,6 +279,17 @@ internal sealed record RunArguments
                 error = "--restore takes no <mem-in-mb>, vmlinux or kernel arguments: the snapshot holds the guest";
                 return false;
             }
+            parsed = parsed with { Devices = devices };
+            return true;
+        }
+        if (parsed.ConfigFile is not null && positional.Count > 0)
+        {
+            error = "--config-file gives the machine: <mem-in-mb> and vmlinux are not taken with it";
+            return false;
+        }
+        if (positional.Count == 0 && (parsed.ApiSocket is not null || parsed.ConfigFile is not null))
+        {
+            // Configured through the API socket (Firecracker's way) or by the file.
             parsed = parsed with { Devices = devices };
             return true;
         }
@@ -343,6 +376,8 @@ internal sealed record RunArguments
             "chroot" => parsed.Chroot,
             "restore" => parsed.Restore,
             "snapshot-to" => parsed.SnapshotTo,
+            "api-sock" => parsed.ApiSocket,
+            "config-file" => parsed.ConfigFile,
             _ => null,
         };
         if (earlier is not null)
@@ -446,6 +481,15 @@ internal sealed record RunArguments
                     return false;
                 }
                 parsed = parsed with { Username = value };
+                return true;
+            case "api-sock":
+            case "config-file":
+                if (value.Length == 0)
+                {
+                    error = $"--{name} needs a file name";
+                    return false;
+                }
+                parsed = name == "api-sock" ? parsed with { ApiSocket = value } : parsed with { ConfigFile = value };
                 return true;
             case "chroot":
                 if (value.Length == 0)
