@@ -40,7 +40,7 @@ internal static class ApiRequestParser
         }
         catch (JsonException e)
         {
-            fault = Prefix + Describe(e) + ".";
+            fault = OneLine(Prefix + Describe(e) + ".");
             return false;
         }
         if (value is null)
@@ -60,7 +60,7 @@ internal static class ApiRequestParser
     private static string Describe(JsonException e)
     {
         string message = e.Message;
-        string field = e.Path is { Length: > 1 } path ? path[(path.LastIndexOfAny(['.', '[']) + 1)..].TrimEnd(']') : "";
+        string field = e.Path is { Length: > 1 } path ? path[(path.LastIndexOfAny(['.', '[']) + 1)..].TrimEnd(']').Trim('\'') : "";
         string at = e.Path is { Length: > 1 } where ? $" at {where}" : "";
         if (Has(message, "UnmappedJsonProperty", "could not be mapped"))
             return $"unknown field `{field}`";
@@ -78,6 +78,10 @@ internal static class ApiRequestParser
             ? $"malformed JSON at line {line + 1} column {column + 1}"
             : $"malformed JSON{at}";
     }
+
+    // A field name is the client's text, unescaped: a "\n" in it must not break the fault into two lines.
+    private static string OneLine(string message) =>
+        message.Any(char.IsControl) ? string.Concat(message.Select(c => char.IsControl(c) ? $"\\u{(int)c:x4}" : c.ToString())) : message;
 
     private static bool Has(string message, string key, string text) =>
         message.Contains(key, StringComparison.Ordinal) || message.Contains(text, StringComparison.OrdinalIgnoreCase);

@@ -22,6 +22,7 @@ public class ApiRefusalTests
     [TestCase("""{"kernel_image_path": "/k", "kernel_image_path": "/k"}""", "duplicate field `kernel_image_path`")]
     [TestCase("[1]", "invalid type")]
     [TestCase("null", "the body is null, not an object")]
+    [TestCase("""{"kernel_image_path": "/k", "a\nb": 1}""", "unknown field `a\\u000ab`")]
     public async Task A_body_that_is_not_a_boot_source_is_refused_with_what_is_wrong(string body, string why) =>
         Assert.That(await Fault("PUT", "/boot-source", body), Is.EqualTo(Deserializing + why + "."));
 
