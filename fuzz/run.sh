@@ -6,7 +6,7 @@
 #   fuzz/run.sh build               only build (fuzz project, instrumentation, driver); the runs below skip it with
 #                                   LGUEST_FUZZ_NO_BUILD=1, so two targets can fuzz side by side
 #
-# Targets: vring virtio-pci virtio-blk virtio-net-tx virtio-fs virtio-vsock kernel-loader lguest-emulation snapshot (fuzz/README.md).
+# Targets: vring virtio-pci virtio-blk virtio-net-tx virtio-fs virtio-vsock kernel-loader lguest-emulation snapshot api-request (fuzz/README.md).
 # What it does: builds fuzz/Lguest.Fuzz, instruments Lguest.Core.dll and Lguest.Devices.dll in the
 # built copy with SharpFuzz (edge coverage into a 64 KiB map), builds fuzz/driver/lguest-libfuzzer.c
 # with clang -fsanitize=fuzzer, then runs libFuzzer on the committed corpus plus a scratch one. New
@@ -21,7 +21,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="$root/artifacts/fuzz"
 bin="$out/bin"
 driver="$out/lguest-libfuzzer"
-targets=(vring virtio-pci virtio-blk virtio-net-tx virtio-fs virtio-vsock kernel-loader lguest-emulation snapshot)
+targets=(vring virtio-pci virtio-blk virtio-net-tx virtio-fs virtio-vsock kernel-loader lguest-emulation snapshot api-request)
 
 usage() {
     echo "usage: fuzz/run.sh TARGET|all SECONDS | build   (targets: ${targets[*]})" >&2
@@ -36,12 +36,12 @@ build() {
     mkdir -p "$out"
     echo "== building the libFuzzer driver"
     clang-14 -fsanitize=fuzzer -O2 -Wall -Wextra -Werror "$root/fuzz/driver/lguest-libfuzzer.c" -o "$driver"
-    echo "== building fuzz/Lguest.Fuzz and instrumenting Lguest.Core.dll and Lguest.Devices.dll"
+    echo "== building fuzz/Lguest.Fuzz and instrumenting Lguest.Core.dll, Lguest.Devices.dll and Lguest.Cli.dll"
     (cd "$root" && dotnet tool restore >/dev/null)
     rm -rf "$bin"
     # build, not publish: publish leaves out SharpFuzz, which the project keeps private from Lguest.Tests.
     dotnet build "$root/fuzz/Lguest.Fuzz/Lguest.Fuzz.csproj" -c Release -o "$bin" -v quiet -nologo >/dev/null
-    for assembly in Lguest.Core.dll Lguest.Devices.dll; do
+    for assembly in Lguest.Core.dll Lguest.Devices.dll Lguest.Cli.dll; do
         (cd "$root" && dotnet sharpfuzz "$bin/$assembly" >/dev/null)
     done
 }
