@@ -66,6 +66,8 @@ internal sealed class ApiServer : IAsyncDisposable
     /// <exception cref="IOException">The socket cannot be created (the path exists, its folder does not, no permission).</exception>
     public static async Task<ApiServer> StartAsync(string socketPath, ApiMachine machine, ILoggerFactory loggerFactory, CancellationToken cancellation = default)
     {
+        // Kestrel takes only an absolute path; a relative one is the working directory's, as for any file named here.
+        socketPath = Path.GetFullPath(socketPath);
         if (File.Exists(socketPath) || Directory.Exists(socketPath))
             throw new IOException($"the API socket '{socketPath}' exists already (remove it, or name another)");
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
