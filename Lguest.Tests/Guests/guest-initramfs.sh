@@ -17,7 +17,7 @@ force=0
 
 # The issue's order; resolve-modules.sh keeps it and skips any that are built in.
 modules=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk
-    failover net_failover virtio_net virtio_console virtio-rng)
+    failover net_failover virtio_net virtio_console virtio-rng fuse virtiofs)
 
 # bed.sh exports what kernels.sh printed; run it only when called on our own.
 [[ -n "${LGUEST_CLOUD_MODULES:-}" ]] || eval "$("$here/kernels.sh")"

@@ -9,7 +9,7 @@ namespace Lguest.Compare;
 internal static class Program
 {
     private const string Usage =
-        "usage: Lguest.Compare --root DIR --probe probe.elf --aot LGUEST --jit Lguest.Cli.dll [--runs N] [--sections direct,devices,bed,debian] [--no-bed] [--bed-args 'ARGS'] [--cases WORDS,...] [--command TEXT]";
+        "usage: Lguest.Compare --root DIR --probe probe.elf --aot LGUEST --jit Lguest.Cli.dll [--runs N] [--sections direct,devices,bed,debian,fs] [--no-bed] [--bed-args 'ARGS'] [--fs-args 'ARGS'] [--cases WORDS,...] [--command TEXT]";
 
     private static int Main(string[] args)
     {
@@ -22,7 +22,6 @@ internal static class Program
             Console.Error.WriteLine(Usage);
             return 2;
         }
-        static void Log(string line) => Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {line}");
 
         string bench = Path.Combine(options.Root, "bench");
         string resultsJson = Path.Combine(bench, "results.json");
@@ -67,31 +66,15 @@ internal static class Program
         }
 
         // bed: bed-bench.sh's boot and I/O parts (or what --bed-args asks); debian: its Debian part (issue 20:
-        // fio and boot to multi-user.target beside QEMU with aio=threads and aio=io_uring), kept apart so each
-        // can be rerun without losing the other's figures.
-        foreach ((string key, string[] parts) in new[] { ("bed", Array.Empty<string>()), ("debian", new[] { "--parts", "debian" }) })
-        {
-            if (!options.Sections.Contains(key))
-                continue;
-            if (!File.Exists(Path.Combine(options.Root, BedBench.Script)))
-            {
-                Log($"{key}: {BedBench.Script} is not in this tree; section not run");
-                if (!results.Sections.Any(s => s.Source == key))
-                    results.Replace(key, [new SectionResult(BedBench.SectionWhenAbsent, $"not run: {BedBench.Script} is not in this tree", [])]);
-                continue;
-            }
-            string load = MachineInfo.LoadAverage();
-            Log($"{key}: {BedBench.Script}; load {load}");
-            string[] arguments = [.. parts, .. options.BedArguments];
-            BedBench.Outcome outcome = BedBench.Run(options.Root, arguments, Log);
-            string invocation = string.Join(' ', new[] { BedBench.Script }.Concat(arguments));
-            string conditions = Conditions(load, null) + $"; `{invocation}` exited with status {outcome.ExitStatus}"
-                + (outcome.Problems.Count > 0 ? $"; {outcome.Problems.Count} malformed BENCH lines left out (first: {outcome.Problems[0]})" : "");
-            List<SectionResult> sections = [.. outcome.Figures.GroupBy(f => f.Section).Select(g => new SectionResult(g.Key, conditions, [.. g]))];
-            if (sections.Count == 0)
-                sections.Add(new SectionResult(BedBench.SectionWhenAbsent, conditions + "; it printed no BENCH line", []));
-            results.Replace(key, sections);
-        }
+        // fio and boot to multi-user.target beside QEMU with aio=threads and aio=io_uring); fs: the shared-folder
+        // comparison (issue 17, virtio-fs beside QEMU 9p). Each in a bed of its own and a section of its own, so
+        // that any can be rerun without losing the others' figures.
+        if (options.Sections.Contains("bed"))
+            RunBed(results, options, "bed", options.BedArguments);
+        if (options.Sections.Contains("debian"))
+            RunBed(results, options, "debian", ["--parts", "debian", .. options.BedArguments]);
+        if (options.Sections.Contains("fs"))
+            RunBed(results, options, "fs", ["--parts", "fs", .. options.FsArguments]);
 
         results.Save(resultsJson);
         RatioChart.Draw(results, Path.Combine(bench, "ratios.png"));
@@ -100,14 +83,38 @@ internal static class Program
         return 0;
     }
 
+    private static void Log(string line) => Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {line}");
+
+    // Runs bench/bed/bed-bench.sh with arguments and replaces the sections of that source with its figures.
+    private static void RunBed(Results results, Options options, string source, IReadOnlyList<string> arguments)
+    {
+        if (!File.Exists(Path.Combine(options.Root, BedBench.Script)))
+        {
+            Log($"{source}: {BedBench.Script} is not in this tree; section not run");
+            if (!results.Sections.Any(s => s.Source == source))
+                results.Replace(source, [new SectionResult(BedBench.SectionWhenAbsent, $"not run: {BedBench.Script} is not in this tree", [])]);
+            return;
+        }
+        string load = MachineInfo.LoadAverage();
+        Log($"{source}: {BedBench.Script}; load {load}");
+        BedBench.Outcome outcome = BedBench.Run(options.Root, arguments, Log);
+        string invocation = string.Join(' ', new[] { BedBench.Script }.Concat(arguments));
+        string conditions = Conditions(load, null) + $"; `{invocation}` exited with status {outcome.ExitStatus}"
+            + (outcome.Problems.Count > 0 ? $"; {outcome.Problems.Count} malformed BENCH lines left out (first: {outcome.Problems[0]})" : "");
+        List<SectionResult> sections = [.. outcome.Figures.GroupBy(f => f.Section).Select(g => new SectionResult(g.Key, conditions, [.. g]))];
+        if (sections.Count == 0)
+            sections.Add(new SectionResult(BedBench.SectionWhenAbsent, conditions + "; it printed no BENCH line", []));
+        results.Replace(source, sections);
+    }
+
     private static string Conditions(string loadAtStart, int? rounds) =>
         (rounds is null ? "" : $"{rounds} rounds; ") + $"load average (1, 5, 15 min) {loadAtStart} at the start, {MachineInfo.LoadAverage()} at the end";
 
     /// <summary>The command line.</summary>
     internal sealed record Options(string Root, string Probe, string Aot, string Jit, int Runs, HashSet<string> Sections, string Command,
-        IReadOnlyList<string> BedArguments, IReadOnlyList<string> Cases)
+        IReadOnlyList<string> BedArguments, IReadOnlyList<string> FsArguments, IReadOnlyList<string> Cases)
     {
-        public static readonly string[] AllSections = ["direct", "devices", "bed", "debian"];
+        public static readonly string[] AllSections = ["direct", "devices", "bed", "debian", "fs"];
 
         public static Options? Parse(string[] args, out string? problem)
         {
@@ -154,10 +161,12 @@ internal static class Program
             {
                 sections.Remove("bed");
                 sections.Remove("debian");
+                sections.Remove("fs");
             }
             return new Options(Path.GetFullPath(map["root"]), Path.GetFullPath(map["probe"]), Path.GetFullPath(map["aot"]), Path.GetFullPath(map["jit"]),
                 runs, sections, map.GetValueOrDefault("command", "bench/run.sh"),
                 map.GetValueOrDefault("bed-args", "").Split(' ', StringSplitOptions.RemoveEmptyEntries),
+                map.GetValueOrDefault("fs-args", "").Split(' ', StringSplitOptions.RemoveEmptyEntries),
                 map.GetValueOrDefault("cases", "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         }
     }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bed-bench.sh [--rounds N] [--parts boot,io] [--dd M1,M4] [--tcp-mib N] [--columns LIST] [--build]:
+# bed-bench.sh [--rounds N] [--parts boot,io,debian,fs] [--dd M1,M4] [--tcp-mib N] [--columns LIST] [--build]:
 # the nested-bed benchmarks, run from the host. Prepares the guests (Lguest.Tests/Guests/prepare.sh: kernels and
 # images, cached), boots L1 once with bed.sh and runs bench/bed/run-in-l1.sh in it: lguest (NativeAOT and JIT)
 # and QEMU (-M pc, -M microvm) as the L2 VMM on the same guest, interleaved round by round.
@@ -12,9 +12,12 @@
 #
 # Options (the defaults fit about 15-20 minutes on a loaded 2-CPU host):
 #   --rounds N      rounds, every figure once per column per round (default 5)
-#   --parts LIST    boot, io, debian (default boot,io); debian: the Debian guest (debian-image.sh, built on
+#   --parts LIST    boot, io, debian, fs (default boot,io); debian: the Debian guest (debian-image.sh, built on
 #                   the host as root when missing) under lguest and QEMU -M pc with aio=threads and aio=io_uring,
-#                   fio and boot to multi-user.target (debian-in-l1.sh; its own columns)
+#                   fio and boot to multi-user.target (debian-in-l1.sh; its own columns); fs: the shared-folder
+#                   comparison (fs-in-l1.sh: lguest's virtio-fs beside QEMU's 9p on the generic kernel; columns
+#                   lguest-aot, lguest-jit, qemu-pc)
+#   --fs-mib N      MiB written and read per fs boot (default 32)
 #   --dd M1,M4      MiB read per io boot in 1 MiB and in 4 KiB direct reads (default 32,2)
 #   --tcp-mib N     MiB moved each way over TCP per io boot, a multiple of 4 (default 4)
 #   --columns LIST  default lguest-aot,lguest-jit,qemu-pc,qemu-microvm
@@ -33,11 +36,13 @@ dd_spec=32,2
 tcp_mib=4
 columns=lguest-aot,lguest-jit,qemu-pc,qemu-microvm
 build=0
-usage() { echo "usage: bed-bench.sh [--rounds N] [--parts boot,io] [--dd M1,M4] [--tcp-mib N] [--columns LIST] [--build]" >&2; exit 2; }
+fs_mib=32
+usage() { echo "usage: bed-bench.sh [--rounds N] [--parts boot,io,debian,fs] [--dd M1,M4] [--tcp-mib N] [--fs-mib N] [--columns LIST] [--build]" >&2; exit 2; }
 while (( $# > 0 )); do
     case "$1" in
         --rounds) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || usage; rounds="$2"; shift 2 ;;
-        --parts) [[ $# -ge 2 && "$2" =~ ^(boot|io|debian)(,(boot|io|debian))*$ ]] || usage; parts="$2"; shift 2 ;;
+        --parts) [[ $# -ge 2 && "$2" =~ ^(boot|io|debian|fs)(,(boot|io|debian|fs))*$ ]] || usage; parts="$2"; shift 2 ;;
+        --fs-mib) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || usage; fs_mib="$2"; shift 2 ;;
         --dd) [[ $# -ge 2 && "$2" =~ ^[0-9]+,[0-9]+$ ]] || usage; dd_spec="$2"; shift 2 ;;
         --tcp-mib) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] && (( $2 % 4 == 0 )) || usage; tcp_mib="$2"; shift 2 ;;
         --columns) [[ $# -ge 2 && "$2" =~ ^[a-z,-]+$ ]] || usage; columns="$2"; shift 2 ;;
@@ -64,22 +69,31 @@ bench="$out/bench.tsv"
 # A launch is ~20 s on a loaded host, an io boot a minute or more; the bed's hang protection is generous.
 timeout=$(( 600 + rounds * 900 ))
 say "rounds $rounds, parts $parts, dd $dd_spec MiB, TCP $tcp_mib MiB, columns $columns; L1 console in $console"
-l1_command=""
-l1_parts="$(tr ',' '\n' <<< "$parts" | { grep -v '^debian$' || true; } | paste -sd, -)"
-[[ -n "$l1_parts" ]] && l1_command="bench/bed/run-in-l1.sh --rounds $rounds --parts $l1_parts --dd $dd_spec --tcp-mib $tcp_mib --columns $columns"
+# run-in-l1.sh does boot and io; debian-in-l1.sh the Debian guest; fs-in-l1.sh the shared folders, on the
+# generic kernel and its own image.
+l1_parts="$(tr ',' '\n' <<< "$parts" | { grep -Ev '^(debian|fs)$' || true; } | paste -sd, -)"
+l1=()
+[[ -n "$l1_parts" ]] && l1+=("bench/bed/run-in-l1.sh --rounds $rounds --parts $l1_parts --dd $dd_spec --tcp-mib $tcp_mib --columns $columns")
 if [[ ",$parts," == *,debian,* ]]; then
     # The image is built on the host (debootstrap needs root and the mirror); L1 reads it from the cache.
     debian="$("$guests/debian-image.sh" | tr '\n' ' ')"
-    l1_command="${l1_command:+$l1_command; }$debian bench/bed/debian-in-l1.sh --rounds $rounds"
+    l1+=("$debian bench/bed/debian-in-l1.sh --rounds $rounds")
     timeout=$(( timeout + rounds * 1800 ))
 fi
+if [[ ",$parts," == *,fs,* ]]; then
+    eval "$("$guests/kernels.sh")"
+    fs_image="$("$here/fs-initramfs.sh")"
+    fs_columns="$(tr , '\n' <<< "$columns" | { grep -E '^(lguest-aot|lguest-jit|qemu-pc)$' || true; } | paste -sd, -)"
+    l1+=("BENCH_FS_KERNEL=$LGUEST_GENERIC_VMLINUZ BENCH_FS_INITRD=$fs_image bench/bed/fs-in-l1.sh --rounds $rounds --mib $fs_mib --columns $fs_columns")
+    timeout=$(( timeout + rounds * 900 ))
+fi
+l1_command="$(printf '%s; ' "${l1[@]}")"
 set +e
-"$guests/bed.sh" --timeout "$timeout" -- \
-    "$l1_command" \
+"$guests/bed.sh" --timeout "$timeout" -- "${l1_command%; }" \
     < /dev/null 2>&1 | tr -d '\r' | tee "$console" | while IFS= read -r line; do
         case "$line" in
             BENCH$'\t'*) printf '%s\n' "$line" ;;
-            run-in-l1.sh:* | debian-in-l1.sh:* | "    "* | bed.sh:*) printf '%s\n' "$line" >&2 ;;
+            run-in-l1.sh:* | debian-in-l1.sh:* | fs-in-l1.sh:* | "    "* | bed.sh:*) printf '%s\n' "$line" >&2 ;;
         esac
     done | tee "$bench"
 status="${PIPESTATUS[0]}"
