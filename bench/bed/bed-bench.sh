@@ -15,8 +15,9 @@
 #   --parts LIST    boot, io, debian, fs (default boot,io); debian: the Debian guest (debian-image.sh, built on
 #                   the host as root when missing) under lguest and QEMU -M pc with aio=threads and aio=io_uring,
 #                   fio and boot to multi-user.target (debian-in-l1.sh; its own columns); fs: the shared-folder
-#                   comparison (fs-in-l1.sh: lguest's virtio-fs beside QEMU's 9p on the generic kernel; columns
-#                   lguest-aot, lguest-jit, qemu-pc)
+#                   comparison (fs-in-l1.sh: lguest's virtio-fs beside QEMU's 9p and QEMU with virtiofsd on the
+#                   generic kernel; columns lguest-aot, lguest-jit, qemu-pc, qemu-virtiofsd, by default
+#                   lguest-aot,qemu-pc,qemu-virtiofsd)
 #   --fs-mib N      MiB written and read per fs boot (default 32)
 #   --dd M1,M4      MiB read per io boot in 1 MiB and in 4 KiB direct reads (default 32,2)
 #   --tcp-mib N     MiB moved each way over TCP per io boot, a multiple of 4 (default 4)
@@ -36,6 +37,7 @@ dd_spec=32,2
 tcp_mib=4
 columns=lguest-aot,lguest-jit,qemu-pc,qemu-microvm
 build=0
+columns_given=0
 fs_mib=32
 usage() { echo "usage: bed-bench.sh [--rounds N] [--parts boot,io,debian,fs] [--dd M1,M4] [--tcp-mib N] [--fs-mib N] [--columns LIST] [--build]" >&2; exit 2; }
 while (( $# > 0 )); do
@@ -45,7 +47,7 @@ while (( $# > 0 )); do
         --fs-mib) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || usage; fs_mib="$2"; shift 2 ;;
         --dd) [[ $# -ge 2 && "$2" =~ ^[0-9]+,[0-9]+$ ]] || usage; dd_spec="$2"; shift 2 ;;
         --tcp-mib) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] && (( $2 % 4 == 0 )) || usage; tcp_mib="$2"; shift 2 ;;
-        --columns) [[ $# -ge 2 && "$2" =~ ^[a-z,-]+$ ]] || usage; columns="$2"; shift 2 ;;
+        --columns) [[ $# -ge 2 && "$2" =~ ^[a-z,-]+$ ]] || usage; columns="$2"; columns_given=1; shift 2 ;;
         --build) build=1; shift ;;
         *) usage ;;
     esac
@@ -83,7 +85,8 @@ fi
 if [[ ",$parts," == *,fs,* ]]; then
     eval "$("$guests/kernels.sh")"
     fs_image="$("$here/fs-initramfs.sh")"
-    fs_columns="$(tr , '\n' <<< "$columns" | { grep -E '^(lguest-aot|lguest-jit|qemu-pc)$' || true; } | paste -sd, -)"
+    fs_columns=lguest-aot,qemu-pc,qemu-virtiofsd
+    (( columns_given )) && fs_columns="$(tr , '\n' <<< "$columns" | { grep -E '^(lguest-aot|lguest-jit|qemu-pc|qemu-virtiofsd)$' || true; } | paste -sd, -)"
     l1+=("BENCH_FS_KERNEL=$LGUEST_GENERIC_VMLINUZ BENCH_FS_INITRD=$fs_image bench/bed/fs-in-l1.sh --rounds $rounds --mib $fs_mib --columns $fs_columns")
     timeout=$(( timeout + rounds * 900 ))
 fi
