@@ -85,7 +85,11 @@ fs_once() {
             "$virtiofsd" --socket-path="$sock" -o source="$work/share" -o sandbox=chroot -o log_level=warn \
                 > "$logs/virtiofsd-$round.log" 2>&1 &
             daemon=$!
-            for ((waited = 0; waited < 300 && ! -S "$sock"; waited++)); do sleep 0.1; done
+            waited=0
+            while [[ ! -S "$sock" ]] && ((waited < 300)); do
+                sleep 0.1
+                waited=$((waited + 1))
+            done
             cmd=(qemu-system-x86_64 -M pc ${qboot:+-bios "$qboot"} -accel kvm -cpu host -m 256 -display none -serial stdio
                 -monitor none -no-reboot -nic none -kernel "$BENCH_FS_KERNEL" -initrd "$BENCH_FS_INITRD" -append "$append"
                 -object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem
