@@ -1,45 +1,38 @@
 using System.Globalization;
 using System.Net.Sockets;
-using System.Runtime.CompilerServices;
 using System.Text;
+using Lguest.Devices.Interop;
 using Lguest.Memory;
 
 namespace Lguest.Devices;
 
 /// <summary>
-/// A connection's host end on a connected Unix stream socket (Firecracker's hybrid vsock): guest data goes
-/// from guest memory into the socket with one writev, host data from the socket into guest memory with one
-/// readv, both non-blocking. What the socket cannot take now waits in a <see cref="VsockTxBuffer"/> and is sent
-/// asynchronously; when it has nothing to read, a zero-byte receive (the runtime's epoll) says when it has.
+/// A connection's host end on a connected Unix stream socket (Firecracker's hybrid vsock): guest data goes from
+/// guest memory into the socket with one writev, host data from the socket into guest memory with one readv, both
+/// non-blocking. What the socket cannot take now waits in a <see cref="VsockTxBuffer"/>. The socket is watched by
+/// the device's worker (its epoll, edge-triggered), which calls <see cref="OnReady"/>: room to write flushes the
+/// held bytes, data to read makes the connection owe the guest a read, all on the thread that moves the data.
 /// </summary>
-// The awaiters of the socket's or pipe's ValueTasks are kept in fields and consumed once, in their completion
-// callbacks: the allocation-free way to be told of readiness without an async method per wait.
-#pragma warning disable CA2012
 internal sealed class UnixSocketHostEnd : VsockHostEnd
 {
-    // A socket that keeps saying it is readable while reads find nothing is broken: bounds the retries.
-    private const int MaxReadinessRetries = 4;
-
     private readonly Socket _socket;
     private readonly VsockTxBuffer _pending = new();
-    private readonly Action _onSent;
-    private readonly Action _onReadable;
-    private ConfiguredValueTaskAwaitable<int>.ConfiguredValueTaskAwaiter _send;
-    private ConfiguredValueTaskAwaitable<int>.ConfiguredValueTaskAwaiter _readable;
-    private bool _sending;
+    private bool _writable = true; // false after a write met a full socket, until the worker reports room
     private bool _endSend;
+    private ulong _token;
 
     /// <summary>Takes over <paramref name="socket"/>, connected, and makes it non-blocking.</summary>
     public UnixSocketHostEnd(Socket socket)
     {
         _socket = socket;
         _socket.Blocking = false; // every read and write here must return at once
-        _onSent = OnSent;
-        _onReadable = OnReadable;
     }
 
     /// <inheritdoc />
     public override int Pending => _pending.Count;
+
+    /// <inheritdoc />
+    protected override void OnAttached() => _token = Connection.Muxer.Watch(_socket.SafeHandle, this);
 
     /// <inheritdoc />
     public override int Send(GuestMemory memory, ReadOnlySpan<GuestBuffer> payload, uint length)
@@ -47,16 +40,17 @@ internal sealed class UnixSocketHostEnd : VsockHostEnd
         if (IsClosed)
             return (int)length;
         int written = 0;
-        if (_pending.IsEmpty)
+        if (_pending.IsEmpty && _writable)
         {
             // The hot path: straight from guest memory into the socket, no copy of ours.
             if (!memory.TryWriteTo(_socket.SafeHandle, payload, out written))
                 written = 0;
             if (written == length)
                 return written;
+            _writable = false; // a short write: the socket is full, the worker hears when it has room again
         }
         _pending.Append(memory, payload, (ulong)written, (int)length - written);
-        return written + (_sending ? 0 : Flush());
+        return written;
     }
 
     /// <inheritdoc />
@@ -64,36 +58,49 @@ internal sealed class UnixSocketHostEnd : VsockHostEnd
     {
         if (IsClosed)
             return 0;
-        for (int attempt = 0; attempt < MaxReadinessRetries; attempt++)
+        // Nothing to read now (EAGAIN): the next data makes the worker call OnReady.
+        return memory.TryReadFrom(_socket.SafeHandle, into, out int read) ? read : -1;
+    }
+
+    /// <summary>
+    /// The worker saw <paramref name="events"/> (epoll) on the socket: room to write sends what is held (and the
+    /// guest hears of the credit), data or the peer's end to read makes the connection owe the guest a read.
+    /// Called with the muxer's lock held.
+    /// </summary>
+    public void OnReady(uint events)
+    {
+        if (IsClosed)
+            return;
+        if ((events & (Epoll.Out | Epoll.Error | Epoll.HangUp)) != 0)
         {
-            if (memory.TryReadFrom(_socket.SafeHandle, into, out int read))
-                return read;
-            // Nothing to read: a zero-byte receive completes when there is (or the peer is gone).
-            ConfiguredValueTaskAwaitable<int>.ConfiguredValueTaskAwaiter readable =
-                _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false).GetAwaiter();
-            if (!readable.IsCompleted)
+            _writable = true;
+            if (!_pending.IsEmpty)
             {
-                _readable = readable;
-                readable.UnsafeOnCompleted(_onReadable);
-                return -1;
-            }
-            try
-            {
-                readable.GetResult();
-            }
-            catch (SocketException e)
-            {
-                throw new IOException($"the host socket failed: {e.Message}", e);
+                int sent;
+                try
+                {
+                    sent = Flush();
+                }
+                catch (IOException e)
+                {
+                    Connection.Kill("the host socket failed", e);
+                    return;
+                }
+                if (sent != 0)
+                    Connection.OnHostForwarded(sent);
+                if (IsClosed)
+                    return;
             }
         }
-        throw new IOException("the host socket reports data that reads do not find");
+        if ((events & (Epoll.In | Epoll.ReadHangUp | Epoll.HangUp | Epoll.Error)) != 0)
+            Connection.OnHostReadable();
     }
 
     /// <inheritdoc />
     public override void EndSend()
     {
         _endSend = true;
-        if (!_sending)
+        if (_pending.IsEmpty)
             ShutdownSend();
     }
 
@@ -105,41 +112,32 @@ internal sealed class UnixSocketHostEnd : VsockHostEnd
         // A few bytes into a socket nobody has written to yet: its empty send buffer takes them at once.
         Span<byte> line = stackalloc byte[16];
         int length = Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"OK {localPort}\n"), line);
-        try
-        {
-            return _socket.Send(line[..length], SocketFlags.None, out SocketError error) == length && error == SocketError.Success;
-        }
-        catch (ObjectDisposedException)
-        {
-            return false;
-        }
+        return _socket.Send(line[..length], SocketFlags.None, out SocketError error) == length && error == SocketError.Success;
     }
 
     /// <inheritdoc />
     protected override void OnClose(Exception? failure)
     {
         // The host program reads what is left, then end of file (or ECONNRESET if it had not read all we sent).
+        Connection.Muxer.Unwatch(_socket.SafeHandle, _token);
         _socket.Dispose();
-        if (!_sending)
-            _pending.Release(); // else the send's completion gives it back: the kernel may still read it
+        _pending.Release();
     }
 
-    // Sends the held bytes until the socket would block; returns what went out at once.
+    // Sends the held bytes until the socket is full again; returns what went out.
     private int Flush()
     {
         int sent = 0;
         while (!_pending.IsEmpty)
         {
-            ConfiguredValueTaskAwaitable<int>.ConfiguredValueTaskAwaiter send =
-                _socket.SendAsync(_pending.FirstSegment, SocketFlags.None).ConfigureAwait(false).GetAwaiter();
-            if (!send.IsCompleted)
+            int n = _socket.Send(_pending.FirstSegment.Span, SocketFlags.None, out SocketError error);
+            if (error == SocketError.WouldBlock)
             {
-                _sending = true;
-                _send = send;
-                send.UnsafeOnCompleted(_onSent);
+                _writable = false;
                 return sent;
             }
-            int n = Complete(send);
+            if (error != SocketError.Success)
+                throw new IOException($"the host socket failed: {error}", new SocketException((int)error));
             _pending.Consume(n);
             sent += n;
         }
@@ -147,68 +145,6 @@ internal sealed class UnixSocketHostEnd : VsockHostEnd
         if (_endSend)
             ShutdownSend();
         return sent;
-    }
-
-    private void OnSent()
-    {
-        lock (Connection.Sync)
-        {
-            _sending = false;
-            int sent;
-            try
-            {
-                sent = Complete(_send);
-                if (IsClosed)
-                {
-                    _pending.Release();
-                    return;
-                }
-                _pending.Consume(sent);
-                sent += Flush();
-            }
-            catch (IOException e)
-            {
-                if (IsClosed)
-                    _pending.Release();
-                else
-                    Connection.Kill("the host socket failed", e);
-                return;
-            }
-            Connection.OnHostForwarded(sent);
-        }
-    }
-
-    private void OnReadable()
-    {
-        lock (Connection.Sync)
-        {
-            try
-            {
-                _readable.GetResult();
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-                // Closed under the wait, or the socket failed: the next read says which.
-            }
-            if (!IsClosed)
-                Connection.OnHostReadable();
-        }
-    }
-
-    private static int Complete(ConfiguredValueTaskAwaitable<int>.ConfiguredValueTaskAwaiter send)
-    {
-        try
-        {
-            return send.GetResult();
-        }
-        catch (SocketException e)
-        {
-            throw new IOException($"the host socket failed: {e.Message}", e);
-        }
-        catch (ObjectDisposedException e)
-        {
-            throw new IOException("the host socket is closed", e);
-        }
     }
 
     private void ShutdownSend()
@@ -220,9 +156,6 @@ internal sealed class UnixSocketHostEnd : VsockHostEnd
         catch (SocketException)
         {
             // Already gone: the host program has its end of file either way.
-        }
-        catch (ObjectDisposedException)
-        {
         }
     }
 }

@@ -9,8 +9,8 @@ namespace Lguest.Devices;
 /// <summary>
 /// A virtio socket device (virtio 1.2 §5.10): stream connections between the guest (AF_VSOCK, its CID in the
 /// configuration) and the host (CID 2), whose host ends are this process's programs (<see cref="VsockHost"/>) or
-/// Firecracker-style Unix sockets. rx (queue 0) and tx (queue 1) each have a worker thread; the event queue
-/// (2) takes one event, VIRTIO_VSOCK_EVENT_TRANSPORT_RESET, after a restore from a snapshot.
+/// Firecracker-style Unix sockets. One worker thread serves rx (queue 0) and tx (queue 1); the event queue (2)
+/// takes one event, VIRTIO_VSOCK_EVENT_TRANSPORT_RESET, after a restore from a snapshot.
 /// </summary>
 /// <remarks>See the folder's README for the protocol, the bounds and the threat model.</remarks>
 public sealed class VirtioVsockDevice : VirtioDevice
@@ -108,8 +108,8 @@ public sealed class VirtioVsockDevice : VirtioDevice
             throw new BadDriverException(Name, "the vsock driver must enable the rx and tx queues");
 
         var muxer = new VsockMuxer(_host.GuestCid, _host, _host.Clock, Name, Logger);
-        var receiver = new VsockReceiver(_memory, rx, activation.Transport, muxer);
-        var transmitter = new VsockTransmitter(_memory, tx, activation.Transport, muxer, PollWindow.ForWorker(PollWindow.DefaultMax));
+        var worker = new VsockWorker(rx, tx, new VsockReceiver(_memory, rx, activation.Transport, muxer),
+            new VsockTransmitter(_memory, tx, activation.Transport, muxer), muxer);
         lock (_lock)
             _muxer = muxer;
         if (_transportResetOwed)
@@ -117,8 +117,7 @@ public sealed class VirtioVsockDevice : VirtioDevice
             _transportResetOwed = false;
             SendTransportReset(queues.Count > EventQueue ? queues[EventQueue] : null, activation.Transport);
         }
-        workers.Start(rx.Ring.Name, () => receiver.Run(workers.Stop));
-        workers.Start(tx.Ring.Name, () => transmitter.Run(workers.Stop));
+        workers.Start(Name, () => worker.Run(workers.Stop));
         _host.Attach(muxer);
     }
 

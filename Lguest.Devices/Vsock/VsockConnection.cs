@@ -74,6 +74,9 @@ internal sealed partial class VsockConnection
     /// <summary>The lock every member runs under.</summary>
     public Lock Sync => _muxer.Sync;
 
+    /// <summary>The muxer the connection belongs to.</summary>
+    public VsockMuxer Muxer => _muxer;
+
     /// <summary>Whether the connection sits in the muxer's queue of connections with packets for the guest.</summary>
     public bool InReadyQueue { get; set; }
 

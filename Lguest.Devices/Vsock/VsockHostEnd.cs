@@ -8,10 +8,10 @@ namespace Lguest.Devices;
 /// pipes an in-process .NET program holds (<see cref="PipeHostEnd"/>, behind <see cref="VsockStream"/>).
 /// </summary>
 /// <remarks>
-/// The connection calls every member under its muxer's lock, from a device worker or from another end's
-/// completion; none of them blocks. What happens later (the host takes buffered bytes, data arrives, the host
-/// end fails or closes) comes back through the connection's <c>Host*</c> methods, from a thread-pool thread,
-/// never from inside one of these calls.
+/// The connection calls every member under its muxer's lock, from the device's worker or from a host event;
+/// none of them blocks. What happens later (the host takes held bytes, data arrives, the host end fails or
+/// closes) comes back through the connection's <c>Host*</c> and <c>OnHost*</c> methods, never from inside one of
+/// these calls: from the worker (a Unix socket's readiness) or a thread-pool thread (a program's pipe).
 /// </remarks>
 internal abstract class VsockHostEnd
 {
@@ -29,6 +29,12 @@ internal abstract class VsockHostEnd
         if (_connection is not null)
             throw new InvalidOperationException("the host end is already attached");
         _connection = connection;
+        OnAttached();
+    }
+
+    /// <summary>Called once the end has its connection (with the muxer's lock held): start watching a socket, say.</summary>
+    protected virtual void OnAttached()
+    {
     }
 
     /// <summary>

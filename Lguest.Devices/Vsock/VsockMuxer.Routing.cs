@@ -96,8 +96,8 @@ internal sealed partial class VsockMuxer
     }
 
     /// <summary>
-    /// Before the receive worker sleeps: true if a packet is waiting after all, else it is marked asleep so the
-    /// next packet queued signals <see cref="Work"/>.
+    /// Before the worker sleeps: true if a packet is waiting after all, else it is marked asleep so the next
+    /// packet queued signals <see cref="Work"/>.
     /// </summary>
     public bool PrepareToSleep()
     {
@@ -105,7 +105,7 @@ internal sealed partial class VsockMuxer
         {
             if (_pending != 0 || _closed)
                 return true;
-            _receiverSleeping = true;
+            _workerSleeping = true;
             return false;
         }
     }

@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+using Lguest.Devices.Interop;
 using Lguest.Hypervisor;
 using Microsoft.Extensions.Logging;
 
@@ -41,17 +43,22 @@ internal sealed partial class VsockMuxer : IDisposable
     /// <summary>The first port of host-initiated connections (Firecracker's range, [2^30, 2^31)).</summary>
     public const uint FirstLocalPort = 1u << 30;
 
+    /// <summary>The first token of a socket in <see cref="Poller"/>; those below are the worker's own (queues, signals).</summary>
+    public const ulong FirstSocketToken = 16;
+
     private readonly Dictionary<(uint Local, uint Peer), VsockConnection> _connections = new(MaxConnections);
     private readonly Queue<VsockConnection> _ready = new(MaxConnections);
     private readonly Queue<(uint Local, uint Peer)> _resets = new(MaxPendingResets);
     private readonly HashSet<uint> _localPorts = new(MaxConnections);
+    private readonly Dictionary<ulong, UnixSocketHostEnd> _watched = new(MaxConnections);
     private readonly IVsockAcceptor? _acceptor;
     private readonly TimeProvider _clock;
     private readonly ITimer _expiryTimer;
     private readonly ILogger _logger;
     private uint _nextLocalPort = FirstLocalPort;
     private bool _expiryRunning;
-    private bool _receiverSleeping;
+    private bool _workerSleeping;
+    private ulong _nextToken = FirstSocketToken;
     private bool _closed;
     private int _pending; // _ready.Count + _resets.Count, readable without the lock
     private bool _foreignCidLogged;
@@ -81,8 +88,11 @@ internal sealed partial class VsockMuxer : IDisposable
     /// <summary>The device's name in messages.</summary>
     public string Name { get; }
 
-    /// <summary>Signalled when a packet for the guest is queued while the receive worker sleeps.</summary>
+    /// <summary>Signalled when a packet for the guest is queued while the worker sleeps.</summary>
     public EventNotifier Work { get; } = new();
+
+    /// <summary>The worker's epoll: its queues' and signals' eventfds (tokens below <see cref="FirstSocketToken"/>) and the connections' Unix sockets.</summary>
+    public Epoll Poller { get; } = new();
 
     /// <summary>Whether packets wait for the guest (a hint, read without the lock).</summary>
     public bool HasPackets => Volatile.Read(ref _pending) != 0;
@@ -129,6 +139,7 @@ internal sealed partial class VsockMuxer : IDisposable
             _ready.Clear();
             _resets.Clear();
             _localPorts.Clear();
+            _watched.Clear();
             _pending = 0;
         }
         _expiryTimer.Dispose();
@@ -142,6 +153,7 @@ internal sealed partial class VsockMuxer : IDisposable
     {
         Close(new IOException("the guest's vsock device was reset"));
         Work.Dispose();
+        Poller.Dispose();
     }
 
     /// <summary>
@@ -193,11 +205,38 @@ internal sealed partial class VsockMuxer : IDisposable
         }
     }
 
+    /// <summary>Has the worker watch <paramref name="socket"/> for <paramref name="end"/>; returns its token. Lock held.</summary>
+    internal ulong Watch(SafeHandle socket, UnixSocketHostEnd end)
+    {
+        ulong token = _nextToken++;
+        _watched.Add(token, end);
+        Poller.Add(socket, Epoll.In | Epoll.Out | Epoll.ReadHangUp | Epoll.EdgeTriggered, token);
+        return token;
+    }
+
+    /// <summary>Stops watching the socket of <paramref name="token"/>, before it is closed. Lock held.</summary>
+    internal void Unwatch(SafeHandle socket, ulong token)
+    {
+        if (_watched.Remove(token) && !Poller.IsClosed)
+            Poller.Remove(socket);
+    }
+
+    /// <summary>The worker saw <paramref name="events"/> on the socket of <paramref name="token"/>.</summary>
+    public void OnSocketEvents(ulong token, uint events)
+    {
+        lock (Sync)
+        {
+            // A socket closed since epoll_wait returned has no entry any more: its events are stale.
+            if (!_closed && _watched.TryGetValue(token, out UnixSocketHostEnd? end))
+                end.OnReady(events);
+        }
+    }
+
     private void WakeReceiver()
     {
-        if (_receiverSleeping)
+        if (_workerSleeping)
         {
-            _receiverSleeping = false;
+            _workerSleeping = false;
             Work.Signal();
         }
     }

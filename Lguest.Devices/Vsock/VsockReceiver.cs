@@ -1,4 +1,3 @@
-using Lguest.Hypervisor;
 using Lguest.Memory;
 using Lguest.Virtio;
 
@@ -12,59 +11,27 @@ namespace Lguest.Devices;
 /// </summary>
 internal sealed class VsockReceiver(GuestMemory memory, Virtqueue queue, IVirtioTransport transport, VsockMuxer muxer)
 {
-    // Packets published between two interrupt decisions (and stop checks) while more keep coming.
-    private const int Batch = 64;
-
     private readonly DescriptorChain _chain = new();
     private GuestBuffer[] _scratch = new GuestBuffer[8];
     private bool _held;
     private int _unsignalled;
 
-    /// <summary>Delivers packets until stopped.</summary>
-    /// <exception cref="BadDriverException">The driver broke a rule of the ring or posted a chain that cannot hold a packet.</exception>
-    public void Run(EventNotifier stop)
-    {
-        while (true)
-        {
-            if (!muxer.HasPackets)
-            {
-                Flush();
-                if (stop.IsSignalled)
-                    return;
-                if (!muxer.PrepareToSleep() && !muxer.Work.Wait(stop))
-                    return;
-                continue;
-            }
-            if (!TryHoldChain())
-            {
-                // Packets wait for buffers: the guest gets what was published, then we sleep until it posts more.
-                Flush();
-                if (!queue.Ring.WaitForAvailable(queue.Notifier, stop))
-                    return;
-                continue;
-            }
-            if (Deliver() && _unsignalled >= Batch)
-            {
-                Flush();
-                if (stop.IsSignalled)
-                    return;
-            }
-        }
-    }
-
     /// <summary>
-    /// Delivers what the muxer has while the guest has buffers, then decides on an interrupt; returns the
-    /// packets delivered. The worker's loop without its waits (tests and the fuzz target drive it).
+    /// Delivers what the muxer has while the guest has buffers (at most a queue's worth), then decides on an
+    /// interrupt; returns the packets delivered.
     /// </summary>
     /// <exception cref="BadDriverException">The driver broke a rule of the ring or posted a chain that cannot hold a packet.</exception>
     public int ServeAvailable()
     {
         int packets = 0;
-        while (muxer.HasPackets && TryHoldChain() && Deliver())
+        while (packets < queue.Ring.Size && muxer.HasPackets && TryHoldChain() && Deliver())
             packets++;
         Flush();
         return packets;
     }
+
+    /// <summary>Whether packets wait for the guest and it has posted no buffer for them.</summary>
+    public bool NeedsBuffers => muxer.HasPackets && !TryHoldChain();
 
     /// <summary>
     /// Writes the muxer's next packet into the held chain and returns it to the guest (the interrupt decision

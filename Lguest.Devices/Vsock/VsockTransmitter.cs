@@ -1,4 +1,3 @@
-using Lguest.Hypervisor;
 using Lguest.Memory;
 using Lguest.Virtio;
 
@@ -9,19 +8,12 @@ namespace Lguest.Devices;
 /// parsed once (<see cref="VsockPacket"/>), handed to the muxer (data goes straight from guest memory to the
 /// host end), and returned with used length 0. It never waits for the host or for receive buffers (§5.10.6.1:
 /// the tx queue is processed even while rx is full): what the host cannot take now is held, within credit.
+/// <see cref="VsockWorker"/> runs it beside the receive queue.
 /// </summary>
-internal sealed class VsockTransmitter(GuestMemory memory, Virtqueue queue, IVirtioTransport transport, VsockMuxer muxer, PollWindow? poll)
+internal sealed class VsockTransmitter(GuestMemory memory, Virtqueue queue, IVirtioTransport transport, VsockMuxer muxer)
 {
     private readonly DescriptorChain _chain = new();
     private readonly VsockPacket _packet = new();
-
-    /// <summary>Serves the queue until stopped.</summary>
-    /// <exception cref="BadDriverException">The driver broke a rule of the ring or put a chain that is no packet.</exception>
-    public void Run(EventNotifier stop)
-    {
-        while (queue.Ring.WaitForAvailable(queue.Notifier, stop, poll))
-            ServeAvailable();
-    }
 
     /// <summary>Handles every available packet (up to a queue's worth), returning them with one interrupt decision.</summary>
     /// <exception cref="BadDriverException">The driver broke a rule of the ring or put a chain that is no packet.</exception>

@@ -16,7 +16,7 @@ force=0
 [[ "${1:-}" == --force ]] && force=1
 
 # A trailing '?' marks a module as optional (resolve-modules.sh).
-modules=(virtio_pci 9p 9pnet_virtio overlay kvm_amd 'tun?' 'bridge?' 'veth?')
+modules=(virtio_pci 9p 9pnet_virtio overlay kvm_amd 'tun?' 'bridge?' 'veth?' 'vhost_vsock?')
 
 # bed.sh exports what kernels.sh printed; run it only when called on our own.
 [[ -n "${LGUEST_GENERIC_MODULES:-}" ]] || eval "$("$here/kernels.sh")"

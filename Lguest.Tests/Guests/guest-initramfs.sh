@@ -17,7 +17,8 @@ force=0
 
 # The issue's order; resolve-modules.sh keeps it and skips any that are built in.
 modules=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk
-    failover net_failover virtio_net virtio_console virtio-rng fuse virtiofs)
+    failover net_failover virtio_net virtio_console virtio-rng fuse virtiofs
+    'vsock?' 'vmw_vsock_virtio_transport_common?' 'vmw_vsock_virtio_transport?')
 
 # bed.sh exports what kernels.sh printed; run it only when called on our own.
 [[ -n "${LGUEST_CLOUD_MODULES:-}" ]] || eval "$("$here/kernels.sh")"
@@ -28,6 +29,7 @@ flock 8
 
 digest="$(inputs_digest "$LGUEST_CLOUD_RELEASE ${modules[*]}" "${BUSYBOX:-/bin/busybox}" \
     "$here/guest-initramfs.sh" "$here/initramfs-lib.sh" "$here/resolve-modules.sh" "$here/guest-init.sh" \
+    "$here/Vsock/vsock-peer.c" "$here/Vsock/build.sh" \
     "$here"/scenarios/*)"
 image="$(image_path "$images" guest-$LGUEST_CLOUD_RELEASE "$digest")"
 prune_images "$images" guest-$LGUEST_CLOUD_RELEASE "$image"
@@ -52,6 +54,8 @@ halt() { sync; busybox halt -f "$@"; }
 PROFILE
 stage_modules "$root" "$LGUEST_CLOUD_MODULES" "${modules[@]}"
 install -m 0755 "$here/guest-init.sh" "$root/init"
+# The vsock scenario's program (busybox has no AF_VSOCK): static, built into the cache from its source.
+install -m 0755 "$("$here/Vsock/build.sh")" "$root/bin/vsock-peer"
 mkdir -p "$root/scenarios"
 install -m 0755 "$here"/scenarios/* "$root/scenarios/"
 printf 'lguest-guest\n' > "$root/etc/hostname"

@@ -110,6 +110,22 @@ internal static class DeviceBench
                     [(Device, device.DeviceReceive), (Host, tap.TapRead)], 0.7));
             }
 
+            foreach (int packet in new[] { 4096, 65536 })
+            {
+                // Issue 16: the device on a hybrid vsock connection beside the same bytes through a Unix socket pair.
+                var device = new VsockBenchmarks { PacketBytes = packet };
+                device.SetupDevice();
+                disposables.Add(device.Cleanup);
+                var pair = new VsockBenchmarks { PacketBytes = packet };
+                pair.SetupSocketPair();
+                disposables.Add(pair.Cleanup);
+                double megabytes = VsockBenchmarks.RoundBytes / 1e6;
+                cases.Add(new Case($"vsock guest to host, {packet / 1024} KiB packets: virtio-vsock to a Unix socket vs a socket pair", $"vsock tx {packet / 1024}K",
+                    "MB/s", 1, megabytes, [(Device, device.DeviceTransmit), (Host, pair.SocketPairWrite)], 0.9));
+                cases.Add(new Case($"vsock host to guest, {packet / 1024} KiB packets: a Unix socket to virtio-vsock vs a socket pair", $"vsock rx {packet / 1024}K",
+                    "MB/s", 1, megabytes, [(Device, device.DeviceReceive), (Host, pair.SocketPairRead)], 0.9));
+            }
+
             if (only is { Count: > 0 })
                 cases.RemoveAll(c => !only.Any(o => c.Figure.ChartName.Contains(o, StringComparison.OrdinalIgnoreCase)));
             using ThreadCounters? counters = ThreadCounters.TryOpen(out string? problem);

@@ -221,7 +221,7 @@ static void pattern_fill(struct pattern *p, uint8_t *out, size_t n)
 }
 
 // pipe ADDR: stdin to the socket and the socket to stdout, at once (the socket never blocks us, so a peer that
-// echoes cannot deadlock against us); stdin's end is a half-close.
+// echoes cannot deadlock against us); stdin's end is a half-close. Ends when both directions have ended.
 static int cmd_pipe(const char *addr)
 {
 	int fd = open_one(addr);
@@ -229,21 +229,21 @@ static int cmd_pipe(const char *addr)
 	static uint8_t in[CHUNK], out[CHUNK];
 	size_t pending = 0, offset = 0;
 	bool in_open = true, sock_open = true;
-	while (sock_open) {
+	while (sock_open || in_open || pending) {
 		struct pollfd p[2] = {
-			{ .fd = fd, .events = POLLIN | (pending ? POLLOUT : 0) },
+			{ .fd = fd, .events = (sock_open ? POLLIN : 0) | (pending ? POLLOUT : 0) },
 			{ .fd = in_open && !pending ? 0 : -1, .events = POLLIN },
 		};
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			die("poll: %s", strerror(errno));
-		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+		if (sock_open && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
 			ssize_t r = read(fd, out, sizeof out);
 			if (r == 0 || (r < 0 && errno != EAGAIN))
 				sock_open = false;
 			else if (r > 0 && !write_all(1, out, (size_t)r))
 				die("write stdout: %s", strerror(errno));
 		}
-		if (pending && (p[0].revents & POLLOUT)) {
+		if (pending && (p[0].revents & (POLLOUT | POLLERR | POLLHUP))) {
 			ssize_t w = write(fd, in + offset, pending);
 			if (w > 0) {
 				offset += (size_t)w;
@@ -269,8 +269,9 @@ static int cmd_pipe(const char *addr)
 	return 0;
 }
 
-// serve ADDR echo|sink|stall [COUNT]: accepts connections (COUNT of them, or forever), each on a thread:
-// echo sends back what it reads until the end, sink reads to the end, stall reads nothing and holds on.
+// serve ADDR echo|sink|stall|source [COUNT]: accepts connections (COUNT of them, or forever), each on a thread:
+// echo sends back what it reads until the end, sink reads to the end, stall reads nothing and holds on, source
+// writes until the peer goes away.
 struct serve_job {
 	int fd;
 	const char *kind;
@@ -282,6 +283,10 @@ static void *serve_one(void *arg)
 	uint8_t *buf = malloc(65536);
 	if (strcmp(job->kind, "stall") == 0) {
 		pause();
+	} else if (strcmp(job->kind, "source") == 0) {
+		memset(buf, 0xa5, 65536);
+		while (write_all(job->fd, buf, 65536)) {
+		}
 	} else {
 		bool echo = strcmp(job->kind, "echo") == 0;
 		ssize_t r;
@@ -511,7 +516,7 @@ int main(int argc, char **argv)
 		return cmd_send(argv[2], atol(argv[3]));
 	if (argc == 3 && strcmp(argv[1], "recv") == 0)
 		return cmd_recv(argv[2]);
-	fprintf(stderr, "usage: vsock-peer pipe ADDR | serve LISTEN echo|sink|stall [COUNT] | many ADDR COUNT MIB |\n"
+	fprintf(stderr, "usage: vsock-peer pipe ADDR | serve LISTEN echo|sink|stall|source [COUNT] | many ADDR COUNT MIB |\n"
 			"       churn ADDR COUNT | blast ADDR SECONDS | send ADDR MIB | recv ADDR\n"
 			"addresses: vsock:CID:PORT vsock-listen:PORT unix:PATH unix-listen:PATH hybrid:PATH:PORT\n");
 	return 2;

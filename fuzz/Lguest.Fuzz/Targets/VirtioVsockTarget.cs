@@ -83,7 +83,7 @@ public sealed class VirtioVsockTarget : FuzzTarget, IDisposable
             vsock.Attach(muxer);
             var tx = new Virtqueue(1, new Vring(_memory, "vsock vq 1", size, GuestRings.Addresses, features), _txNotifier);
             var rx = new Virtqueue(0, new Vring(_memory, "vsock vq 0", size, RxAddresses, features), _rxNotifier);
-            var transmitter = new VsockTransmitter(_memory, tx, transport, muxer, poll: null);
+            var transmitter = new VsockTransmitter(_memory, tx, transport, muxer);
             var receiver = new VsockReceiver(_memory, rx, transport, muxer);
             Task<VsockStream>? connect = (mode & 32) != 0 ? vsock.ConnectAsync(ConnectPort) : null;
             connect?.ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
