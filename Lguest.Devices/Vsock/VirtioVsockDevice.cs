@@ -41,6 +41,7 @@ public sealed class VirtioVsockDevice : VirtioDevice
     private readonly ushort[] _queueSizes;
     private readonly Lock _lock = new();
     private VsockMuxer? _muxer;
+    private VsockWorker? _worker;
     private bool _transportResetOwed;
 
     /// <summary>Creates the device on its host side.</summary>
@@ -111,7 +112,10 @@ public sealed class VirtioVsockDevice : VirtioDevice
         var worker = new VsockWorker(rx, tx, new VsockReceiver(_memory, rx, activation.Transport, muxer),
             new VsockTransmitter(_memory, tx, activation.Transport, muxer), muxer);
         lock (_lock)
+        {
             _muxer = muxer;
+            _worker = worker;
+        }
         if (_transportResetOwed)
         {
             _transportResetOwed = false;
@@ -119,6 +123,24 @@ public sealed class VirtioVsockDevice : VirtioDevice
         }
         workers.Start(Name, () => worker.Run(workers.Stop));
         _host.Attach(muxer);
+    }
+
+    /// <summary>
+    /// Serves the same connections again after a pause: the paused activation's muxer and worker (a fresh
+    /// <see cref="OnActivate"/> would drop every connection), on the resumed workers' thread. While paused nothing
+    /// moves: programs' writes wait on their credit, and the guest's packets wait in its rings.
+    /// </summary>
+    protected override void OnResume(VirtioActivation activation, DeviceWorkers workers)
+    {
+        VsockWorker? worker;
+        lock (_lock)
+            worker = _worker;
+        if (worker is null)
+        {
+            OnActivate(activation, workers);
+            return;
+        }
+        workers.Start(Name, () => worker.Run(workers.Stop));
     }
 
     /// <summary>
@@ -132,6 +154,7 @@ public sealed class VirtioVsockDevice : VirtioDevice
         {
             muxer = _muxer;
             _muxer = null;
+            _worker = null;
         }
         if (muxer is null)
             return;

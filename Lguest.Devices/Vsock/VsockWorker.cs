@@ -21,17 +21,37 @@ internal sealed class VsockWorker(Virtqueue rx, Virtqueue tx, VsockReceiver rece
 
     private readonly EpollEvent[] _events = new EpollEvent[EventBatch];
 
-    /// <summary>Serves both queues and the sockets until <paramref name="stop"/> is signalled.</summary>
+    /// <summary>
+    /// Serves both queues and the sockets until <paramref name="stop"/> is signalled. It may run again after it
+    /// returned (a paused device resumes with a new stop signal): the queues' and signals' descriptors are watched
+    /// only while it runs, and the sockets' stay watched, so what they reported meanwhile waits in the epoll set.
+    /// </summary>
     /// <exception cref="BadDriverException">The driver broke a rule of a ring or of the device.</exception>
     /// <exception cref="IOException">epoll failed.</exception>
     public void Run(EventNotifier stop)
     {
         Epoll poller = muxer.Poller;
         const uint Readable = Epoll.In | Epoll.EdgeTriggered;
-        poller.Add(tx.Notifier.FileHandle, Readable, TxToken);
-        poller.Add(rx.Notifier.FileHandle, Readable, RxToken);
-        poller.Add(muxer.Work.FileHandle, Readable, WorkToken);
-        poller.Add(stop.FileHandle, Readable, StopToken);
+        try
+        {
+            poller.Add(tx.Notifier.FileHandle, Readable, TxToken);
+            poller.Add(rx.Notifier.FileHandle, Readable, RxToken);
+            poller.Add(muxer.Work.FileHandle, Readable, WorkToken);
+            poller.Add(stop.FileHandle, Readable, StopToken);
+            Serve();
+        }
+        finally
+        {
+            poller.Remove(stop.FileHandle);
+            poller.Remove(muxer.Work.FileHandle);
+            poller.Remove(rx.Notifier.FileHandle);
+            poller.Remove(tx.Notifier.FileHandle);
+        }
+    }
+
+    private void Serve()
+    {
+        Epoll poller = muxer.Poller;
         tx.Ring.DisableNotifications();
         rx.Ring.DisableNotifications();
         bool idle = false;
