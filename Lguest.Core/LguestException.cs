@@ -6,9 +6,11 @@ namespace Lguest;
 /// </summary>
 public abstract class LguestException : Exception
 {
-    /// <summary>Creates the exception with its message.</summary>
-    private protected LguestException(string message) : base(message) { }
+    /// <summary>Creates the exception with its message: one line for a person, no stack trace needed to understand it.</summary>
+    /// <remarks>Protected so a device assembly can report its own expected failures (a missing disk image, a tap it
+    /// may not create) as Lguest exceptions, which a launcher maps to "bad input" rather than "bug".</remarks>
+    protected LguestException(string message) : base(message) { }
 
     /// <summary>Creates the exception with its message and the error that caused it.</summary>
-    private protected LguestException(string message, Exception? innerException) : base(message, innerException) { }
+    protected LguestException(string message, Exception? innerException) : base(message, innerException) { }
 }

@@ -169,7 +169,7 @@ internal static class BzImageLoader
     /// </summary>
     private static GuestAddress ChooseLoadAddress(BootPlatform platform, GuestMemoryLayout layout, bool relocatable, ulong alignment, ulong prefAddress, ulong footprint)
     {
-        if (platform == BootPlatform.Kvm && relocatable && prefAddress >= PcLowMemory.HighMemory
+        if (platform == BootPlatform.Pc && relocatable && prefAddress >= PcLowMemory.HighMemory
             && (prefAddress & (alignment - 1)) == 0 && KernelLoader.FitsBelow4G(layout, prefAddress, footprint))
             return new GuestAddress(prefAddress);
         return new GuestAddress(platform == BootPlatform.Lguest ? LguestLowMemory.KernelLoadAddress : LegacyLoadAddress);

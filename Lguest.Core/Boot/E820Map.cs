@@ -10,7 +10,7 @@ public static class E820Map
     /// <list type="bullet">
     /// <item><see cref="BootPlatform.Lguest"/>: one RAM entry per RAM region (one for all of RAM with the
     /// flat layout), as the lguest launcher reported it.</item>
-    /// <item><see cref="BootPlatform.Kvm"/>: the PC map: RAM [0, 0x9fc00), reserved [0x9fc00, 1 MiB)
+    /// <item><see cref="BootPlatform.Pc"/>: the PC map: RAM [0, 0x9fc00), reserved [0x9fc00, 1 MiB)
     /// (EBDA, VGA hole, option ROMs, BIOS; the ACPI tables live there), RAM from 1 MiB to the top of
     /// the first region and RAM above 4 GiB for the rest. The MMIO hole is left out of the map, as
     /// QEMU leaves it, so the kernel sees a gap where PCI devices may live.</item>

@@ -16,10 +16,10 @@ public sealed class KernelLoadOptions
     public string CommandLine { get; init; } = "";
 
     /// <summary>The machine the kernel is loaded for.</summary>
-    public BootPlatform Platform { get; init; } = BootPlatform.Kvm;
+    public BootPlatform Platform { get; init; } = BootPlatform.Pc;
 
     /// <summary>
-    /// On <see cref="BootPlatform.Kvm"/>, enter an ELF vmlinux that has a PVH entry (XEN_ELFNOTE_PHYS32_ENTRY)
+    /// On <see cref="BootPlatform.Pc"/>, enter an ELF vmlinux that has a PVH entry (XEN_ELFNOTE_PHYS32_ENTRY)
     /// there, with hvm_start_info, rather than at e_entry with the zero page. Default true.
     /// </summary>
     public bool PreferPvh { get; init; } = true;

@@ -65,7 +65,7 @@ public static partial class KernelLoader
         // A setup_data list in the image would point into memory this loader never filled.
         h.SetupData = 0;
         h.HardwareSubarchData = 0;
-        if (image.Format == BootProtocolKind.BzImage && platform == BootPlatform.Kvm)
+        if (image.Format == BootProtocolKind.BzImage && platform == BootPlatform.Pc)
             h.Code32Start = (uint)image.KernelAddress.Value; // boot.rst: set to where the protected-mode code was loaded
         if (acpiRsdp is { } rsdp && imageVersion >= AcpiRsdpVersion)
             bp.AcpiRsdpAddr = rsdp.Value;

@@ -40,7 +40,7 @@ public static partial class KernelLoader
         using KernelFile kernel = options.KernelHandle is { } kernelHandle ? KernelFile.Open(options.KernelPath, kernelHandle) : KernelFile.Open(options.KernelPath);
         KernelImage image = Parse(kernel, platform, layout);
 
-        bool pvh = platform == BootPlatform.Kvm && options.PreferPvh && image.PvhEntry is not null;
+        bool pvh = platform == BootPlatform.Pc && options.PreferPvh && image.PvhEntry is not null;
         IReadOnlyList<E820Entry> map = E820Map.Build(layout, platform);
 
         // The command line: checked against the kernel's limit and the room the platform keeps for it.
@@ -111,7 +111,7 @@ public static partial class KernelLoader
         else
         {
             WriteZeroPage(memory, bootInfo, image, platform, commandLineAddress, options.AcpiRsdpAddress, map, initrdAddress, initrdSize);
-            boot = platform == BootPlatform.Kvm && image.Entry64 is { } entry64
+            boot = platform == BootPlatform.Pc && image.Entry64 is { } entry64
                 ? new BootState(BootCpuMode.Linux64, entry64, bootInfo)
                 : new BootState(BootCpuMode.Linux32, image.Entry32!.Value, bootInfo);
         }

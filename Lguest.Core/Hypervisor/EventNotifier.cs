@@ -26,6 +26,13 @@ public sealed unsafe class EventNotifier : IDisposable
     internal FileDescriptor Handle => _fd;
 
     /// <summary>
+    /// The eventfd as a handle, for a device worker that polls it together with its own descriptors (a tap, a socket):
+    /// readable (POLLIN) while a signal is pending. The notifier keeps ownership; consume signals with
+    /// <see cref="TryConsume"/>, never by reading the descriptor.
+    /// </summary>
+    public System.Runtime.InteropServices.SafeHandle Descriptor => _fd;
+
+    /// <summary>
     /// The eventfd, for a device that waits on it in an event loop of its own (an io_uring poll, epoll):
     /// readable while a signal is pending; <see cref="TryConsume"/> clears it. Do not close it.
     /// </summary>

@@ -14,7 +14,7 @@ internal sealed class PcMachineProfile : MachineProfile
 {
     public override string Name => "pc";
 
-    public override BootPlatform BootPlatform => BootPlatform.Kvm;
+    public override BootPlatform BootPlatform => BootPlatform.Pc;
 
     public override int MaxCpus => LauncherOptions.MaxCpus;
 

@@ -60,7 +60,7 @@ internal sealed class NetReceiver
     {
         _stop = stop;
         _poll.Add(tap.Handle, NetLibc.PollIn);
-        _stopSlot = _poll.Add(stop.Handle, NetLibc.PollIn);
+        _stopSlot = _poll.Add(stop.Descriptor, NetLibc.PollIn);
         _memory = memory;
         _queue = queue;
         _ring = queue.Ring;

@@ -48,7 +48,7 @@ internal sealed partial class NetTransmitter
         _stop = stop;
         _pollWindow = poll ?? new PollWindow(TimeSpan.Zero);
         _poll.Add(tap.Handle, NetLibc.PollOut);
-        _stopSlot = _poll.Add(stop.Handle, NetLibc.PollIn);
+        _stopSlot = _poll.Add(stop.Descriptor, NetLibc.PollIn);
         _memory = memory;
         _queue = queue;
         _ring = queue.Ring;

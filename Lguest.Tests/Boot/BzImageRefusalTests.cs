@@ -10,7 +10,7 @@ internal sealed class BzImageRefusalTests : LoaderFixture
     // Small RAM: each refusal checks afterwards that every byte is still zero.
     protected override GuestMemoryLayout Layout => GuestMemoryLayout.WithMmioHole(24 * MiB);
 
-    private void AssertRefused(BzImageBuilder image, string fragment, string commandLine = "", BootPlatform platform = BootPlatform.Kvm) =>
+    private void AssertRefused(BzImageBuilder image, string fragment, string commandLine = "", BootPlatform platform = BootPlatform.Pc) =>
         LoaderRefusal.AssertRefused(Memory, new KernelLoadOptions
         {
             KernelPath = Files.Write("bzImage", image.Build()),

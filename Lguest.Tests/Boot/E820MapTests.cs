@@ -10,7 +10,7 @@ public class E820MapTests
     [Test]
     public void Build_for_kvm_splits_low_memory_at_the_ebda_and_reserves_the_legacy_area()
     {
-        IReadOnlyList<E820Entry> map = E820Map.Build(GuestMemoryLayout.WithMmioHole(512 * MiB), BootPlatform.Kvm);
+        IReadOnlyList<E820Entry> map = E820Map.Build(GuestMemoryLayout.WithMmioHole(512 * MiB), BootPlatform.Pc);
         Assert.That(map, Is.EqualTo(new[]
         {
             new E820Entry(0, 0x9fc00, E820Type.Ram),
@@ -22,7 +22,7 @@ public class E820MapTests
     [Test]
     public void Build_for_kvm_leaves_out_the_mmio_hole_and_maps_ram_above_4_GiB()
     {
-        IReadOnlyList<E820Entry> map = E820Map.Build(GuestMemoryLayout.WithMmioHole(4UL << 30), BootPlatform.Kvm);
+        IReadOnlyList<E820Entry> map = E820Map.Build(GuestMemoryLayout.WithMmioHole(4UL << 30), BootPlatform.Pc);
         Assert.That(map, Is.EqualTo(new[]
         {
             new E820Entry(0, 0x9fc00, E820Type.Ram),

@@ -13,7 +13,7 @@ internal sealed class ElfLoaderTests : LoaderFixture
     private static byte[] Pattern(int length, int seed) => Enumerable.Range(0, length).Select(i => (byte)(i * 13 + seed)).ToArray();
 
     private LoadedKernel Load(ElfImageBuilder elf, bool preferPvh = true, string? initrd = null, string commandLine = "", GuestAddress? rsdp = null,
-        BootPlatform platform = BootPlatform.Kvm, GuestMemory? memory = null) =>
+        BootPlatform platform = BootPlatform.Pc, GuestMemory? memory = null) =>
         KernelLoader.Load(memory ?? Memory, new KernelLoadOptions
         {
             KernelPath = Files.Write("vmlinux", elf.Build()),

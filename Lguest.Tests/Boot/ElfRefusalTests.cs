@@ -12,7 +12,7 @@ internal sealed class ElfRefusalTests : LoaderFixture
 
     private static ElfImageBuilder Kernel(bool is64 = true) => new ElfImageBuilder { Is64 = is64 }.Load(0x1000000, new byte[4096]);
 
-    private void AssertRefused(ElfImageBuilder elf, string fragment, BootPlatform platform = BootPlatform.Kvm) =>
+    private void AssertRefused(ElfImageBuilder elf, string fragment, BootPlatform platform = BootPlatform.Pc) =>
         LoaderRefusal.AssertRefused(Memory, new KernelLoadOptions { KernelPath = Files.Write("vmlinux", elf.Build()), Platform = platform }, fragment);
 
     [Test]

@@ -82,7 +82,7 @@ public class KernelImageMutationTests
             var options = new KernelLoadOptions
             {
                 KernelPath = path,
-                Platform = random.Next(4) == 0 ? BootPlatform.Lguest : BootPlatform.Kvm,
+                Platform = random.Next(4) == 0 ? BootPlatform.Lguest : BootPlatform.Pc,
                 InitrdPath = random.Next(2) == 0 ? _initrd : null,
                 CommandLine = new string('c', random.Next(2) == 0 ? random.Next(64) : random.Next(4096)),
                 PreferPvh = random.Next(2) == 0,

@@ -56,7 +56,7 @@ public class DebianKernelTests
         using var memory = GuestMemory.Allocate(GuestMemoryLayout.WithMmioHole(ulong.Parse(MemoryMiB, CultureInfo.InvariantCulture) << 20));
         GuestAddress rsdp = AcpiTables.Write(memory, 1);
         var image = new KernelBootImage(vmlinux, initrd, string.Join(' ', KernelArguments));
-        image.Load(memory, new BootTarget(BootPlatform.Kvm, rsdp));
+        image.Load(memory, new BootTarget(BootPlatform.Pc, rsdp));
         return image.Loaded!;
     }
 

@@ -59,7 +59,7 @@ public sealed class KernelLoaderTarget : FuzzTarget, IDisposable
             KernelPath = _kernelPath,
             InitrdPath = (mode & 4) != 0 ? _initrdPath : null,
             CommandLine = CommandLines[(mode >> 3) & 3],
-            Platform = (mode & 1) != 0 ? BootPlatform.Lguest : BootPlatform.Kvm,
+            Platform = (mode & 1) != 0 ? BootPlatform.Lguest : BootPlatform.Pc,
             PreferPvh = (mode & 2) == 0,
             AcpiRsdpAddress = (mode & 64) != 0 ? new GuestAddress(0xe0000) : null,
         };
