@@ -38,9 +38,6 @@ public sealed class LoadedKernel
     /// <summary>The PVH entry from the XEN_ELFNOTE_PHYS32_ENTRY note of an ELF vmlinux, when it has one (used or not).</summary>
     public GuestAddress? PvhEntry { get; init; }
 
-    /// <summary>The zero page (boot_params) or, for PVH, the hvm_start_info the kernel is handed.</summary>
-    public GuestAddress BootInfoAddress => Boot.BootInfo;
-
     /// <summary>The NUL-terminated command line.</summary>
     public required GuestAddress CommandLineAddress { get; init; }
 

@@ -15,7 +15,7 @@ public static class HypervisorServiceCollectionExtensions
     /// The backend <c>lguest --backend</c> would take (<see cref="HypervisorBackend.Choose"/>): by default /dev/lguest if
     /// it opens, else KVM. The choice is made when the container first resolves the backend.
     /// </summary>
-    public static IServiceCollection AddHypervisor(this IServiceCollection services, HypervisorKind kind = HypervisorKind.Auto)
+    public static IServiceCollection AddHypervisor(this IServiceCollection services, HypervisorKind kind)
     {
         ArgumentNullException.ThrowIfNull(services);
         services.AddSingleton(_ => HypervisorBackend.Choose(kind));
@@ -47,15 +47,6 @@ public static class HypervisorServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(devicePath);
         services.AddSingleton(_ => HypervisorBackend.DevLguest(devicePath));
-        return services;
-    }
-
-    /// <summary>An already opened <paramref name="hypervisor"/> running the lguest machine; the container disposes it.</summary>
-    public static IServiceCollection AddDevLguest(this IServiceCollection services, LguestHypervisor hypervisor)
-    {
-        ArgumentNullException.ThrowIfNull(services);
-        ArgumentNullException.ThrowIfNull(hypervisor);
-        services.AddSingleton(_ => HypervisorBackend.Owning(hypervisor, MachineProfile.Lguest));
         return services;
     }
 }

@@ -56,7 +56,7 @@ public sealed partial class Launcher : IDisposable
     private int _boots;
     private SnapshotContents? _restoring;
 
-    /// <summary>Creates a launcher on a hypervisor already open (its owner closes it).</summary>
+    /// <summary>Creates a launcher on a hypervisor already open (its owner closes it); the public way is a <see cref="HypervisorBackend"/> over it.</summary>
     /// <param name="hypervisor">The backend.</param>
     /// <param name="image">What each boot loads; null only with <see cref="LauncherOptions.RestoreFrom"/>.</param>
     /// <param name="options">The machine's size and behaviour.</param>
@@ -64,7 +64,7 @@ public sealed partial class Launcher : IDisposable
     /// <param name="loggerFactory">Where the launcher and devices log.</param>
     /// <param name="profile">The machine the backend runs: <see cref="MachineProfile.Pc"/> (the default) for KVM, <see cref="MachineProfile.Lguest"/> for /dev/lguest.</param>
     /// <exception cref="ArgumentException">An option is invalid, or the machine cannot have that many vCPUs.</exception>
-    public Launcher(IHypervisor hypervisor, IBootImage? image, LauncherOptions options,
+    internal Launcher(IHypervisor hypervisor, IBootImage? image, LauncherOptions options,
         IEnumerable<IPlatformDeviceFactory>? factories = null, ILoggerFactory? loggerFactory = null, MachineProfile? profile = null)
         : this(new HypervisorBackend(hypervisor, profile ?? MachineProfile.Pc), image, options, factories, loggerFactory)
     {

@@ -62,13 +62,4 @@ public static class LguestServiceCollectionExtensions
         services.AddSingleton<IBootImage>(_ => new KernelBootImage(kernel, initrd, commandLine));
         return services;
     }
-
-    /// <summary>Adds a device factory; registration order is the order devices are created in, so slots stay stable.</summary>
-    public static IServiceCollection AddPlatformDevice(this IServiceCollection services, IPlatformDeviceFactory factory)
-    {
-        ArgumentNullException.ThrowIfNull(services);
-        ArgumentNullException.ThrowIfNull(factory);
-        services.AddSingleton(factory);
-        return services;
-    }
 }

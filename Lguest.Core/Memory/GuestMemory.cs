@@ -163,14 +163,6 @@ public sealed unsafe partial class GuestMemory : IDisposable
     public void WriteUInt16Release(GuestAddress address, ushort value) =>
         Volatile.Write(ref Unsafe.AsRef<ushort>(TranslateAligned(address, sizeof(ushort))), value);
 
-    /// <summary>Reads an aligned 32-bit value with acquire semantics.</summary>
-    public uint ReadUInt32Acquire(GuestAddress address) =>
-        Volatile.Read(ref Unsafe.AsRef<uint>(TranslateAligned(address, sizeof(uint))));
-
-    /// <summary>Writes an aligned 32-bit value with release semantics.</summary>
-    public void WriteUInt32Release(GuestAddress address, uint value) =>
-        Volatile.Write(ref Unsafe.AsRef<uint>(TranslateAligned(address, sizeof(uint))), value);
-
     /// <summary>
     /// The host address where <paramref name="region"/> is mapped, for a backend that registers the
     /// mapping with the kernel (KVM memory slots). Nothing else may hold a raw pointer into guest memory.

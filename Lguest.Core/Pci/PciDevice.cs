@@ -66,9 +66,6 @@ public abstract class PciDevice
     /// <summary>The command register's current value.</summary>
     public PciCommand Command => (PciCommand)Configuration.ReadUInt16(PciHeader.Command);
 
-    /// <summary>Whether the device is asserting its interrupt (the live PCI_STATUS_INTERRUPT bit).</summary>
-    public bool InterruptAsserted => _interruptLevel;
-
     internal PciBus? Bus { get; private set; }
 
     /// <summary>The name, vendor:device and class code, as lspci shows them.</summary>

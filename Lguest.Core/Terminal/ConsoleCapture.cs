@@ -7,7 +7,7 @@ namespace Lguest.Terminal;
 /// The guest's console output as lines, for a program that embeds the launcher: give <see cref="Output"/> to a
 /// console as its host side (<c>LauncherOptions.ConsoleOutput</c> for the PC's UART, <c>VirtioConsoleOptions.Output</c>
 /// for a virtio console), then take the lines as events (<see cref="LineReceived"/>), as an async stream
-/// (<see cref="ReadLinesAsync"/>), or wait for one (<see cref="WaitForLineAsync(Func{string, bool}, TimeSpan, CancellationToken)"/>).
+/// (<see cref="ReadLinesAsync"/>), or wait for one (<see cref="WaitForLineAsync"/>).
 /// The bytes can also go on, untouched, to an echo stream (a terminal, a log file).
 /// </summary>
 /// <remarks>
@@ -70,19 +70,12 @@ public sealed class ConsoleCapture : IDisposable
     public IAsyncEnumerable<string> ReadLinesAsync(CancellationToken cancellationToken = default) => new LineStream(this, cancellationToken);
 
     /// <summary>
-    /// The first line from this call on that <paramref name="match"/> accepts; null if <see cref="Complete"/> comes first.
-    /// </summary>
-    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired.</exception>
-    public Task<string?> WaitForLineAsync(Func<string, bool> match, CancellationToken cancellationToken = default) =>
-        WaitForLineAsync(match, Timeout.InfiniteTimeSpan, cancellationToken);
-
-    /// <summary>
     /// The first line from this call on that <paramref name="match"/> accepts; null if <paramref name="timeout"/> passes
-    /// (<see cref="Timeout.InfiniteTimeSpan"/>: never) or <see cref="Complete"/> comes first. The predicate runs on the
-    /// thread that delivers the line; an exception from it fails the task.
+    /// (null or <see cref="Timeout.InfiniteTimeSpan"/>: never) or <see cref="Complete"/> comes first. The predicate runs on
+    /// the thread that delivers the line; an exception from it fails the task.
     /// </summary>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired.</exception>
-    public async Task<string?> WaitForLineAsync(Func<string, bool> match, TimeSpan timeout, CancellationToken cancellationToken = default)
+    public async Task<string?> WaitForLineAsync(Func<string, bool> match, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(match);
         var waiter = new Waiter(match);
@@ -95,8 +88,8 @@ public sealed class ConsoleCapture : IDisposable
         try
         {
             using var timer = new CancellationTokenSource();
-            if (timeout != Timeout.InfiniteTimeSpan)
-                timer.CancelAfter(timeout);
+            if (timeout is { } limit && limit != Timeout.InfiniteTimeSpan)
+                timer.CancelAfter(limit);
             using CancellationTokenRegistration onTimeout = timer.Token.Register(() => waiter.Result.TrySetResult(null));
             using CancellationTokenRegistration onCancel = cancellationToken.Register(() => waiter.Result.TrySetCanceled(cancellationToken));
             return await waiter.Result.Task.ConfigureAwait(false);

@@ -65,16 +65,6 @@ public sealed class DeviceWorkers : IDisposable
     /// <summary>Cancelled when the workers must stop: pass it to waits on host streams, pipes and sockets.</summary>
     public CancellationToken Cancellation => _cancellation.Token;
 
-    /// <summary>Whether <see cref="StopAndJoin"/> has been called.</summary>
-    public bool IsStopped
-    {
-        get
-        {
-            lock (_lock)
-                return _stopped;
-        }
-    }
-
     /// <summary>
     /// Whether the workers are being stopped for a pause (<see cref="PauseAndJoin"/>): every request a worker took
     /// must be finished and pushed used, since the same rings are served again on resume. Set before

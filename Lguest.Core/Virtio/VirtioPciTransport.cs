@@ -174,9 +174,6 @@ public sealed partial class VirtioPciTransport : PciDevice, IDisposable
     /// <summary>The device behind the transport.</summary>
     public IVirtioDevice Device => _device;
 
-    /// <summary>The feature bits offered to the driver.</summary>
-    public ulong OfferedFeatures => _offeredFeatures;
-
     /// <summary>The device status as the driver reads it.</summary>
     public VirtioDeviceStatus Status
     {

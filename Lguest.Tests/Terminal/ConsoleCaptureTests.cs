@@ -143,7 +143,7 @@ public class ConsoleCaptureTests
     {
         using var capture = new ConsoleCapture();
         using var cancel = new CancellationTokenSource();
-        Task<string?> waiting = capture.WaitForLineAsync(_ => true, cancel.Token);
+        Task<string?> waiting = capture.WaitForLineAsync(_ => true, cancellationToken: cancel.Token);
         cancel.Cancel();
         Assert.That(async () => await waiting, Throws.InstanceOf<OperationCanceledException>());
     }
