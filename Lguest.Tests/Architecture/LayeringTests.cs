@@ -15,18 +15,21 @@ public class LayeringTests
     /// <summary>Core's namespaces by layer; a namespace may use those of lower layers only (never a peer).</summary>
     private static readonly Dictionary<string, int> Layers = new()
     {
-        ["Lguest"] = 0,
-        ["Lguest.Interop"] = 0,
-        ["Lguest.Memory"] = 1,
-        ["Lguest.Hypervisor"] = 2,
-        ["Lguest.Boot"] = 3,
-        ["Lguest.Pci"] = 3,
-        ["Lguest.Platform"] = 3,
-        ["Lguest.Terminal"] = 3,
-        ["Lguest.Virtio"] = 4,
-        ["Lguest.Kvm"] = 4,
-        ["Lguest.DevLguest"] = 4,
-        ["Lguest.Machine"] = 5,
+        ["Lguest"] = 0, // LguestException
+        ["Lguest.Interop"] = 1,
+        // Its exceptions, which memory and the backends throw: a leaf. Code that snapshots a whole machine uses the
+        // machine, so it sits above Machine (or in it), not here.
+        ["Lguest.Snapshot"] = 1,
+        ["Lguest.Memory"] = 2,
+        ["Lguest.Hypervisor"] = 3,
+        ["Lguest.Boot"] = 4,
+        ["Lguest.Pci"] = 4,
+        ["Lguest.Platform"] = 4,
+        ["Lguest.Terminal"] = 4,
+        ["Lguest.Virtio"] = 5,
+        ["Lguest.Kvm"] = 5,
+        ["Lguest.DevLguest"] = 5,
+        ["Lguest.Machine"] = 6,
     };
 
     private static readonly Assembly Core = typeof(Launcher).Assembly;
