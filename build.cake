@@ -256,11 +256,12 @@ Task("Fuzz")
 });
 
 Task("PublicApi")
-    .Description("adds every public symbol the build reports as undeclared (RS0016) to the project's PublicAPI.Unshipped.txt")
+    .Description("brings PublicAPI.*.txt up to the code: adds what the build reports as undeclared (RS0016) to Unshipped, drops what it reports as gone (RS0017)")
     .Does(() =>
 {
-    // What the analyzer's code fix does, without an IDE: the symbol's line, as RS0016 prints it, into Unshipped.
+    // What the analyzer's code fixes do, without an IDE: the symbol's line, as the diagnostic prints it.
     var undeclared = new System.Text.RegularExpressions.Regex("(?:error|warning) RS0016: Symbol '(.*)' is not part of the declared public API");
+    var gone = new System.Text.RegularExpressions.Regex("(?:error|warning) RS0017: Symbol '(.*)' is part of the declared API, but is either not public or could not be found");
     foreach (var project in new[] { "Lguest.Core", "Lguest.Devices" })
     {
         IEnumerable<string> output;
@@ -269,12 +270,18 @@ Task("PublicApi")
             Arguments = $"build ./{project}/{project}.csproj -c {configuration} -p:TreatWarningsAsErrors=false -nologo",
             RedirectStandardOutput = true,
         }, out output);
-        var added = output.Select(line => undeclared.Match(line)).Where(m => m.Success).Select(m => m.Groups[1].Value).ToList();
-        var file = $"./{project}/PublicAPI.Unshipped.txt";
-        var lines = System.IO.File.ReadAllLines(file).ToList();
-        var body = lines.Skip(1).Concat(added).Distinct().OrderBy(line => line, StringComparer.Ordinal);
-        System.IO.File.WriteAllLines(file, new[] { lines.FirstOrDefault() ?? "#nullable enable" }.Concat(body));
-        Information($"{project}: {added.Distinct().Count()} symbol(s) added to PublicAPI.Unshipped.txt");
+        var lines = output.ToList();
+        var added = lines.Select(line => undeclared.Match(line)).Where(m => m.Success).Select(m => m.Groups[1].Value).Distinct().ToList();
+        var removed = lines.Select(line => gone.Match(line)).Where(m => m.Success).Select(m => m.Groups[1].Value).ToHashSet();
+        foreach (var name in new[] { "Shipped", "Unshipped" })
+        {
+            var file = $"./{project}/PublicAPI.{name}.txt";
+            var text = System.IO.File.ReadAllLines(file).ToList();
+            var body = text.Skip(1).Where(line => !removed.Contains(line)).Concat(name == "Unshipped" ? added : new List<string>())
+                .Distinct().OrderBy(line => line, StringComparer.Ordinal);
+            System.IO.File.WriteAllLines(file, new[] { text.FirstOrDefault() ?? "#nullable enable" }.Concat(body));
+        }
+        Information($"{project}: {added.Count} symbol(s) added to PublicAPI.Unshipped.txt, {removed.Count} removed");
     }
 });
 
