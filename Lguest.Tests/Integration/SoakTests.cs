@@ -266,13 +266,28 @@ public partial class SoakTests
             string[] fds = Directory.GetFileSystemEntries("/proc/self/fd");
             return new ProcessFigures(
                 fds.Length,
-                StatusField("Threads"),
+                OwnThreads(),
                 managed,
                 StatusField("VmRSS"),
                 maps.Length,
                 ReadGuestMappings(),
                 fds.Select(fd => $"{Path.GetFileName(fd)}->{Target(fd)}").ToList());
         }
+
+        // Threads other than the runtime's thread pool, which grows and shrinks with the machine's load (at load
+        // 55 it kept one more worker after the run): a leaked device or vCPU thread has a name of its own.
+        private static int OwnThreads() =>
+            Directory.GetDirectories("/proc/self/task").Count(task =>
+            {
+                try
+                {
+                    return !File.ReadAllText(Path.Combine(task, "comm")).StartsWith(".NET TP", StringComparison.Ordinal);
+                }
+                catch (IOException)
+                {
+                    return false; // ended meanwhile
+                }
+            });
 
         // Guest RAM is GuestMemory's private anonymous mapping advised MADV_DONTFORK, which smaps flags
         // "dc" (no other anonymous mapping in this process asks for it); each vCPU maps its kvm_run from
