@@ -21,6 +21,7 @@ internal sealed record RunArguments
         Usage: lguest [--verbose|-v] [--tunnet=(<ipaddr>:<macaddr>|bridge:<bridgename>:<macaddr>)]...
                       [--block=[ro:]<filename>]... [--share=<dir>:<tag>[:ro]]... [--rng] [--vsock=<path>[:<cid>]]
                       [--initrd=<filename>] [--username=<user>] [--chroot=<dir>] [--net-offloads=on|off] [--poll-us=N] [--io-engine=io_uring|threads|sync] [--strict] [--backend=auto|kvm|lguest] [--cpus=N] [--no-reboot]
+                      [--seccomp=on|off|log]
                       [--snapshot-to=<dir>] [--api-sock=<path>] <mem-in-mb> vmlinux [args...]
                lguest --restore=<dir> [same devices as the snapshot's run, in the same order] [--snapshot-to=<dir>]
                lguest [options] --api-sock=<path>
@@ -60,6 +61,9 @@ internal sealed record RunArguments
                                  the hypervisor (auto: /dev/lguest when it opens, else KVM)
           --cpus=N               give the guest N vCPUs (KVM; default 1)
           --no-reboot            exit when the guest reboots instead of booting it again
+          --seccomp=on|off|log   once everything is open, give up every capability and allow only the
+                                 system calls a running launcher makes (default on); a call outside them
+                                 kills lguest with SIGSYS after one line naming it (log: names it, runs it)
           --snapshot-to=DIR      on SIGUSR1, pause the guest, write a snapshot of it into DIR, and resume
           --restore=DIR          restore the snapshot in DIR instead of booting a kernel: its RAM and vCPUs
                                  come from the snapshot; give its devices again, in the same order (new
@@ -83,7 +87,7 @@ internal sealed record RunArguments
     private static readonly (string Name, bool TakesValue)[] LongOptions =
     [
         ("verbose", false), ("tunnet", true), ("block", true), ("share", true), ("rng", false), ("vsock", true), ("initrd", true), ("username", true),
-        ("chroot", true), ("net-offloads", true), ("poll-us", true), ("io-engine", true), ("strict", false), ("backend", true), ("cpus", true), ("no-reboot", false), ("help", false),
+        ("chroot", true), ("net-offloads", true), ("poll-us", true), ("io-engine", true), ("strict", false), ("backend", true), ("cpus", true), ("no-reboot", false), ("seccomp", true), ("help", false),
         ("restore", true), ("snapshot-to", true), ("api-sock", true), ("config-file", true),
     ];
 
@@ -119,6 +123,9 @@ internal sealed record RunArguments
     public string? Username { get; init; }
 
     public string? Chroot { get; init; }
+
+    /// <summary>The system-call filter (<c>--seccomp</c>); on unless given.</summary>
+    public Seccomp.SeccompMode Seccomp { get; init; } = Lguest.Seccomp.SeccompMode.On;
 
     /// <summary>The snapshot directory to restore (<c>--restore</c>) instead of booting a kernel.</summary>
     public string? Restore { get; init; }
@@ -506,6 +513,17 @@ internal sealed record RunArguments
                     return false;
                 }
                 parsed = name == "restore" ? parsed with { Restore = value } : parsed with { SnapshotTo = value };
+                return true;
+            case "seccomp":
+                if (value is not ("on" or "off" or "log"))
+                {
+                    error = $"--seccomp '{value}' is not one of on, off, log";
+                    return false;
+                }
+                parsed = parsed with
+                {
+                    Seccomp = value switch { "on" => Lguest.Seccomp.SeccompMode.On, "off" => Lguest.Seccomp.SeccompMode.Off, _ => Lguest.Seccomp.SeccompMode.Log },
+                };
                 return true;
             case "cpus":
                 if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int cpus) || cpus < 1 || cpus > Machine.LauncherOptions.MaxCpus)

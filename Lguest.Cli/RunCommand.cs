@@ -3,6 +3,7 @@ using Lguest.Boot;
 using Lguest.Devices;
 using Lguest.Hypervisor;
 using Lguest.Machine;
+using Lguest.Seccomp;
 using Lguest.Memory;
 using Lguest.Terminal;
 using Microsoft.Extensions.DependencyInjection;
@@ -102,8 +103,7 @@ internal static class RunCommand
             o.RestoreFrom = arguments.Restore;
             o.ConsoleInput = keysToUart ? input : null;
             o.ConsoleOutput = profile.HasSerialConsole ? environment.Output : null;
-            if (arguments.Chroot is not null || user is not null)
-                o.BeforeFirstRun = () => ProcessConfinement.Apply(arguments.Chroot, user);
+            o.BeforeFirstRun = () => Confine(arguments, user);
         });
 
         try
@@ -306,5 +306,24 @@ internal static class RunCommand
         {
         }
         return 0;
+    }
+
+    /// <summary>
+    /// Everything the guest needs from the host is open: chroot, become the user, then (unless --seccomp=off) give
+    /// up every capability and allow only the calls the running launcher and its devices make.
+    /// </summary>
+    private static void Confine(RunArguments arguments, HostUser? user)
+    {
+        ProcessConfinement.Apply(arguments.Chroot, user);
+        if (arguments.Seccomp == SeccompMode.Off)
+            return;
+        ProcessConfinement.DropCapabilities();
+        LauncherFeatures features = LauncherFeatures.None;
+        if (arguments.Devices.Any(d => d.Kind == DeviceKind.Share))
+            features |= LauncherFeatures.SharedFolders;
+        if (arguments.Devices.Any(d => d.Kind == DeviceKind.Vsock))
+            features |= LauncherFeatures.UnixSocketConnections | LauncherFeatures.ControlSocket;
+        SeccompFilter.Install(SeccompPolicy.ForLauncher(features), arguments.Seccomp);
+        SeccompSelfTest.ArmIfAsked();
     }
 }

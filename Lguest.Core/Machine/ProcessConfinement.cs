@@ -62,12 +62,51 @@ public static class ProcessConfinement
             throw Failed("setresuid", user);
     }
 
+    /// <summary>
+    /// PR_SET_NO_NEW_PRIVS: no execve from here on can gain privileges (set-user-ID files, file capabilities),
+    /// which also lets an unprivileged process install a seccomp filter.
+    /// </summary>
+    /// <exception cref="ConfinementException">prctl failed.</exception>
+    public static void ForbidNewPrivileges()
+    {
+        if (Libc.Prctl(Libc.PrSetNoNewPrivs, 1, 0, 0, 0) != 0)
+            throw new ConfinementException($"prctl(PR_SET_NO_NEW_PRIVS) failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+    }
+
+    /// <summary>
+    /// Gives up every capability for good, on every thread: the bounding set (where the process may change it),
+    /// the ambient set, then the effective, permitted and inheritable sets. Call it once the taps and devices are
+    /// open: a tap's ioctls, a chroot and a change of user need capabilities, the running guest does not.
+    /// </summary>
+    /// <exception cref="ConfinementException">capset failed.</exception>
+    public static unsafe void DropCapabilities()
+    {
+        // Without CAP_SETPCAP the bounding set cannot shrink; an unprivileged process has nothing in it to use.
+        for (int capability = 0; capability <= LastCapability(); capability++)
+            Libc.Prctl(Libc.PrCapbsetDrop, (nuint)capability, 0, 0, 0);
+        Libc.Prctl(Libc.PrCapAmbient, Libc.PrCapAmbientClearAll, 0, 0, 0);
+        // capset acts on the calling thread only: every thread runs it (threads made later inherit empty sets).
+        AllThreadsCapabilityDrop.Run();
+    }
+
+    private static int LastCapability()
+    {
+        try
+        {
+            return int.Parse(File.ReadAllText("/proc/sys/kernel/cap_last_cap").Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+        {
+            return 40; // CAP_CHECKPOINT_RESTORE, the last one Linux 6.x knows
+        }
+    }
+
     private static ConfinementException Failed(string call, HostUser user) =>
         new($"{call} failed for {user}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
 
     [UnconditionalSuppressMessage("Trimming", "IL2026",
         Justification = "Only loads what the entry assembly references; a reference trimmed away is skipped, and a native build skips the walk.")]
-    private static void LoadWhatTheRunNeeds()
+    internal static void LoadWhatTheRunNeeds()
     {
         // A native (AOT) build is one file with everything compiled in: nothing to load.
         Assembly? entry = Assembly.GetEntryAssembly();

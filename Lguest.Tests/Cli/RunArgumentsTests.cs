@@ -202,6 +202,15 @@ public class RunArgumentsTests
     }
 
     [Test]
+    public void The_system_call_filter_is_on_unless_seccomp_says_off_or_log_and_anything_else_is_refused()
+    {
+        Assert.That(Parse("64", "k").Seccomp, Is.EqualTo(Lguest.Seccomp.SeccompMode.On));
+        Assert.That(Parse("--seccomp=off", "64", "k").Seccomp, Is.EqualTo(Lguest.Seccomp.SeccompMode.Off));
+        Assert.That(Parse("--seccomp", "log", "64", "k").Seccomp, Is.EqualTo(Lguest.Seccomp.SeccompMode.Log));
+        Assert.That(Refuse("--seccomp=strict", "64", "k"), Is.EqualTo("--seccomp 'strict' is not one of on, off, log"));
+    }
+
+    [Test]
     public void An_ambiguous_prefix_is_refused_with_the_possibilities()
     {
         Assert.That(Refuse("--b=x", "64", "k"), Is.EqualTo("option '--b' is ambiguous; possibilities: '--block' '--backend'"));

@@ -27,6 +27,9 @@ internal static class DirectBench
         string[] lguests = vmms.Where(v => v.Name.StartsWith("lguest", StringComparison.Ordinal)).Select(v => v.Name).ToArray();
         string[] qemus = vmms.Where(v => v.Name.StartsWith("qemu", StringComparison.Ordinal)).Select(v => v.Name).ToArray();
         List<(string, string)> ratios = [.. qemus.SelectMany(q => lguests.Select(l => (l, q)))];
+        // The system-call filter's cost: the default (filtered) launcher over the same binary unfiltered.
+        if (lguests.Contains(Vmm.LguestAot) && lguests.Contains(Vmm.LguestAotUnfiltered))
+            ratios.Add((Vmm.LguestAot, Vmm.LguestAotUnfiltered));
 
         var firstByte = new Figure
         {

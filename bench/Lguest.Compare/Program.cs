@@ -33,6 +33,7 @@ internal static class Program
         {
             Vmm.Lguest(Vmm.LguestAot, $"NativeAOT `{Path.GetRelativePath(options.Root, options.Aot)}`", [options.Aot]),
             Vmm.Lguest(Vmm.LguestJit, $"`dotnet {Path.GetRelativePath(options.Root, options.Jit)}` (JIT)", ["dotnet", options.Jit]),
+            Vmm.Lguest(Vmm.LguestAotUnfiltered, "the NativeAOT lguest with `--seccomp=off` (lguest-aot runs with its default filter on)", [options.Aot, "--seccomp=off"]),
             Vmm.QemuPcMachine(),
             Vmm.QemuMicrovmMachine(),
         };

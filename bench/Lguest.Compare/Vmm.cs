@@ -8,6 +8,7 @@ internal sealed record Vmm(string Name, string Description, Func<ProbeMachine, I
 {
     public const string LguestAot = "lguest-aot";
     public const string LguestJit = "lguest-jit";
+    public const string LguestAotUnfiltered = "lguest-aot-seccomp-off"; // the same binary with --seccomp=off: the filter's cost
     public const string QemuPc = "qemu-pc";
     public const string QemuMicrovm = "qemu-microvm";
 
