@@ -56,9 +56,8 @@ internal static unsafe class AllThreadsCapabilityDrop
             installed = true;
 
             int pid = Libc.GetPid(), sent = 0;
-            foreach (string task in Directory.GetDirectories("/proc/self/task"))
+            foreach (int tid in Threads())
             {
-                int tid = int.Parse(Path.GetFileName(task), CultureInfo.InvariantCulture);
                 if (Libc.TgKill(pid, tid, signal) == 0)
                     sent++; // else the thread ended meanwhile
             }
@@ -70,8 +69,9 @@ internal static unsafe class AllThreadsCapabilityDrop
                     throw new ConfinementException($"capabilities: {sent - *counter} of {sent} threads did not drop theirs within {Patience.TotalSeconds} s");
                 Thread.Sleep(1);
             }
-            // A thread made after the listing inherits its creator's sets, none: check every thread now.
-            foreach (string task in Directory.GetDirectories("/proc/self/task"))
+            // A thread made after the listing inherits its creator's sets, none: check every thread now (when
+            // /proc is still there to look: not after a chroot).
+            foreach (string task in Directory.Exists(TaskFolder) ? Directory.GetDirectories(TaskFolder) : [])
             {
                 string? effective = null;
                 try
@@ -96,6 +96,26 @@ internal static unsafe class AllThreadsCapabilityDrop
             }
         }
     }
+
+    private const string TaskFolder = "/proc/self/task";
+    private static int[]? s_threadsBeforeChroot;
+
+    /// <summary>
+    /// Notes the threads while /proc is in sight: after a chroot it is not, and the threads are the same ones
+    /// (the launcher makes none between the two steps; one made later inherits its maker's empty sets).
+    /// </summary>
+    public static void NoteThreadsBeforeChroot()
+    {
+        if (Directory.Exists(TaskFolder))
+            s_threadsBeforeChroot = ListTasks();
+    }
+
+    private static int[] Threads() =>
+        Directory.Exists(TaskFolder) ? ListTasks()
+        : s_threadsBeforeChroot ?? throw new ConfinementException("capabilities: no /proc/self/task to find the threads in");
+
+    private static int[] ListTasks() =>
+        [.. Directory.GetDirectories(TaskFolder).Select(t => int.Parse(Path.GetFileName(t), CultureInfo.InvariantCulture))];
 
     private static ConfinementException Failed(string call) =>
         new($"capabilities: {call} failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");

@@ -39,6 +39,7 @@ public static class ProcessConfinement
     {
         ArgumentNullException.ThrowIfNull(root);
         LoadWhatTheRunNeeds();
+        AllThreadsCapabilityDrop.NoteThreadsBeforeChroot();
         if (Libc.Chroot(root) != 0)
             throw new ConfinementException($"chroot(\"{root}\") failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
         if (Libc.Chdir("/") != 0)

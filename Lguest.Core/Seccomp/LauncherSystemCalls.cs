@@ -43,6 +43,16 @@ internal static class LauncherSystemCalls
         0x5451, // FIOCLEX
     ];
 
+    // A tap's offloads follow the features the guest's driver accepts, set when it does; no new tap (TUNSETIFF).
+    private static readonly uint[] s_tap =
+    [
+        0x400454D0, // TUNSETOFFLOAD
+        0x400454D8, // TUNSETVNETHDRSZ
+        0x800454D7, // TUNGETVNETHDRSZ
+        0x800454CF, // TUNGETFEATURES
+        0x800454D2, // TUNGETIFF
+    ];
+
     private static readonly uint[] s_seccompListener =
     [
         0xC0502100, // SECCOMP_IOCTL_NOTIF_RECV  _IOWR('!', 0, struct seccomp_notif)
@@ -77,8 +87,8 @@ internal static class LauncherSystemCalls
     /// <summary>What every exit and every queue notification costs: tried first.</summary>
     private static IEnumerable<SystemCallRule> Hot() =>
     [
-        SystemCallRule.WhereArgument("ioctl", 1, [.. s_kvmRunning, .. s_kvmRebuildAndState, .. s_terminal, .. s_seccompListener],
-            "KVM_RUN and the vCPU's and VM's other requests; the terminal; the seccomp listener"),
+        SystemCallRule.WhereArgument("ioctl", 1, [.. s_kvmRunning, .. s_kvmRebuildAndState, .. s_terminal, .. s_tap, .. s_seccompListener],
+            "KVM_RUN and the vCPU's and VM's other requests; the terminal; a tap's offloads; the seccomp listener"),
         SystemCallRule.Any("futex", "locks, wake-ups and waits of every thread"),
         SystemCallRule.Any("read", "eventfds (queue kicks, stop signals), the tap, the terminal, /dev/lguest"),
         SystemCallRule.Any("write", "eventfds (interrupts, wake-ups), the tap, the console, logs"),
