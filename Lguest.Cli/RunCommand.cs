@@ -323,6 +323,8 @@ internal static class RunCommand
             features |= LauncherFeatures.SharedFolders;
         if (arguments.Devices.Any(d => d.Kind == DeviceKind.Vsock))
             features |= LauncherFeatures.UnixSocketConnections | LauncherFeatures.ControlSocket;
+        if (arguments.SnapshotTo is not null)
+            features |= LauncherFeatures.Snapshots;
         SeccompFilter.Install(SeccompPolicy.ForLauncher(features), arguments.Seccomp);
         SeccompSelfTest.ArmIfAsked();
     }

@@ -237,8 +237,11 @@ internal static class LauncherSystemCalls
     /// <summary>Writing a snapshot: its files are created while the machine runs.</summary>
     private static IEnumerable<SystemCallRule> Snapshots() =>
     [
-        SystemCallRule.Any("openat", "the snapshot's files"),
-        SystemCallRule.Any("mkdirat", "the snapshot's directory"),
+        SystemCallRule.Any("openat", "the snapshot's files; /proc/self/pagemap to skip pages never touched"),
+        SystemCallRule.Any("mkdir", "the snapshot's directory (Directory.CreateDirectory)"),
+        SystemCallRule.Any("mkdirat", "the same, as glibc may spell it"),
+        SystemCallRule.Any("unlink", "an old snapshot's file replaced (File.Delete)"),
+        SystemCallRule.Any("rename", "the manifest written last, renamed over the old one (File.Move)"),
         SystemCallRule.Any("renameat2", "a finished snapshot replaces an old one atomically"),
         SystemCallRule.Any("renameat", "the same, as older glibc spells it"),
         SystemCallRule.Any("unlinkat", "a half-written snapshot removed"),
