@@ -103,7 +103,7 @@ internal static class RunCommand
             o.RestoreFrom = arguments.Restore;
             o.ConsoleInput = keysToUart ? input : null;
             o.ConsoleOutput = profile.HasSerialConsole ? environment.Output : null;
-            o.BeforeFirstRun = () => Confine(arguments, user);
+            o.BeforeFirstRun = () => Confine(arguments, user, environment.OwnsProcess);
         });
 
         try
@@ -312,10 +312,10 @@ internal static class RunCommand
     /// Everything the guest needs from the host is open: chroot, become the user, then (unless --seccomp=off) give
     /// up every capability and allow only the calls the running launcher and its devices make.
     /// </summary>
-    private static void Confine(RunArguments arguments, HostUser? user)
+    private static void Confine(RunArguments arguments, HostUser? user, bool ownsProcess)
     {
         ProcessConfinement.Apply(arguments.Chroot, user);
-        if (arguments.Seccomp == SeccompMode.Off)
+        if (arguments.Seccomp == SeccompMode.Off || !ownsProcess)
             return;
         ProcessConfinement.DropCapabilities();
         LauncherFeatures features = LauncherFeatures.None;

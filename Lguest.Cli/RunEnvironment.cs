@@ -10,6 +10,12 @@ namespace Lguest.Cli;
 internal sealed record RunEnvironment(Stream Input, Stream Output, TextWriter Error, bool OwnsTerminal)
 {
     /// <summary>
+    /// Whether the run is the whole process (the lguest command), which it may then confine for good with
+    /// --seccomp; a run inside a test host must not seal the host.
+    /// </summary>
+    public bool OwnsProcess { get; init; }
+
+    /// <summary>
     /// This process's fds 0 and 1, read and written directly: System.Console's terminal stream would echo and
     /// line-edit the input itself (and switch the keypad mode), which a guest's own shell must do instead.
     /// </summary>
@@ -17,5 +23,5 @@ internal sealed record RunEnvironment(Stream Input, Stream Output, TextWriter Er
         new FileStream(new SafeFileHandle(0, ownsHandle: false), FileAccess.Read, bufferSize: 0),
         new FileStream(new SafeFileHandle(1, ownsHandle: false), FileAccess.Write, bufferSize: 0),
         error,
-        OwnsTerminal: true);
+        OwnsTerminal: true) { OwnsProcess = true };
 }
