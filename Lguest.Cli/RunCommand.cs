@@ -325,6 +325,8 @@ internal static class RunCommand
             features |= LauncherFeatures.UnixSocketConnections | LauncherFeatures.ControlSocket;
         if (arguments.SnapshotTo is not null)
             features |= LauncherFeatures.Snapshots;
+        if (arguments.ApiSocket is not null)
+            features |= LauncherFeatures.ControlSocket;
         SeccompFilter.Install(SeccompPolicy.ForLauncher(features), arguments.Seccomp);
         SeccompSelfTest.ArmIfAsked();
     }

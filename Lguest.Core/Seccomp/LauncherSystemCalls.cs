@@ -232,6 +232,8 @@ internal static class LauncherSystemCalls
         SystemCallRule.Any("accept", "the same"),
         SystemCallRule.Any("getsockname", "the server's endpoint"),
         SystemCallRule.Any("getpeername", "the client's endpoint"),
+        SystemCallRule.Any("socketpair", "the socket engine's wake-up pair"),
+        SystemCallRule.Any("sendmmsg", "the HTTP server's batched writes"),
     ];
 
     /// <summary>Writing a snapshot: its files are created while the machine runs.</summary>
