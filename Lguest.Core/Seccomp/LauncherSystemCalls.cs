@@ -234,6 +234,9 @@ internal static class LauncherSystemCalls
         SystemCallRule.Any("getpeername", "the client's endpoint"),
         SystemCallRule.Any("socketpair", "the socket engine's wake-up pair"),
         SystemCallRule.Any("sendmmsg", "the HTTP server's batched writes"),
+        SystemCallRule.Any("unlink", "the listening socket's file removed when lguest exits"),
+        SystemCallRule.Any("stat", "the same file checked first"),
+        SystemCallRule.Any("inotify_rm_watch", "the HTTP server's configuration watch dropped at exit"),
     ];
 
     /// <summary>Writing a snapshot: its files are created while the machine runs.</summary>
