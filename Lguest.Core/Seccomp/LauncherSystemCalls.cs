@@ -243,6 +243,8 @@ internal static class LauncherSystemCalls
     private static IEnumerable<SystemCallRule> Snapshots() =>
     [
         SystemCallRule.Any("openat", "the snapshot's files; /proc/self/pagemap to skip pages never touched"),
+        SystemCallRule.Any("stat", "the snapshot's directory looked at first (Directory.CreateDirectory)"),
+        SystemCallRule.Any("lstat", "the same"),
         SystemCallRule.Any("mkdir", "the snapshot's directory (Directory.CreateDirectory)"),
         SystemCallRule.Any("mkdirat", "the same, as glibc may spell it"),
         SystemCallRule.Any("unlink", "an old snapshot's file replaced (File.Delete)"),
