@@ -98,7 +98,9 @@ stop() {
     unset "pids[$name]"
 }
 
-last_count() { grep -a -o '^GUEST-COUNT [0-9]*' "$1" | tail -n 1 | cut -d' ' -f2; }
+# Not anchored: with -v, lguest's log line for the pause shares the console and a count can follow it on one line
+# ("...Launcher[2106GUEST-COUNT 4" on a quiet host, where that was the only count line after the typed command).
+last_count() { grep -a -o -E 'GUEST-COUNT [0-9]+' "$1" | tail -n 1 | cut -d' ' -f2; }
 
 # cold MIB NAME SNAPDIR: boots, prepares the guest, snapshots it into SNAPDIR and kills the launcher.
 cold() {
