@@ -23,7 +23,7 @@ internal sealed record RunArguments
                       [--initrd=<filename>] [--username=<user>] [--chroot=<dir>] [--net-offloads=on|off] [--poll-us=N] [--io-engine=io_uring|threads|sync] [--strict] [--backend=auto|kvm|lguest] [--cpus=N] [--no-reboot]
                       [--seccomp=on|off|log]
                       [--snapshot-to=<dir>] [--api-sock=<path>] <mem-in-mb> vmlinux [args...]
-               lguest --restore=<dir> [same devices as the snapshot's run, in the same order] [--snapshot-to=<dir>]
+               lguest --restore=<dir> [--verify-memory] [same devices as the snapshot's run, in the same order] [--snapshot-to=<dir>]
                lguest [options] --api-sock=<path>
                lguest [options] --config-file=<file.json> [--api-sock=<path>]
         Boots a Linux kernel (bzImage or ELF vmlinux) with <mem-in-mb> megabytes of RAM and its console on this
@@ -64,11 +64,15 @@ internal sealed record RunArguments
           --seccomp=on|off|log   once everything is open, give up every capability and allow only the
                                  system calls a running launcher makes (default on); a call outside them
                                  kills lguest with SIGSYS after one line naming it (log: names it, runs it)
-          --snapshot-to=DIR      on SIGUSR1, pause the guest, write a snapshot of it into DIR, and resume
+          --snapshot-to=DIR      on SIGUSR1, pause the guest, write a snapshot of it into DIR, and resume;
+                                 on SIGUSR2 the same, but the guest stays paused (copy its disks now)
           --restore=DIR          restore the snapshot in DIR instead of booting a kernel: its RAM and vCPUs
                                  come from the snapshot; give its devices again, in the same order (new
                                  disk copies, taps or sockets may stand in for the old); a bad snapshot is
                                  one line and exit 3
+          --verify-memory        with --restore: check every byte of the snapshot's memory image against
+                                 its checksum first (a read of all of it), not only its length and a sample
+                                 of 256 pages (milliseconds for any size of RAM)
           --api-sock=PATH        serve Firecracker's API (HTTP and JSON) on the Unix socket PATH: without
                                  <mem-in-mb> and vmlinux, wait to be configured and started through it
                                  (PUT /boot-source, /drives/ID, ... then PUT /actions InstanceStart); with
@@ -88,7 +92,7 @@ internal sealed record RunArguments
     [
         ("verbose", false), ("tunnet", true), ("block", true), ("share", true), ("rng", false), ("vsock", true), ("initrd", true), ("username", true),
         ("chroot", true), ("net-offloads", true), ("poll-us", true), ("io-engine", true), ("strict", false), ("backend", true), ("cpus", true), ("no-reboot", false), ("seccomp", true), ("help", false),
-        ("restore", true), ("snapshot-to", true), ("api-sock", true), ("config-file", true),
+        ("restore", true), ("verify-memory", false), ("snapshot-to", true), ("api-sock", true), ("config-file", true),
     ];
 
     /// <summary>The <c>--block</c> value prefix that attaches the image read-only.</summary>
@@ -129,6 +133,9 @@ internal sealed record RunArguments
 
     /// <summary>The snapshot directory to restore (<c>--restore</c>) instead of booting a kernel.</summary>
     public string? Restore { get; init; }
+
+    /// <summary>Whether a restore reads the whole memory image to check it (<c>--verify-memory</c>), not a sample.</summary>
+    public bool VerifyMemory { get; init; }
 
     /// <summary>Where SIGUSR1 writes a snapshot of the running guest (<c>--snapshot-to</c>).</summary>
     public string? SnapshotTo { get; init; }
@@ -279,6 +286,11 @@ internal sealed record RunArguments
             error = "--restore is not taken with --api-sock or --config-file yet: restore with the command line alone";
             return false;
         }
+        if (parsed.VerifyMemory && parsed.Restore is null)
+        {
+            error = "--verify-memory checks a snapshot's memory: it is taken only with --restore";
+            return false;
+        }
         if (parsed.Restore is not null)
         {
             if (positional.Count > 0 || kernelArguments.Count > 0)
@@ -396,6 +408,9 @@ internal sealed record RunArguments
         {
             case "verbose":
                 parsed = parsed with { Verbose = true };
+                return true;
+            case "verify-memory":
+                parsed = parsed with { VerifyMemory = true };
                 return true;
             case "strict":
                 parsed = parsed with { Strict = true };

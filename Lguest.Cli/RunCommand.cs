@@ -101,6 +101,7 @@ internal static class RunCommand
             o.NoReboot = arguments.NoReboot;
             o.StrictDrivers = arguments.Strict;
             o.RestoreFrom = arguments.Restore;
+            o.RestoreVerification = arguments.VerifyMemory ? ImageVerification.Full : ImageVerification.Sample;
             o.ConsoleInput = keysToUart ? input : null;
             o.ConsoleOutput = profile.HasSerialConsole ? environment.Output : null;
             o.BeforeFirstRun = () => Confine(arguments, user, environment.OwnsProcess);
@@ -114,7 +115,7 @@ internal static class RunCommand
                 if (withConsole is not null)
                     provider.GetRequiredService<ILoggerFactory>().CreateLogger("Lguest.Cli").AddedKernelConsole(KernelConsoleDefault.SerialConsole);
                 Launcher launcher = provider.GetRequiredService<Launcher>();
-                using PosixSignalRegistration? snapshotSignal = arguments.SnapshotTo is { } to ? SnapshotSignal.Register(launcher, to, error) : null;
+                using IDisposable? snapshotSignal = arguments.SnapshotTo is { } to ? SnapshotSignal.Register(launcher, to, error) : null;
                 onLauncher?.Invoke(launcher);
                 exit = launcher.Run(stop.Token);
             }

@@ -7,12 +7,17 @@ namespace Lguest.Cli;
 
 /// <summary>
 /// The command line's snapshots: <c>--snapshot-to=DIR</c> writes one on SIGUSR1 (pause, snapshot, resume; one line on
-/// stderr either way), and <c>--restore=DIR</c> reads the snapshot's machine first.
+/// stderr either way) or on SIGUSR2 (pause, snapshot, and the guest stays paused, as Firecracker's does after
+/// <c>PUT /snapshot/create</c>: its disks are then as the snapshot knows them, to be copied before lguest is stopped),
+/// and <c>--restore=DIR</c> reads the snapshot's machine first.
 /// </summary>
 internal static class SnapshotSignal
 {
     // SIGUSR1 on Linux (signal(7)); PosixSignal names only the portable signals, and takes raw numbers for the rest.
     private const int SigUsr1 = 10;
+
+    // SIGUSR2 on Linux (signal(7)).
+    private const int SigUsr2 = 12;
 
     /// <summary>Reads the snapshot's machine (its RAM and vCPUs); false with one line when it is missing or damaged.</summary>
     public static bool TryReadMachine(string directory, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out MachineSnapshot? machine,
@@ -44,19 +49,23 @@ internal static class SnapshotSignal
     public static string? MissingDisk(RunArguments arguments) =>
         arguments.Devices.Where(d => d.Kind == DeviceKind.Block && !File.Exists(d.Value)).Select(d => $"disk image '{d.Value}': not found").FirstOrDefault();
 
-    /// <summary>Writes a snapshot of <paramref name="launcher"/>'s guest into <paramref name="directory"/> on each SIGUSR1.</summary>
-    public static PosixSignalRegistration Register(Launcher launcher, string directory, TextWriter error)
+    /// <summary>
+    /// Writes a snapshot of <paramref name="launcher"/>'s guest into <paramref name="directory"/> on each SIGUSR1 (the
+    /// guest resumes) and SIGUSR2 (it stays paused); a signal while a snapshot is being written is ignored.
+    /// </summary>
+    public static IDisposable Register(Launcher launcher, string directory, TextWriter error)
     {
         int busy = 0;
-        return PosixSignalRegistration.Create((PosixSignal)SigUsr1, context =>
+        PosixSignalRegistration On(int signal, bool resume) => PosixSignalRegistration.Create((PosixSignal)signal, context =>
         {
             context.Cancel = true;
             if (Interlocked.Exchange(ref busy, 1) == 0)
-                _ = Task.Run(async () => await TakeAsync(launcher, directory, error).ConfigureAwait(false)).ContinueWith(_ => Volatile.Write(ref busy, 0), TaskScheduler.Default);
+                _ = Task.Run(async () => await TakeAsync(launcher, directory, error, resume).ConfigureAwait(false)).ContinueWith(_ => Volatile.Write(ref busy, 0), TaskScheduler.Default);
         });
+        return new Registrations(On(SigUsr1, resume: true), On(SigUsr2, resume: false));
     }
 
-    private static async Task TakeAsync(Launcher launcher, string directory, TextWriter error)
+    private static async Task TakeAsync(Launcher launcher, string directory, TextWriter error, bool resume)
     {
         long start = Stopwatch.GetTimestamp();
         try
@@ -73,7 +82,8 @@ internal static class SnapshotSignal
             long paused = Stopwatch.GetTimestamp();
             SnapshotManifest manifest = await launcher.SnapshotAsync(directory).ConfigureAwait(false);
             error.WriteLine($"lguest: snapshot written to {directory}: {manifest.Memory.DataBytes >> 20} MiB of {manifest.Layout.TotalSize >> 20} MiB of RAM in the image, " +
-                $"pause {Stopwatch.GetElapsedTime(start, paused).TotalMilliseconds:F1} ms, snapshot {Stopwatch.GetElapsedTime(paused).TotalMilliseconds:F1} ms");
+                $"pause {Stopwatch.GetElapsedTime(start, paused).TotalMilliseconds:F1} ms, snapshot {Stopwatch.GetElapsedTime(paused).TotalMilliseconds:F1} ms" +
+                (resume ? "" : "; the guest stays paused"));
         }
         catch (Exception e) when (e is SnapshotException or IOException or UnauthorizedAccessException or MachineStateException)
         {
@@ -83,12 +93,22 @@ internal static class SnapshotSignal
         {
             try
             {
-                await launcher.ResumeAsync().ConfigureAwait(false);
+                if (resume)
+                    await launcher.ResumeAsync().ConfigureAwait(false);
             }
             catch (MachineStateException)
             {
                 // stopped meanwhile: nothing to resume
             }
+        }
+    }
+
+    private sealed class Registrations(PosixSignalRegistration resume, PosixSignalRegistration stayPaused) : IDisposable
+    {
+        public void Dispose()
+        {
+            resume.Dispose();
+            stayPaused.Dispose();
         }
     }
 }

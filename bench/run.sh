@@ -4,7 +4,7 @@
 # bench/bed/bed-bench.sh is there) real Linux in the nested bed. Writes bench/results.md,
 # bench/results.json and bench/ratios.png (a rerun overwrites them).
 #
-#   bench/run.sh [--runs N] [--sections direct,devices,bed,debian,fs] [--no-bed] [--bed-args 'ARGS'] [--fs-args 'ARGS'] [--cases WORDS,...]
+#   bench/run.sh [--runs N] [--sections direct,devices,bed,debian,fs,snapshot] [--no-bed] [--bed-args 'ARGS'] [--fs-args 'ARGS'] [--snapshot-args 'ARGS'] [--cases WORDS,...]
 #
 # --cases keeps only the device cases whose short name (the chart's label, e.g. 'block read 4K rand QD1')
 # contains one of the comma-separated words; the devices section then holds only those.
@@ -12,7 +12,9 @@
 # The debian section is bed-bench.sh --parts debian: the Debian 12 guest (built with
 # Lguest.Tests/Guests/debian-image.sh when missing) with fio and its boot, lguest beside QEMU -M pc with
 # aio=threads and aio=io_uring (issue 20). The fs section (shared folders: virtio-fs beside QEMU 9p, issue 17)
-# runs bed-bench.sh --parts fs in a bed of its own, with --fs-args' words after that.
+# runs bed-bench.sh --parts fs in a bed of its own, with --fs-args' words after that. The snapshot section (issue 19:
+# restore beside a cold boot, and a 2 GiB guest's restore beside a 256 MiB one's) runs bench/bed/snapshot-bench.sh in
+# a bed of its own with --snapshot-args' words (e.g. '--rounds 5').
 #
 # Needs root (the network cases make a network namespace and a tap), /dev/kvm, QEMU (installed with
 # apt-get when missing), gcc for the probe. `dotnet cake --target=Bench` runs this script.
@@ -26,7 +28,7 @@ say() { printf 'bench/run.sh: %s\n' "$*" >&2; }
 args=()
 while (($#)); do
 	case $1 in
-	--runs | --sections | --bed-args | --fs-args | --cases)
+	--runs | --sections | --bed-args | --fs-args | --snapshot-args | --cases)
 		(($# >= 2)) || { say "$1 needs a value"; exit 2; }
 		args+=("$1" "$2")
 		shift 2
@@ -36,7 +38,7 @@ while (($#)); do
 		shift
 		;;
 	*)
-		say "unknown argument '$1' (usage: bench/run.sh [--runs N] [--sections direct,devices,bed,debian,fs] [--no-bed] [--bed-args 'ARGS'] [--fs-args 'ARGS'] [--cases WORDS,...])"
+		say "unknown argument '$1' (usage: bench/run.sh [--runs N] [--sections direct,devices,bed,debian,fs,snapshot] [--no-bed] [--bed-args 'ARGS'] [--fs-args 'ARGS'] [--snapshot-args 'ARGS'] [--cases WORDS,...])"
 		exit 2
 		;;
 	esac

@@ -6,7 +6,7 @@
 #   fuzz/run.sh build               only build (fuzz project, instrumentation, driver); the runs below skip it with
 #                                   LGUEST_FUZZ_NO_BUILD=1, so two targets can fuzz side by side
 #
-# Targets: vring virtio-pci virtio-blk virtio-net-tx virtio-fs virtio-vsock kernel-loader lguest-emulation snapshot api-request (fuzz/README.md).
+# Targets: vring virtio-pci virtio-blk virtio-net-tx virtio-fs virtio-vsock kernel-loader lguest-emulation snapshot snapshot-devices api-request (fuzz/README.md).
 # What it does: builds fuzz/Lguest.Fuzz, instruments Lguest.Core.dll and Lguest.Devices.dll in the
 # built copy with SharpFuzz (edge coverage into a 64 KiB map), builds fuzz/driver/lguest-libfuzzer.c
 # with clang -fsanitize=fuzzer, then runs libFuzzer on the committed corpus plus a scratch one. New
@@ -21,7 +21,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="$root/artifacts/fuzz"
 bin="$out/bin"
 driver="$out/lguest-libfuzzer"
-targets=(vring virtio-pci virtio-blk virtio-net-tx virtio-fs virtio-vsock kernel-loader lguest-emulation snapshot api-request)
+targets=(vring virtio-pci virtio-blk virtio-net-tx virtio-fs virtio-vsock kernel-loader lguest-emulation snapshot snapshot-devices api-request)
 
 usage() {
     echo "usage: fuzz/run.sh TARGET|all SECONDS | build   (targets: ${targets[*]})" >&2

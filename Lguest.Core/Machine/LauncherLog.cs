@@ -25,6 +25,6 @@ internal static partial class LauncherLog
     [LoggerMessage(EventId = 2106, Level = LogLevel.Information, Message = "snapshot written to {Directory}: {DataMiB} MiB of {MemoryMiB} MiB of RAM in the image, {Milliseconds:F1} ms ({StateMilliseconds:F1} ms for the vCPUs' and devices' state, the rest writing and syncing the files)")]
     public static partial void SnapshotWritten(this ILogger logger, string directory, ulong dataMiB, ulong memoryMiB, double milliseconds, double stateMilliseconds);
 
-    [LoggerMessage(EventId = 2107, Level = LogLevel.Information, Message = "restored {Directory}: {MemoryMiB} MiB, {Cpus} vCPU(s) on {Backend} in {Milliseconds:F1} ms ({MapMilliseconds:F1} ms checking the {DataMiB} MiB memory image and mapping it, and building the devices)")]
-    public static partial void Restored(this ILogger logger, string directory, ulong memoryMiB, int cpus, string backend, double milliseconds, ulong dataMiB, double mapMilliseconds);
+    [LoggerMessage(EventId = 2107, Level = LogLevel.Information, Message = "restored {Directory}: {MemoryMiB} MiB, {Cpus} vCPU(s) on {Backend} in {Milliseconds:F1} ms ({MapMilliseconds:F1} ms checking {Checked} of the {DataMiB} MiB memory image, mapping it and building the devices)")]
+    public static partial void Restored(this ILogger logger, string directory, ulong memoryMiB, int cpus, string backend, double milliseconds, double mapMilliseconds, string @checked, ulong dataMiB);
 }

@@ -62,6 +62,14 @@ public sealed class LauncherOptions
     /// <summary>With <see cref="RestoreFrom"/>: the restored machine stays <see cref="MachineState.Paused"/> until <see cref="Launcher.ResumeAsync"/>.</summary>
     public bool RestorePaused { get; set; }
 
+    /// <summary>
+    /// With <see cref="RestoreFrom"/>: how much of the snapshot's memory image is read to check it before it is mapped.
+    /// <see cref="Memory.ImageVerification.Sample"/> (the default) keeps a restore's cost independent of RAM;
+    /// <see cref="Memory.ImageVerification.Full"/> reads every byte the image holds (seconds for gigabytes) and refuses a
+    /// single flipped bit anywhere.
+    /// </summary>
+    public Memory.ImageVerification RestoreVerification { get; set; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming a bad option.</summary>
     public void Validate()
     {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Lguest.Hypervisor;
+using Lguest.Memory;
 using Lguest.Snapshot;
 using Microsoft.Extensions.Logging;
 
@@ -66,7 +67,7 @@ internal sealed partial class MachineBoot
         BackendState vmState = BackendStateRecord.Decode(contents.GetSection(MachineSnapshot.VmSectionName).Data, "the VM's state");
 
         var mapping = Stopwatch.GetTimestamp();
-        BuildPlatform(contents.MapMemory());
+        BuildPlatform(contents.MapMemory(_options.RestoreVerification));
         double mapMs = Stopwatch.GetElapsedTime(mapping).TotalMilliseconds;
         IReadOnlyList<SnapshotPart> parts = _context!.SnapshotParts;
         var claimed = new HashSet<string>(parts.Select(p => p.Name), StringComparer.Ordinal);
@@ -87,7 +88,8 @@ internal sealed partial class MachineBoot
             part.Restore(contents.GetSection(part.Name).Data);
         if (_logger.IsEnabled(LogLevel.Information))
             _logger.Restored(contents.Directory, _options.MemoryBytes >> 20, _options.CpuCount, _hypervisor.Name, Stopwatch.GetElapsedTime(start).TotalMilliseconds,
-                contents.Manifest.Memory.DataBytes >> 20, mapMs);
+                mapMs, _options.RestoreVerification == ImageVerification.Full ? "every byte" : "a sample",
+                contents.Manifest.Memory.DataBytes >> 20);
     }
 
     private static SnapshotException Incompatible(string message) => new(SnapshotRefusal.Incompatible, message);

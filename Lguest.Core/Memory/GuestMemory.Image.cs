@@ -9,8 +9,9 @@ namespace Lguest.Memory;
 
 // Guest RAM to and from a sparse image file (snapshots). Writing visits only the pages the guest ever touched, as
 // the kernel's page table says (/proc/self/pagemap), plus those the file RAM was mapped from still holds, and skips
-// the ones that are zero; restoring maps the file copy-on-write, so it costs the same for 256 MiB as for 2 GiB and
-// each page is read from the file the first time the guest touches it.
+// the ones that are zero; restoring maps the file copy-on-write after checking its length and a sample of its pages,
+// so it costs the same for 256 MiB as for 2 GiB and each page is read from the file the first time the guest touches
+// it. The whole image's checksum is kept too, for a restore that asks to read everything (ImageVerification.Full).
 public sealed unsafe partial class GuestMemory
 {
     private const int PageSize = (int)GuestMemoryLayout.PageSize;
@@ -82,18 +83,24 @@ public sealed unsafe partial class GuestMemory
             }
         }
         RandomAccess.FlushToDisk(file);
-        return new GuestMemoryImage(Layout.TotalSize, extents, hash.GetCurrentHashAsUInt128());
+        UInt128 checksum = hash.GetCurrentHashAsUInt128();
+        var unsampled = new GuestMemoryImage(Layout.TotalSize, extents, checksum, 0);
+        var sample = new XxHash128();
+        foreach (ulong offset in unsampled.SampleOffsets())
+            AppendSamplePage(sample, offset, ImageSpan(offset, PageSize));
+        return unsampled with { SampleChecksum = sample.GetCurrentHashAsUInt128() };
     }
 
     /// <summary>
     /// Maps guest RAM for <paramref name="layout"/> from the image at <paramref name="path"/>, copy-on-write: the file
     /// is never written, the guest's changes stay in this process, and pages load from the file when first touched.
-    /// The image is checked against <paramref name="image"/> first (length, every extent's bytes, and no data outside
-    /// them); nothing is mapped when it does not match. The file must not change while the memory lives.
+    /// The image is checked against <paramref name="image"/> first: its length and extents always, then a sample of
+    /// its pages or, with <see cref="ImageVerification.Full"/>, every extent's bytes and no data outside them; nothing
+    /// is mapped when it does not match. The file must not change while the memory lives.
     /// </summary>
     /// <exception cref="SnapshotException">The file is shorter or longer than the guest's RAM, or its contents do not match.</exception>
     /// <exception cref="IOException">The file cannot be read.</exception>
-    public static GuestMemory MapImage(GuestMemoryLayout layout, string path, GuestMemoryImage image)
+    public static GuestMemory MapImage(GuestMemoryLayout layout, string path, GuestMemoryImage image, ImageVerification verification = ImageVerification.Sample)
     {
         ArgumentNullException.ThrowIfNull(layout);
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -103,7 +110,7 @@ public sealed unsafe partial class GuestMemory
         SafeFileHandle file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         try
         {
-            VerifyImage(file, path, image);
+            VerifyImage(file, path, image, verification);
             return MapImageFile(layout, file);
         }
         catch
@@ -114,18 +121,43 @@ public sealed unsafe partial class GuestMemory
     }
 
     /// <summary>
-    /// Checks an image file against its description: its length, the checksum over its extents, and that what the
-    /// file holds outside them (data a copy without holes may have written) is zeros. Costs a read of the data the
-    /// image holds, not of the whole of RAM, when the file system keeps it sparse.
+    /// Checks an image file against its description: its length, the extents' placement, and the sample checksum
+    /// (at most <see cref="GuestMemoryImage.SamplePages"/> pages read); with <see cref="ImageVerification.Full"/> also
+    /// the checksum over every extent and that what the file holds outside them (data a copy without holes may have
+    /// written) is zeros, which costs a read of the data the image holds (not of the whole of RAM, when the file
+    /// system keeps it sparse).
     /// </summary>
-    internal static void VerifyImage(SafeFileHandle file, string path, GuestMemoryImage image)
+    internal static void VerifyImage(SafeFileHandle file, string path, GuestMemoryImage image, ImageVerification verification)
     {
         long length = RandomAccess.GetLength(file);
         if ((ulong)length != image.Size)
             throw new SnapshotException(length < (long)Math.Min(image.Size, long.MaxValue) ? SnapshotRefusal.Truncated : SnapshotRefusal.Corrupt,
                 $"{path} is {length} bytes; the snapshot's guest has {image.Size} bytes of RAM");
         CheckExtents(image);
+        VerifySample(file, path, image);
+        if (verification == ImageVerification.Full)
+            VerifyEveryByte(file, path, image);
+    }
 
+    // The sampled pages against the sample checksum: a few hundred 4 KiB reads, whatever the size of RAM.
+    private static void VerifySample(SafeFileHandle file, string path, GuestMemoryImage image)
+    {
+        byte[] page = new byte[PageSize];
+        var hash = new XxHash128();
+        int sampled = 0;
+        foreach (ulong offset in image.SampleOffsets())
+        {
+            ReadExactly(file, page, offset, path);
+            AppendSamplePage(hash, offset, page);
+            sampled++;
+        }
+        if (hash.GetCurrentHashAsUInt128() != image.SampleChecksum)
+            throw new SnapshotException(SnapshotRefusal.Corrupt, $"{path}: the guest memory does not match its checksum (on the {sampled} pages sampled)");
+    }
+
+    // Every extent against the image's checksum, and zeros outside them.
+    private static void VerifyEveryByte(SafeFileHandle file, string path, GuestMemoryImage image)
+    {
         byte[] buffer = new byte[ChunkSize];
         var hash = new XxHash128();
         foreach (GuestMemoryExtent extent in image.Extents)
@@ -327,6 +359,14 @@ public sealed unsafe partial class GuestMemory
         BinaryPrimitives.WriteUInt64LittleEndian(header, extent.Offset);
         BinaryPrimitives.WriteUInt64LittleEndian(header[8..], extent.Length);
         hash.Append(header);
+    }
+
+    private static void AppendSamplePage(XxHash128 hash, ulong offset, ReadOnlySpan<byte> page)
+    {
+        Span<byte> header = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(header, offset);
+        hash.Append(header);
+        hash.Append(page);
     }
 
     private static void ReadExactly(SafeFileHandle file, Span<byte> buffer, ulong offset, string path)

@@ -29,8 +29,20 @@ public sealed class SnapshotContents
 
     /// <summary>
     /// Maps guest RAM from the memory file copy-on-write, after checking it against the manifest
-    /// (<see cref="GuestMemory.MapImage"/>): restore time follows the data the image holds, not the size of RAM.
+    /// (<see cref="GuestMemory.MapImage"/>): by default its length, extents and a sample of its pages, so restore time
+    /// does not grow with RAM; <see cref="ImageVerification.Full"/> reads every byte the image holds first.
     /// </summary>
-    public GuestMemory MapMemory() =>
-        GuestMemory.MapImage(Manifest.Layout, Path.Combine(Directory, SnapshotFormat.MemoryFile), Manifest.Memory);
+    /// <exception cref="SnapshotException">The memory file is missing, truncated or does not match its checksum.</exception>
+    public GuestMemory MapMemory(ImageVerification verification = ImageVerification.Sample)
+    {
+        string path = Path.Combine(Directory, SnapshotFormat.MemoryFile);
+        try
+        {
+            return GuestMemory.MapImage(Manifest.Layout, path, Manifest.Memory, verification);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new SnapshotException(SnapshotRefusal.Truncated, $"{path} is missing: {Directory} is not a complete snapshot", e);
+        }
+    }
 }

@@ -3,8 +3,11 @@ namespace Lguest.Snapshot;
 /// <summary>The snapshot directory's format: its files, magic numbers, version and limits (README.md beside this file).</summary>
 public static class SnapshotFormat
 {
-    /// <summary>The format version this build writes and the only one it reads; any change to a file's layout bumps it.</summary>
-    public const ushort Version = 1;
+    /// <summary>
+    /// The format version this build writes and the only one it reads; any change to a file's layout bumps it (2: the
+    /// manifest carries the memory image's sample checksum).
+    /// </summary>
+    public const ushort Version = 2;
 
     /// <summary>The manifest: written last, so a snapshot without one was never finished.</summary>
     public const string ManifestFile = "manifest";

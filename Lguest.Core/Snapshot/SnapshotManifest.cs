@@ -30,6 +30,7 @@ public sealed record SnapshotManifest(ulong StateSize, UInt128 StateChecksum, Gu
         body.WriteUInt64(Layout.MmioWindow.Size);
         body.WriteUInt64(Memory.Size);
         body.WriteUInt128(Memory.Checksum);
+        body.WriteUInt128(Memory.SampleChecksum);
         body.WriteUInt32((uint)Memory.Extents.Count);
         foreach (GuestMemoryExtent extent in Memory.Extents)
         {
@@ -85,6 +86,7 @@ public sealed record SnapshotManifest(ulong StateSize, UInt128 StateChecksum, Gu
         }
         ulong memorySize = body.ReadUInt64();
         UInt128 memoryChecksum = body.ReadUInt128();
+        UInt128 sampleChecksum = body.ReadUInt128();
         int extentCount = body.ReadCount(GuestMemoryImage.MaxExtents, "memory extents");
         if ((long)extentCount * 16 > body.Remaining)
             throw body.Corrupt($"{extentCount} memory extents do not fit in {body.Remaining} bytes");
@@ -94,7 +96,7 @@ public sealed record SnapshotManifest(ulong StateSize, UInt128 StateChecksum, Gu
         body.RequireEnd();
         if (memorySize != layout.TotalSize)
             throw body.Corrupt($"the memory image holds {memorySize} bytes; the layout's RAM is {layout.TotalSize}");
-        var image = new GuestMemoryImage(memorySize, extents, memoryChecksum);
+        var image = new GuestMemoryImage(memorySize, extents, memoryChecksum, sampleChecksum);
         GuestMemory.CheckExtents(image);
         return new SnapshotManifest(stateSize, stateChecksum, layout, image);
     }

@@ -120,11 +120,18 @@ public sealed class VirtioNetDevice : VirtioDevice
     /// <exception cref="Snapshot.SnapshotException">The state is malformed.</exception>
     public override void RestoreState(ReadOnlyMemory<byte> state)
     {
-        var reader = new Snapshot.SnapshotStateReader(state, $"{Name}'s state");
+        MacAddress mac = DecodeState(state, Name);
+        mac.CopyTo(_config);
+        Mac = mac;
+    }
+
+    // The card's record: the MAC address, and nothing after it.
+    internal static MacAddress DecodeState(ReadOnlyMemory<byte> state, string name)
+    {
+        var reader = new Snapshot.SnapshotStateReader(state, $"{name}'s state");
         ReadOnlySpan<byte> mac = reader.ReadRaw(MacAddress.Length).Span;
         reader.RequireEnd();
-        mac.CopyTo(_config);
-        Mac = new MacAddress(mac);
+        return new MacAddress(mac);
     }
 
     /// <inheritdoc />

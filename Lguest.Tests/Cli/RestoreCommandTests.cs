@@ -60,7 +60,7 @@ public class RestoreCommandTests
     [TestCase("truncated state", "the manifest says")]
     [TestCase("bit flipped in the state", "state does not match its checksum")]
     [TestCase("bit flipped in the manifest", "the manifest does not match its checksum")]
-    [TestCase("other version", "the snapshot is in format version 3; this lguest reads version 1 only")]
+    [TestCase("other version", "the snapshot is in format version 3; this lguest reads version 2 only")]
     [TestCase("no machine record", "the snapshot has no state for 'machine'")]
     [TestCase("missing disk", "disk.img': not found")]
     public void A_bad_snapshot_is_one_line_and_exit_3(string damage, string names)
@@ -87,7 +87,7 @@ public class RestoreCommandTests
                 Flip(manifest, 30, 0x01);
                 break;
             case "other version":
-                Flip(manifest, 8, 0x02); // the u16 version after the 8-byte magic: 1 becomes 3
+                Flip(manifest, 8, 0x01); // the u16 version after the 8-byte magic: 2 becomes 3
                 break;
         }
 
@@ -106,5 +106,16 @@ public class RestoreCommandTests
         Assert.That(error, Is.EqualTo("--restore takes no <mem-in-mb>, vmlinux or kernel arguments: the snapshot holds the guest"));
         Assert.That(RunArguments.TryParse(["--restore=/a", "--restore=/b"], out _, out error), Is.False);
         Assert.That(error, Is.EqualTo("--restore given twice ('/a', then '/b')"));
+    }
+
+    [Test]
+    public void Verify_memory_is_taken_with_restore_only()
+    {
+        Assert.That(RunArguments.TryParse(["--restore=/snap", "--verify-memory"], out RunArguments parsed, out string? error), Is.True, error);
+        Assert.That(parsed.VerifyMemory, Is.True);
+        Assert.That(RunArguments.TryParse(["--restore=/snap"], out parsed, out error), Is.True, error);
+        Assert.That(parsed.VerifyMemory, Is.False);
+        Assert.That(RunArguments.TryParse(["--verify-memory", "256", "vmlinux"], out _, out error), Is.False);
+        Assert.That(error, Is.EqualTo("--verify-memory checks a snapshot's memory: it is taken only with --restore"));
     }
 }

@@ -18,7 +18,7 @@ public class CorpusReplayTests
         ["loop"] = "loops",
     };
 
-    private static readonly string[] LocalTargets = ["vring", "virtio-pci", "virtio-blk", "virtio-fs", "virtio-vsock", "kernel-loader", "lguest-emulation", "snapshot", "api-request"];
+    private static readonly string[] LocalTargets = ["vring", "virtio-pci", "virtio-blk", "virtio-fs", "virtio-vsock", "kernel-loader", "lguest-emulation", "snapshot", "snapshot-devices", "api-request"];
 
     [TestCaseSource(nameof(LocalTargets))]
     public void Every_corpus_input_runs_through_the_target_without_a_crash(string name) =>

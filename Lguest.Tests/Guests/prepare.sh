@@ -3,7 +3,8 @@
 #
 # Everything comes from Debian packages: QEMU (L1, and the reference L2 VMM), busybox-static (both images),
 # cpio/kmod/compressors (image building), iproute2 (network tests inside L1), gcc and libc6-dev (the static
-# vsock-peer in the guest image), socat (the vsock test's host side in L1). Packages are installed with
+# vsock-peer in the guest image), socat (the vsock test's host side in L1), e2fsprogs (the snapshot test's disk:
+# mkfs.ext4, e2fsck and debugfs in L1). Packages are installed with
 # apt only when missing, non-interactively (root, or through sudo). Then kernels.sh fetches the generic
 # and cloud kernels and the two images are built, all in ${LGUEST_CACHE:-$HOME/.cache/lguest}.
 # .ci/run calls this; running it again is cheap. Prints the kernels.sh assignments and the image paths.
@@ -12,7 +13,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 say() { printf 'prepare.sh: %s\n' "$*" >&2; }
 
-packages=(qemu-system-x86 busybox-static cpio kmod xz-utils zstd lz4 gzip iproute2 util-linux coreutils socat gcc libc6-dev)
+packages=(qemu-system-x86 busybox-static cpio kmod xz-utils zstd lz4 gzip iproute2 util-linux coreutils socat gcc libc6-dev e2fsprogs)
 missing=()
 for package in "${packages[@]}"; do
     if [[ "$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null)" != "install ok installed" ]]; then

@@ -121,16 +121,62 @@ public class GuestMemoryImageTests
     {
         GuestMemoryImage image = WriteSample();
         FlipBit(PathOf("memory"), (long)image.Extents[0].Offset + 100);
+        // Two pages of data: the sample is all of them.
         var error = Assert.Throws<SnapshotException>(() => GuestMemory.MapImage(TwoRegions(), PathOf("memory"), image))!;
-        Assert.That((error.Reason, error.Message), Is.EqualTo((SnapshotRefusal.Corrupt, $"{PathOf("memory")}: the guest memory does not match its checksum")));
+        Assert.That((error.Reason, error.Message), Is.EqualTo((SnapshotRefusal.Corrupt, $"{PathOf("memory")}: the guest memory does not match its checksum (on the 2 pages sampled)")));
+        error = Assert.Throws<SnapshotException>(() => GuestMemory.MapImage(TwoRegions(), PathOf("memory"), image, ImageVerification.Full))!;
+        Assert.That((error.Reason, error.Message), Is.EqualTo((SnapshotRefusal.Corrupt, $"{PathOf("memory")}: the guest memory does not match its checksum (on the 2 pages sampled)")));
     }
 
     [Test]
-    public void A_flipped_bit_in_a_hole_is_refused()
+    public void The_sample_is_256_pages_spread_over_the_data_and_a_flip_outside_it_is_caught_only_by_a_full_check()
+    {
+        using var memory = GuestMemory.Allocate(TwoRegions());
+        byte[] data = new byte[1000 * Page];
+        new Random(3).NextBytes(data);
+        memory.Write(new GuestAddress(0x100000), data.AsSpan(0, 600 * (int)Page));          // region 0
+        memory.Write(new GuestAddress(9 << 20), data.AsSpan(600 * (int)Page, 400 * (int)Page)); // region 1
+        GuestMemoryImage image = memory.WriteImage(PathOf("memory"));
+        ulong[] sampled = [.. image.SampleOffsets()];
+        Assert.That(sampled, Has.Length.EqualTo(GuestMemoryImage.SamplePages));
+        Assert.That(sampled, Is.Ordered.And.Unique);
+        Assert.That(sampled[0], Is.EqualTo(0x100000UL), "the first page of the data");
+        Assert.That(sampled.Count(o => o >= 4 << 20), Is.InRange(100, 104), "spread over both regions by their data (400 of 1000 pages)");
+        Assert.That(sampled.All(o => image.Extents.Any(e => o >= e.Offset && o < e.End)), Is.True);
+
+        ulong unsampled = Enumerable.Range(0, 600).Select(i => 0x100000UL + (ulong)i * Page).First(o => !sampled.Contains(o));
+        FlipBit(PathOf("memory"), (long)unsampled + 5);
+        using (GuestMemory mapped = GuestMemory.MapImage(TwoRegions(), PathOf("memory"), image))
+            Assert.That(mapped.GetSpan(new GuestAddress(unsampled + 5), 1)[0], Is.Not.EqualTo(data[(int)(unsampled - 0x100000 + 5)]), "mapped: the sample does not cover it");
+        var error = Assert.Throws<SnapshotException>(() => GuestMemory.MapImage(TwoRegions(), PathOf("memory"), image, ImageVerification.Full))!;
+        Assert.That((error.Reason, error.Message), Is.EqualTo((SnapshotRefusal.Corrupt, $"{PathOf("memory")}: the guest memory does not match its checksum")));
+
+        FlipBit(PathOf("memory"), (long)unsampled + 5);
+        FlipBit(PathOf("memory"), (long)sampled[77] + 4095);
+        error = Assert.Throws<SnapshotException>(() => GuestMemory.MapImage(TwoRegions(), PathOf("memory"), image))!;
+        Assert.That(error.Message, Is.EqualTo($"{PathOf("memory")}: the guest memory does not match its checksum (on the 256 pages sampled)"));
+    }
+
+    [Test]
+    public void Another_snapshots_memory_file_of_the_same_size_is_refused_by_the_sample()
+    {
+        GuestMemoryImage image = WriteSample();
+        using (var other = GuestMemory.Allocate(TwoRegions()))
+        {
+            other.Write(new GuestAddress(0x2000), 0xABCEUL);
+            other.Write(new GuestAddress(9 << 20), 0x1234UL);
+            _ = other.WriteImage(PathOf("memory"));
+        }
+        Assert.That(() => GuestMemory.MapImage(TwoRegions(), PathOf("memory"), image),
+            Throws.TypeOf<SnapshotException>().With.Message.Contains("does not match its checksum"));
+    }
+
+    [Test]
+    public void A_flipped_bit_in_a_hole_is_refused_by_a_full_check()
     {
         GuestMemoryImage image = WriteSample();
         FlipBit(PathOf("memory"), 0x300000);
-        var error = Assert.Throws<SnapshotException>(() => GuestMemory.MapImage(TwoRegions(), PathOf("memory"), image))!;
+        var error = Assert.Throws<SnapshotException>(() => GuestMemory.MapImage(TwoRegions(), PathOf("memory"), image, ImageVerification.Full))!;
         Assert.That((error.Reason, error.Message), Is.EqualTo((SnapshotRefusal.Corrupt, $"{PathOf("memory")}: data at offset 0x300000 where the snapshot holds only zeros")));
     }
 

@@ -75,7 +75,7 @@ public class SnapshotDirectoryTests
             d => $"the manifest: ends {BinaryPrimitives.ReadUInt32LittleEndian(d._manifest.AsSpan(12)) - 4} bytes early");
         yield return Case("an empty manifest", d => Truncate(d.FileIn("manifest"), 0), SnapshotRefusal.Corrupt, _ => "the manifest is not a lguest snapshot manifest (wrong magic)");
         yield return Case("a bit flipped in the manifest", d => Flip(d.FileIn("manifest"), 40), SnapshotRefusal.Corrupt, _ => "the manifest does not match its checksum");
-        yield return Case("another format version", d => Rewrite(d.FileIn("manifest"), 8, 2), SnapshotRefusal.Version, _ => "the snapshot is in format version 2; this lguest reads version 1 only");
+        yield return Case("another format version", d => Rewrite(d.FileIn("manifest"), 8, 3), SnapshotRefusal.Version, _ => "the snapshot is in format version 3; this lguest reads version 2 only");
         yield return Case("a truncated state file", d => Truncate(d.FileIn("state"), 30), SnapshotRefusal.Truncated, d => $"{d.FileIn("state")} is 30 bytes; the manifest says {d._stateLength}");
         yield return Case("a bit flipped in the state file", d => Flip(d.FileIn("state"), 20), SnapshotRefusal.Corrupt, d => $"{d.FileIn("state")} does not match its checksum");
         yield return Case("a state file made longer", d => File.AppendAllText(d.FileIn("state"), "x"), SnapshotRefusal.Corrupt, d => $"{d.FileIn("state")} is {d._stateLength + 1} bytes; the manifest says {d._stateLength}");
@@ -103,7 +103,19 @@ public class SnapshotDirectoryTests
         Flip(FileIn("memory"), (long)manifest.Memory.Extents[0].Offset + 3);
         SnapshotContents read = SnapshotDirectory.Read(Dir);
         var error = Assert.Throws<SnapshotException>(() => read.MapMemory())!;
-        Assert.That((error.Reason, error.Message), Is.EqualTo((SnapshotRefusal.Corrupt, $"{FileIn("memory")}: the guest memory does not match its checksum")));
+        Assert.That((error.Reason, error.Message), Is.EqualTo((SnapshotRefusal.Corrupt, $"{FileIn("memory")}: the guest memory does not match its checksum (on the 1 pages sampled)")));
+        error = Assert.Throws<SnapshotException>(() => read.MapMemory(ImageVerification.Full))!;
+        Assert.That(error.Reason, Is.EqualTo(SnapshotRefusal.Corrupt));
+    }
+
+    [Test]
+    public void A_missing_memory_file_is_refused_when_it_is_mapped()
+    {
+        WriteSample();
+        File.Delete(FileIn("memory"));
+        SnapshotContents read = SnapshotDirectory.Read(Dir);
+        var error = Assert.Throws<SnapshotException>(() => read.MapMemory())!;
+        Assert.That((error.Reason, error.Message), Is.EqualTo((SnapshotRefusal.Truncated, $"{FileIn("memory")} is missing: {Dir} is not a complete snapshot")));
     }
 
     [Test]

@@ -76,6 +76,9 @@ internal static class Program
             RunBed(results, options, "debian", ["--parts", "debian", .. options.BedArguments]);
         if (options.Sections.Contains("fs"))
             RunBed(results, options, "fs", ["--parts", "fs", .. options.FsArguments]);
+        // snapshot: issue 19's restore against a cold boot and at two sizes of RAM, in a bed of its own.
+        if (options.Sections.Contains("snapshot"))
+            RunSnapshot(results, options);
 
         results.Save(resultsJson);
         RatioChart.Draw(results, Path.Combine(bench, "ratios.png"));
@@ -108,14 +111,23 @@ internal static class Program
         results.Replace(source, sections);
     }
 
+    private static void RunSnapshot(Results results, Options options)
+    {
+        string load = MachineInfo.LoadAverage();
+        Log($"snapshot: {SnapshotBench.Script}; load {load}");
+        SnapshotBench.Outcome outcome = SnapshotBench.Run(options.Root, options.SnapshotArguments, Log);
+        string invocation = string.Join(' ', new[] { SnapshotBench.Script }.Concat(options.SnapshotArguments));
+        results.Replace("snapshot", [new SectionResult(SnapshotBench.Section, Conditions(load, null) + $"; `{invocation}` exited with status {outcome.ExitStatus}", outcome.Figures)]);
+    }
+
     private static string Conditions(string loadAtStart, int? rounds) =>
         (rounds is null ? "" : $"{rounds} rounds; ") + $"load average (1, 5, 15 min) {loadAtStart} at the start, {MachineInfo.LoadAverage()} at the end";
 
     /// <summary>The command line.</summary>
     internal sealed record Options(string Root, string Probe, string Aot, string Jit, int Runs, HashSet<string> Sections, string Command,
-        IReadOnlyList<string> BedArguments, IReadOnlyList<string> FsArguments, IReadOnlyList<string> Cases)
+        IReadOnlyList<string> BedArguments, IReadOnlyList<string> FsArguments, IReadOnlyList<string> Cases, IReadOnlyList<string> SnapshotArguments)
     {
-        public static readonly string[] AllSections = ["direct", "devices", "bed", "debian", "fs"];
+        public static readonly string[] AllSections = ["direct", "devices", "bed", "debian", "fs", "snapshot"];
 
         public static Options? Parse(string[] args, out string? problem)
         {
@@ -163,12 +175,14 @@ internal static class Program
                 sections.Remove("bed");
                 sections.Remove("debian");
                 sections.Remove("fs");
+                sections.Remove("snapshot");
             }
             return new Options(Path.GetFullPath(map["root"]), Path.GetFullPath(map["probe"]), Path.GetFullPath(map["aot"]), Path.GetFullPath(map["jit"]),
                 runs, sections, map.GetValueOrDefault("command", "bench/run.sh"),
                 map.GetValueOrDefault("bed-args", "").Split(' ', StringSplitOptions.RemoveEmptyEntries),
                 map.GetValueOrDefault("fs-args", "").Split(' ', StringSplitOptions.RemoveEmptyEntries),
-                map.GetValueOrDefault("cases", "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+                map.GetValueOrDefault("cases", "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+                map.GetValueOrDefault("snapshot-args", "").Split(' ', StringSplitOptions.RemoveEmptyEntries));
         }
     }
 }

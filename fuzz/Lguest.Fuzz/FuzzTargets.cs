@@ -7,7 +7,7 @@ public static class FuzzTargets
 {
     /// <summary>The targets' names, in the order fuzz/run.sh all runs them.</summary>
     public static IReadOnlyList<string> Names { get; } =
-        ["vring", "virtio-pci", "virtio-blk", "virtio-net-tx", "virtio-fs", "virtio-vsock", "kernel-loader", "lguest-emulation", "snapshot", "api-request"];
+        ["vring", "virtio-pci", "virtio-blk", "virtio-net-tx", "virtio-fs", "virtio-vsock", "kernel-loader", "lguest-emulation", "snapshot", "snapshot-devices", "api-request"];
 
     /// <summary>
     /// Creates the target called <paramref name="name"/>. Dispose it when done (they hold guest memory, files, a tap).
@@ -25,6 +25,7 @@ public static class FuzzTargets
         "kernel-loader" => new KernelLoaderTarget(),
         "lguest-emulation" => new LguestEmulationTarget(),
         "snapshot" => new SnapshotTarget(),
+        "snapshot-devices" => new SnapshotDevicesTarget(),
         "api-request" => new ApiRequestTarget(),
         _ => throw new ArgumentException($"unknown fuzz target '{name}' (known: {string.Join(", ", Names)})", nameof(name)),
     };

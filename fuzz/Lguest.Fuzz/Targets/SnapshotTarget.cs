@@ -45,7 +45,8 @@ public sealed class SnapshotTarget : FuzzTarget, IDisposable
                 SnapshotManifest manifest = SnapshotManifest.Parse(file);
                 SnapshotManifest again = SnapshotManifest.Parse(manifest.Encode());
                 if (again.StateSize != manifest.StateSize || again.StateChecksum != manifest.StateChecksum
-                    || again.Memory.Checksum != manifest.Memory.Checksum || !again.Memory.Extents.SequenceEqual(manifest.Memory.Extents)
+                    || again.Memory.Checksum != manifest.Memory.Checksum || again.Memory.SampleChecksum != manifest.Memory.SampleChecksum
+                    || !again.Memory.Extents.SequenceEqual(manifest.Memory.Extents)
                     || !again.Layout.Regions.SequenceEqual(manifest.Layout.Regions) || again.Layout.MmioWindow != manifest.Layout.MmioWindow)
                     throw new InvariantViolationException("a parsed manifest encodes to a different one");
                 break;
@@ -101,7 +102,7 @@ public sealed class SnapshotTarget : FuzzTarget, IDisposable
     public override IEnumerable<KeyValuePair<string, byte[]>> Seeds()
     {
         var layout = GuestMemoryLayout.WithMmioHole(16 << 20);
-        var image = new GuestMemoryImage(layout.TotalSize, [new GuestMemoryExtent(0, 0x2000), new GuestMemoryExtent(0x10000, 0x1000)], 0x1234);
+        var image = new GuestMemoryImage(layout.TotalSize, [new GuestMemoryExtent(0, 0x2000), new GuestMemoryExtent(0x10000, 0x1000)], 0x1234, 0x5678);
         byte[] manifest = new SnapshotManifest(300, 42, layout, image).Encode();
         yield return new("manifest", [0, .. manifest]);
         yield return new("manifest-checksum-fixed", [4, .. manifest]);
