@@ -1,6 +1,6 @@
 using Lguest.Compare;
 
-namespace Lguest.Tests.Bench;
+namespace Lguest.Compare.Tests;
 
 /// <summary>The line contract between the nested bed's scripts (bench/bed/) and the harness.</summary>
 public class BenchLineTests

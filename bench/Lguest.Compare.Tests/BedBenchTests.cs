@@ -1,6 +1,6 @@
 using Lguest.Compare;
 
-namespace Lguest.Tests.Bench;
+namespace Lguest.Compare.Tests;
 
 public class BedBenchTests
 {
@@ -62,8 +62,20 @@ public class BedBenchTests
     [Test]
     public void Run_passes_the_arguments_parses_the_lines_and_reports_the_malformed_ones()
     {
-        using var root = new Support.TemporaryFolder();
-        string script = Path.Combine(root.Path, "bench", "bed", "bed-bench.sh");
+        DirectoryInfo root = Directory.CreateTempSubdirectory("lguest-compare-tests-");
+        try
+        {
+            RunAgainstAFakeBedScript(root.FullName);
+        }
+        finally
+        {
+            root.Delete(recursive: true);
+        }
+    }
+
+    private static void RunAgainstAFakeBedScript(string root)
+    {
+        string script = Path.Combine(root, "bench", "bed", "bed-bench.sh");
         Directory.CreateDirectory(Path.GetDirectoryName(script)!);
         File.WriteAllText(script, """
             echo "booting L1 with $*"
@@ -74,7 +86,7 @@ public class BedBenchTests
             """);
         var log = new List<string>();
 
-        BedBench.Outcome outcome = BedBench.Run(root.Path, ["--rounds", "2"], log.Add);
+        BedBench.Outcome outcome = BedBench.Run(root, ["--rounds", "2"], log.Add);
 
         Assert.That(outcome.ExitStatus, Is.EqualTo(3));
         Assert.That(outcome.Figures.Single().Ratio("lguest-aot", "qemu-pc").Median, Is.EqualTo(0.5));

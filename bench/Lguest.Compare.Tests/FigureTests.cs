@@ -1,6 +1,6 @@
 using Lguest.Compare;
 
-namespace Lguest.Tests.Bench;
+namespace Lguest.Compare.Tests;
 
 public class FigureTests
 {
