@@ -3,7 +3,10 @@
 //   Test     the three test layers: unit, Kvm (this host's /dev/kvm, or the nested bed's where this host
 //            has none that runs it), Linux (the nested bed); writes artifacts/test-results/*.trx and the
 //            summary line `N passed, N failed[, N skipped]`
-//   Pack     NuGet packages for Lguest.Core and Lguest.Devices, and the `lguest` dotnet tool
+//   Pack     NuGet packages (and .snupkg symbols) for Lguest.Core and Lguest.Devices, and the `lguest` dotnet tool,
+//            in artifacts/packages (the samples' local feed); version 0.1.0-dev.<commits>.<UTC time>, or
+//            --package-version=X.Y.Z for a release; --repository-url=URL (default: git's origin)
+//   Samples  builds samples/ against those packages only (Test depends on it; the Linux layer runs them)
 //   Publish  the NativeAOT `lguest` binary in artifacts/lguest/
 //   LauncherBinary  the same, only when a launcher source is newer than it (Test and Demo depend on it)
 //   Guests   install the test machines' apt packages, fetch kernels, build guest images (cached)
@@ -23,6 +26,10 @@ var target = Argument("target", "Test");
 var configuration = Argument("configuration", "Release");
 var layers = Argument("layers", "unit,kvm,linux").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 var kvmLayer = Argument("kvm-layer", "auto");
+// What Pack stamps on the packages: a release version given, or one that changes with every pack (the commit count
+// and the UTC time), so a repack never collides with a copy in NuGet's cache.
+var packageVersion = Argument("package-version", "");
+var repositoryUrl = Argument("repository-url", "");
 if (kvmLayer is not ("auto" or "host" or "bed"))
     throw new CakeException($"--kvm-layer={kvmLayer}: expected auto, host or bed");
 
@@ -69,6 +76,7 @@ Task("Guests")
 
 Task("Test")
     .IsDependentOn("Build")
+    .IsDependentOn("Samples")
     .IsDependentOn("Guests")
     .IsDependentOn("LauncherBinary")
     .Does(() =>
@@ -131,6 +139,17 @@ Task("Test")
                     Loggers = { $"trx;LogFileName={layer}.trx", "console;verbosity=normal" },
                     ResultsDirectory = testResults,
                 });
+                // The benchmark harness's tests (bench/): unit tests, beside the unit layer.
+                if (layer == "unit")
+                {
+                    DotNetTest("./bench/Lguest.Compare.Tests/Lguest.Compare.Tests.csproj", new DotNetTestSettings
+                    {
+                        Configuration = configuration,
+                        NoBuild = true,
+                        Loggers = { "trx;LogFileName=unit-bench.trx", "console;verbosity=normal" },
+                        ResultsDirectory = testResults,
+                    });
+                }
             }
             catch (Exception e)
             {
@@ -138,7 +157,7 @@ Task("Test")
                 Warning($"layer {layer}: {e.Message}");
                 failedLayers.Add(layer);
             }
-            layerLines.Add($"layer {layer} ({place}): {TestSummary.Read(testResults.Path.FullPath, $"{layer}.trx").Line} in {clock.Elapsed.TotalMinutes:F1} min");
+            layerLines.Add($"layer {layer} ({place}): {TestSummary.Read(testResults.Path.FullPath, $"{layer}*.trx").Line} in {clock.Elapsed.TotalMinutes:F1} min");
         }
     }
     finally
@@ -166,15 +185,45 @@ Task("Pack")
     .IsDependentOn("Build")
     .Does(() =>
 {
+    string version = PackageVersion();
+    string repository = repositoryUrl != "" ? repositoryUrl : GitOutput("remote get-url origin");
+    var packages = artifacts + Directory("packages");
+    CleanDirectory(packages);
+    var properties = new DotNetMSBuildSettings().WithProperty("PackageVersion", version);
+    if (!string.IsNullOrEmpty(repository))
+        properties = properties.WithProperty("RepositoryUrl", repository).WithProperty("PackageProjectUrl", repository);
+    else
+        Warning("no --repository-url and no git origin: the packages name no repository");
     foreach (var project in new[] { "Lguest.Core", "Lguest.Devices", "Lguest.Cli" })
     {
         DotNetPack($"./{project}/{project}.csproj", new DotNetPackSettings
         {
             Configuration = configuration,
             NoBuild = true,
-            OutputDirectory = artifacts + Directory("packages"),
+            OutputDirectory = packages,
+            MSBuildSettings = properties,
         });
     }
+    System.IO.File.WriteAllText((packages + File("version.txt")).Path.FullPath, version + "\n");
+    foreach (var package in GetFiles($"{packages}/*.*nupkg").OrderBy(f => f.GetFilename().FullPath))
+        Information($"packed {package.GetFilename()}");
+});
+
+Task("Samples")
+    .Description("samples/ built against the packed packages (artifacts/packages, samples/NuGet.config) only")
+    .IsDependentOn("Pack")
+    .Does(() =>
+{
+    string version = System.IO.File.ReadAllText((artifacts + Directory("packages") + File("version.txt")).Path.FullPath).Trim();
+    foreach (var project in new[] { "samples/EmbedVm/EmbedVm.csproj", "samples/CustomDevice/Host/CustomDeviceHost.csproj" })
+    {
+        DotNetBuild(project, new DotNetBuildSettings
+        {
+            Configuration = configuration,
+            MSBuildSettings = new DotNetMSBuildSettings().WithProperty("LguestPackageVersion", version),
+        });
+    }
+    Information($"samples built on Lguest {version}");
 });
 
 Task("Publish")
@@ -288,6 +337,24 @@ Task("PublicApi")
 Task("Default").IsDependentOn("Test");
 
 RunTarget(target);
+
+// The version Pack stamps: --package-version, else VersionPrefix (Directory.Build.props)-dev.<commits>.<UTC time>.
+string PackageVersion()
+{
+    if (packageVersion != "")
+        return packageVersion;
+    string prefix = XDocument.Load("Directory.Build.props").Descendants("VersionPrefix").First().Value;
+    string commits = GitOutput("rev-list --count HEAD");
+    return $"{prefix}-dev.{(string.IsNullOrEmpty(commits) ? "0" : commits)}.{DateTime.UtcNow:yyyyMMddHHmmss}";
+}
+
+// One line of git's output, or null when git fails (no repository, no such remote).
+string GitOutput(string arguments)
+{
+    IEnumerable<string> output;
+    int exit = StartProcess("git", new ProcessSettings { Arguments = arguments, RedirectStandardOutput = true, RedirectStandardError = true }, out output);
+    return exit == 0 ? output.FirstOrDefault()?.Trim() : null;
+}
 
 // Where the Kvm layer runs: (true, why) for the nested bed, (false, why) for this host. Under auto this host
 // when its /dev/kvm boots the probe guest (the layer's smallest guest) through lguest, else the bed.
