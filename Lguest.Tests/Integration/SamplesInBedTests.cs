@@ -29,12 +29,12 @@ public partial class SamplesInBedTests
         // The disk lives in L1's memory (/tmp there is a tmpfs): 16 MiB, 32,768 sectors.
         string command = $"""
             truncate -s 16M /tmp/embedvm-disk.img
-            dotnet {NestedBed.Quote(embedVm)} "$LGUEST_GUEST_VMLINUZ" "$LGUEST_GUEST_INITRD" /tmp/embedvm-disk.img --until '^GUEST-DEVICES-END$' --timeout 300 quiet lguest.scenario=devices
+            dotnet {NestedBed.Quote(embedVm)} "$LGUEST_GUEST_VMLINUX" "$LGUEST_GUEST_INITRD" /tmp/embedvm-disk.img --until '^GUEST-DEVICES-END$' --timeout 600 quiet lguest.scenario=devices
             echo "BED-EMBEDVM-EXIT $?"
-            dotnet {NestedBed.Quote(customDevice)} "$LGUEST_GUEST_VMLINUZ" "$LGUEST_GUEST_INITRD" --timeout 300
+            dotnet {NestedBed.Quote(customDevice)} "$LGUEST_GUEST_VMLINUX" "$LGUEST_GUEST_INITRD" --timeout 600
             echo "BED-CUSTOMDEVICE-EXIT $?"
             """;
-        _run = bed.Run(command, TimeSpan.FromMinutes(15));
+        _run = bed.Run(command, TimeSpan.FromMinutes(25));
     }
 
     [Test]
