@@ -71,7 +71,11 @@ public partial class HostileGuestTests
         Assert.That(ns.Interfaces(), Is.EqualTo(new[] { "lo" }), "the tap went with the launcher");
     }
 
-    private static void AssertEveryAttackHeld(string target, string witness, int code, IReadOnlyList<string> stdout, string stderr)
+    /// <summary>
+    /// Every attack of attack.c ran on <paramref name="target"/> and held (with <paramref name="witness"/> served after each),
+    /// the deterministic verdicts are the exact ones, and the launcher exited 0. Also used for devices outside the tree.
+    /// </summary>
+    internal static void AssertEveryAttackHeld(string target, string witness, int code, IReadOnlyList<string> stdout, string stderr)
     {
         string console = string.Join('\n', stdout);
         Dictionary<string, (bool Ok, string Detail)> results = stdout.Select(l => AttackLine().Match(l)).Where(m => m.Success)

@@ -38,8 +38,11 @@ public sealed class ChosenEntropyDevice : VirtioDevice
     /// <summary>Entropy: what Linux's <c>virtio_rng</c> binds.</summary>
     public override VirtioDeviceType DeviceType => VirtioDeviceType.Entropy;
 
-    /// <summary>VIRTIO_F_VERSION_1 only: the entropy device has no features of its own (§5.4.3).</summary>
-    public override ulong DeviceFeatures => VirtioFeatures.Version1;
+    /// <summary>
+    /// The ring features the public <see cref="Vring"/> serves by itself (indirect descriptors, the event index: a
+    /// chain popped is the same either way) and VIRTIO_F_VERSION_1; the entropy device has no features of its own (§5.4.3).
+    /// </summary>
+    public override ulong DeviceFeatures => VirtioFeatures.RingIndirectDescriptors | VirtioFeatures.RingEventIndex | VirtioFeatures.Version1;
 
     /// <summary>One queue, the requestq (§5.4.2).</summary>
     public override IReadOnlyList<ushort> QueueMaxSizes { get; } = [QueueSize];
