@@ -5,7 +5,7 @@
 //            summary line `N passed, N failed[, N skipped]`
 //   Pack     NuGet packages (and .snupkg symbols) for Lguest.Core and Lguest.Devices, and the `lguest` dotnet tool,
 //            in artifacts/packages (the samples' local feed); version 0.1.0-dev.<commits>.<UTC time>, or
-//            --package-version=X.Y.Z for a release; --repository-url=URL (default: git's origin)
+//            --package-version=X.Y.Z for a release; --repository-url=URL (default: git's origin when it is an http(s) URL)
 //   Samples  builds samples/ against those packages only (Test depends on it; the Linux layer runs them)
 //   Publish  the NativeAOT `lguest` binary in artifacts/lguest/
 //   LauncherBinary  the same, only when a launcher source is newer than it (Test and Demo depend on it)
@@ -186,14 +186,17 @@ Task("Pack")
     .Does(() =>
 {
     string version = PackageVersion();
-    string repository = repositoryUrl != "" ? repositoryUrl : GitOutput("remote get-url origin");
+    // git's origin only when it is a URL a package user can open: a clone of a local folder (CI's) names a path.
+    string origin = GitOutput("remote get-url origin");
+    string repository = repositoryUrl != "" ? repositoryUrl
+        : Uri.TryCreate(origin, UriKind.Absolute, out Uri originUri) && originUri.Scheme is "https" or "http" ? origin : null;
     var packages = artifacts + Directory("packages");
     CleanDirectory(packages);
     var properties = new DotNetMSBuildSettings().WithProperty("PackageVersion", version);
     if (!string.IsNullOrEmpty(repository))
         properties = properties.WithProperty("RepositoryUrl", repository).WithProperty("PackageProjectUrl", repository);
     else
-        Warning("no --repository-url and no git origin: the packages name no repository");
+        Warning($"no --repository-url and no http(s) git origin ({origin ?? "none"}): the packages name no repository, only the commit");
     foreach (var project in new[] { "Lguest.Core", "Lguest.Devices", "Lguest.Cli" })
     {
         DotNetPack($"./{project}/{project}.csproj", new DotNetPackSettings
