@@ -1,11 +1,12 @@
 // CustomDeviceHost: boots KERNEL and INITRD with one device, CustomDevice's ChosenEntropyDevice, fed with a phrase
 // repeated; the guest image's hwrng scenario reads /dev/hwrng through Linux's own virtio_rng driver and prints the
 // bytes in hex (GUEST-HWRNG <rng> <hex>). Exit status 0 when those are the phrase's bytes, 1 when not, 2 usage,
-// 3 no host to run guests on.
+// 3 no host to run guests on, 4 the machine could not be built (a kernel or initrd missing or not loadable).
 //
 //   dotnet run -- KERNEL INITRD [--timeout SECONDS]
 using System.Text;
 using CustomDevice;
+using Lguest;
 using Lguest.Hypervisor;
 using Lguest.Machine;
 using Lguest.Terminal;
@@ -45,6 +46,11 @@ catch (HostUnavailableException e)
 {
     Console.Error.WriteLine($"customdevicehost: this host cannot run guests ({e.Reason}): {e.Message}");
     return 3;
+}
+catch (LguestException e)
+{
+    Console.Error.WriteLine($"customdevicehost: {e.Message}");
+    return 4;
 }
 if (line?.Split(' ') is not [_, string rng, string hex] || hex.Length == 0 || hex.Length % 2 != 0)
 {
