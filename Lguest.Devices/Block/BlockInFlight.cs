@@ -23,6 +23,12 @@ internal sealed unsafe class BlockInFlight : IDisposable
     private readonly Slot[] _slots;
     private readonly int[] _free;
     private readonly bool[] _inUse;
+    // Adjacent requests merged into one submission (a group): each member names the next, -1 ends the list; the
+    // first member (the lead) holds the group's iovecs (its own first, then each member's), their count and bytes.
+    private readonly int[] _next;
+    private readonly int[] _last;
+    private readonly int[] _groupSegments;
+    private readonly ulong[] _groupLength;
     private int _freeCount;
 
     public BlockInFlight(int slots)
@@ -30,6 +36,10 @@ internal sealed unsafe class BlockInFlight : IDisposable
         _slots = new Slot[slots];
         _free = new int[slots];
         _inUse = new bool[slots];
+        _next = new int[slots];
+        _last = new int[slots];
+        _groupSegments = new int[slots];
+        _groupLength = new ulong[slots];
         for (int i = 0; i < slots; i++)
             _free[i] = slots - 1 - i;
         _freeCount = slots;
@@ -49,6 +59,10 @@ internal sealed unsafe class BlockInFlight : IDisposable
         int slot = _free[--_freeCount];
         _inUse[slot] = true;
         _slots[slot] = new Slot(head, status, usedOnSuccess, type, offset, length, 0);
+        _next[slot] = -1;
+        _last[slot] = slot;
+        _groupSegments[slot] = 0;
+        _groupLength[slot] = length;
         return slot;
     }
 
@@ -56,7 +70,40 @@ internal sealed unsafe class BlockInFlight : IDisposable
     public IoVec* IoVecs(int slot) => _iovecs + (nint)slot * MaxSegments;
 
     /// <summary>Records how many iovecs the slot's request uses.</summary>
-    public void SetSegments(int slot, int count) => _slots[slot] = _slots[slot] with { Segments = count };
+    public void SetSegments(int slot, int count)
+    {
+        _slots[slot] = _slots[slot] with { Segments = count };
+        _groupSegments[slot] = count;
+    }
+
+    /// <summary>
+    /// Appends <paramref name="slot"/>'s request (a lead of its own, not submitted) to the group led by
+    /// <paramref name="lead"/>: its iovecs after the group's, when they fit the lead's <see cref="MaxSegments"/>
+    /// and the group stays within <paramref name="maxBytes"/>. The caller checked that the request continues the
+    /// group (same direction, the next byte of the file).
+    /// </summary>
+    public bool TryJoin(int lead, int slot, ulong maxBytes)
+    {
+        int segments = _slots[slot].Segments;
+        int at = _groupSegments[lead];
+        if (segments > MaxSegments - at || _slots[slot].Length > maxBytes - Math.Min(maxBytes, _groupLength[lead]))
+            return false;
+        new ReadOnlySpan<IoVec>(IoVecs(slot), segments).CopyTo(new Span<IoVec>(IoVecs(lead) + at, segments));
+        _groupSegments[lead] = at + segments;
+        _groupLength[lead] += _slots[slot].Length;
+        _next[_last[lead]] = slot;
+        _last[lead] = slot;
+        return true;
+    }
+
+    /// <summary>The iovecs of the group <paramref name="lead"/> leads (its own request alone when nothing joined).</summary>
+    public int GroupSegments(int lead) => _groupSegments[lead];
+
+    /// <summary>The bytes of the group <paramref name="lead"/> leads.</summary>
+    public ulong GroupLength(int lead) => _groupLength[lead];
+
+    /// <summary>The member after <paramref name="slot"/> in its group, or -1.</summary>
+    public int Next(int slot) => _next[slot];
 
     /// <summary>The request in <paramref name="slot"/>.</summary>
     public ref readonly Slot this[int slot] => ref _slots[slot];

@@ -8,7 +8,8 @@ namespace Lguest.Devices;
 /// <param name="WriteZeroes">VIRTIO_BLK_F_WRITE_ZEROES was offered: WRITE_ZEROES zeroes ranges of the image.</param>
 /// <param name="Engine">How IN, OUT and FLUSH reach the image.</param>
 /// <param name="MaxInFlight">With io_uring, the most requests the queue keeps in flight.</param>
-internal sealed record BlockQueueSettings(bool Discard, bool WriteZeroes, VirtioBlockIoEngine Engine, int MaxInFlight)
+/// <param name="Merge">With io_uring, adjacent transfers popped together go to the ring as one (BlockRequestQueue.Merge.cs).</param>
+internal sealed record BlockQueueSettings(bool Discard, bool WriteZeroes, VirtioBlockIoEngine Engine, int MaxInFlight, bool Merge = false)
 {
     /// <summary>Blocking calls, no DISCARD or WRITE_ZEROES.</summary>
     public static BlockQueueSettings Plain { get; } = new(false, false, VirtioBlockIoEngine.Sync, 1);

@@ -95,6 +95,7 @@ internal sealed partial class BlockRequestQueue
                         AddUsed(ring, _chain.Head, used);
                     popped++;
                 }
+                SubmitGroup();
                 SubmitAndReap(uring, inFlight, waitFor: 0);
                 if (popped != 0)
                     continue; // look again before sleeping: the driver may have added more meanwhile
@@ -129,6 +130,7 @@ internal sealed partial class BlockRequestQueue
             // Whatever ended the loop (stop, a bad driver, a host failure), the kernel must be done
             // with guest memory before the worker returns: wait out every request in flight.
             _stopping = true;
+            SubmitGroup(); // slots taken for a group not yet submitted complete like the rest
             Drain(uring, inFlight);
             PublishCompleted();
         }
@@ -162,13 +164,7 @@ internal sealed partial class BlockRequestQueue
             _pool.Post(slot);
             return Started.InFlight;
         }
-        ref IoUringSqe sqe = ref _ring!.Next();
-        sqe.Opcode = type == VirtioBlockRequestType.In ? IoUringLibc.OpReadv : IoUringLibc.OpWritev;
-        sqe.Fd = _fd;
-        sqe.Off = (ulong)offset;
-        sqe.Addr = (ulong)vectors;
-        sqe.Len = (uint)count;
-        sqe.UserData = (ulong)slot;
+        Gather(inFlight, slot);
         return Started.InFlight;
     }
 
@@ -204,6 +200,7 @@ internal sealed partial class BlockRequestQueue
             _pool.Post(slot);
             return true;
         }
+        SubmitGroup(); // the ring sees the requests in the driver's order
         ref IoUringSqe sqe = ref _ring!.Next();
         sqe.Opcode = IoUringLibc.OpFsync;
         sqe.RwFlags = IoUringLibc.FsyncDatasync;
@@ -280,7 +277,13 @@ internal sealed partial class BlockRequestQueue
         }
         if (!inFlight.IsInFlight(completion.UserData))
             return; // not ours: nothing else submits to this ring
-        CompleteSlot(inFlight, (int)completion.UserData, completion.Res);
+        int lead = (int)completion.UserData;
+        if (inFlight.Next(lead) < 0)
+        {
+            CompleteSlot(inFlight, lead, completion.Res);
+            return;
+        }
+        CompleteGroup(inFlight, lead, completion.Res);
     }
 
     // The request in the slot finished with result (bytes transferred or a negative errno, as io_uring says):

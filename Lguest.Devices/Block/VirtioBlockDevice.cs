@@ -48,6 +48,7 @@ public sealed class VirtioBlockDevice : VirtioDevice
     private readonly TimeSpan _maxPollTime;
     private readonly VirtioBlockIoEngine _engine;
     private readonly int _maxInFlight;
+    private readonly bool _merge;
 
     /// <summary>Creates the device over an open disk image.</summary>
     /// <param name="memory">The guest's RAM, where requests point.</param>
@@ -71,6 +72,7 @@ public sealed class VirtioBlockDevice : VirtioDevice
         _maxPollTime = options.MaxPollTime;
         _engine = options.IoEngine;
         _maxInFlight = options.MaxInFlight;
+        _merge = options.MergeRequests;
 
         // A tail shorter than a sector is not addressable by the guest.
         Capacity = (ulong)RandomAccess.GetLength(file) / SectorSize;
@@ -170,7 +172,7 @@ public sealed class VirtioBlockDevice : VirtioDevice
         ArgumentNullException.ThrowIfNull(workers);
         ulong negotiated = activation.Features;
         var settings = new BlockQueueSettings((negotiated & VirtioBlockFeatures.Discard) != 0,
-            (negotiated & VirtioBlockFeatures.WriteZeroes) != 0, _engine, _maxInFlight);
+            (negotiated & VirtioBlockFeatures.WriteZeroes) != 0, _engine, _maxInFlight, _merge);
         // One worker per queue the driver enabled (with MQ, Linux enables num_queues of them).
         foreach (Virtqueue? queue in activation.Queues)
         {

@@ -59,6 +59,13 @@ public sealed class VirtioBlockOptions
     public int MaxInFlight { get; set; } = 128;
 
     /// <summary>
+    /// With <see cref="VirtioBlockIoEngine.IoUring"/>: requests popped together that continue each other (the same
+    /// direction, the next byte of the image) go to the kernel as one transfer, as QEMU's virtio-blk merges them;
+    /// each still completes with its own status. Default true (bench/README.md, issue 20: what it measured).
+    /// </summary>
+    public bool MergeRequests { get; set; } = true;
+
+    /// <summary>
     /// Offer VIRTIO_BLK_F_DISCARD and VIRTIO_BLK_F_WRITE_ZEROES (writable disks only): the guest's discards
     /// punch holes in the image, so `fstrim` gives space back to the host. Default true.
     /// </summary>

@@ -73,6 +73,9 @@ public unsafe class BlockBenchmarks
     /// <summary>The device's I/O engine.</summary>
     public VirtioBlockIoEngine IoEngine { get; set; } = VirtioBlockIoEngine.IoUring;
 
+    /// <summary>The device's <c>MergeRequests</c>: adjacent requests of a batch go to io_uring as one.</summary>
+    public bool MergeRequests { get; set; } = true;
+
     [GlobalSetup]
     public void Setup()
     {
@@ -89,7 +92,7 @@ public unsafe class BlockBenchmarks
         _notify = new EventNotifier();
         _transport = new InterruptTransport();
         _device = new VirtioBlockDevice(_memory, _file, new VirtioBlockOptions { Path = _path, QueueSize = QueueSize,
-            MaxPollTime = MaxPollTime ?? PollWindow.DefaultMax, IoEngine = IoEngine });
+            MaxPollTime = MaxPollTime ?? PollWindow.DefaultMax, IoEngine = IoEngine, MergeRequests = MergeRequests });
         _hostRing = IoUring.TryCreate(Depth, out _);
         _hostVectors = (IoVec*)NativeMemory.AllocZeroed(Depth, (nuint)sizeof(IoVec));
         _buffers = new GuestBuffer[Depth];

@@ -19,6 +19,8 @@ internal static class DeviceBench
     public const string DeviceSync = "lguest-device-sync";
     public const string DeviceThreads = "lguest-device-threads";
     public const string DeviceHaltPoll = "lguest-device-haltpoll";
+    public const string DeviceNoMerge = "lguest-device-nomerge";
+    public const string DeviceBothPoll = "lguest-device-bothpoll";
 
     /// <summary>The driver's spin before it sleeps in the <see cref="DeviceHaltPoll"/> column: KVM's default halt_poll_ns.</summary>
     private static readonly TimeSpan HaltPoll = TimeSpan.FromMicroseconds(200);
@@ -29,8 +31,8 @@ internal static class DeviceBench
     /// <summary>Warm-up per case: long enough for tiered compilation to reach its optimized code.</summary>
     private static readonly TimeSpan WarmUp = TimeSpan.FromMilliseconds(700);
 
-    /// <summary>The section of the counts per request (system calls and context switches of every thread of the process).</summary>
-    public const string CountsSection = "Host-side devices: system calls and context switches per request";
+    /// <summary>The section of the counts per request (system calls, context switches and CPU time of every thread of the process).</summary>
+    public const string CountsSection = "Host-side devices: system calls, context switches and CPU time per request";
 
     /// <summary>
     /// Runs the cases whose short name contains one of <paramref name="only"/> (every case when empty), in
@@ -41,14 +43,23 @@ internal static class DeviceBench
     {
         var cases = new List<Case>();
         var disposables = new List<Action>();
+        // A case's set-up (a 256 MiB image per block device, a namespace and tap per network device) is made only
+        // for cases that will run.
+        bool Wanted(params string[] shortNames) =>
+            only is not { Count: > 0 } || shortNames.Any(n => only.Any(o => n.Contains(o, StringComparison.OrdinalIgnoreCase)));
         try
         {
             // Issue 20's block cases: 4 KiB at random offsets and 1 MiB walking the image, at queue depth 1 (each
-            // request's whole round trip) and 32, beside preadv/pwritev and the host's own io_uring.
-            foreach ((int bytes, bool random) in new[] { (4096, true), (1 << 20, false) })
+            // request's whole round trip) and 32, beside preadv/pwritev and the host's own io_uring; and 4 KiB walking
+            // the image at depth 32, where adjacent requests can be merged.
+            foreach ((int bytes, bool random, int[] depths) in new[] { (4096, true, new[] { 1, BlockBenchmarks.Depth }),
+                (4096, false, new[] { BlockBenchmarks.Depth }), (1 << 20, false, new[] { 1, BlockBenchmarks.Depth }) })
             {
-                foreach (int depth in new[] { 1, BlockBenchmarks.Depth })
+                foreach (int depth in depths)
                 {
+                    string chart = $"{(bytes == 4096 ? "4K" : "1M")} {(random ? "rand" : "seq")} QD{depth}";
+                    if (!Wanted($"block read {chart}", $"block write {chart}"))
+                        continue;
                     var block = new BlockBenchmarks { RequestBytes = bytes, RandomOffsets = random, QueueDepth = depth };
                     block.Setup();
                     disposables.Add(block.Cleanup);
@@ -62,15 +73,28 @@ internal static class DeviceBench
                     disposables.Add(threads.Cleanup);
                     // At queue depth 1 each request pays two thread sleeps (the driver's and the worker's); this column
                     // lets the driver spin first, as KVM polls a halted vCPU, to show what those sleeps cost.
-                    BlockBenchmarks? polled = null;
+                    // The last column lets the device's worker poll as long too (its window may grow to 200 µs instead of
+                    // 32): both sides spin, no thread sleeps while the other works, at the price of the CPU it burns.
+                    BlockBenchmarks? polled = null, bothPolled = null;
                     if (depth == 1)
                     {
                         polled = new BlockBenchmarks { RequestBytes = bytes, RandomOffsets = random, QueueDepth = depth, DriverPollTime = HaltPoll };
                         polled.Setup();
                         disposables.Add(polled.Cleanup);
+                        bothPolled = new BlockBenchmarks { RequestBytes = bytes, RandomOffsets = random, QueueDepth = depth, DriverPollTime = HaltPoll, MaxPollTime = HaltPoll };
+                        bothPolled.Setup();
+                        disposables.Add(bothPolled.Cleanup);
+                    }
+                    // With requests in flight, the same device with adjacent-request merging off, on an image of its own.
+                    BlockBenchmarks? unmerged = null;
+                    if (depth > 1)
+                    {
+                        unmerged = new BlockBenchmarks { RequestBytes = bytes, RandomOffsets = random, QueueDepth = depth, MergeRequests = false };
+                        unmerged.Setup();
+                        disposables.Add(unmerged.Cleanup);
                     }
                     bool small = bytes == 4096;
-                    string what = small ? "4 KiB random" : "1 MiB sequential";
+                    string what = $"{(small ? "4 KiB" : "1 MiB")} {(random ? "random" : "sequential")}";
                     string unit = small ? "req/s" : "GB/s";
                     double scale = small ? 1 : bytes / 1e9;
                     foreach ((string verb, string call, Action device, Action host, Action uring, Action blocking, Action pool) in new (string, string, Action, Action, Action, Action, Action)[]
@@ -86,13 +110,19 @@ internal static class DeviceBench
                         sides.Add((DeviceThreads, pool));
                         if (polled is not null)
                             sides.Add((DeviceHaltPoll, verb == "read" ? polled.DeviceRead : polled.DeviceWrite));
+                        if (bothPolled is not null)
+                            sides.Add((DeviceBothPoll, verb == "read" ? bothPolled.DeviceRead : bothPolled.DeviceWrite));
+                        if (unmerged is not null)
+                            sides.Add((DeviceNoMerge, verb == "read" ? unmerged.DeviceRead : unmerged.DeviceWrite));
                         cases.Add(new Case($"block {verb} {what}, QD {depth}: virtio-blk requests vs {call} (and io_uring) on the same file",
-                            $"block {verb} {(small ? "4K rand" : "1M seq")} QD{depth}", unit, BlockBenchmarks.Depth, scale, sides, 0.9));
+                            $"block {verb} {chart}", unit, BlockBenchmarks.Depth, scale, sides, 0.9));
                     }
                 }
             }
             foreach (int frame in new[] { 64, 1514 })
             {
+                if (!Wanted($"net transmit {frame} B", $"net receive {frame} B"))
+                    continue;
                 // Two tap set-ups per frame size, each in a namespace of its own: with the device active its
                 // receive worker reads the tap, so the tap's own rate needs a tap nobody else reads.
                 var device = new NetBenchmarks { FrameBytes = frame };
@@ -112,6 +142,8 @@ internal static class DeviceBench
 
             foreach (int packet in new[] { 4096, 65536 })
             {
+                if (!Wanted($"vsock tx {packet / 1024}K", $"vsock rx {packet / 1024}K"))
+                    continue;
                 // Issue 16: the device on a hybrid vsock connection beside the same bytes through a Unix socket pair.
                 var device = new VsockBenchmarks { PacketBytes = packet };
                 device.SetupDevice();
@@ -173,11 +205,15 @@ internal static class DeviceBench
         /// <summary>Counters of the process's threads, read around each measurement; null: no counts.</summary>
         public ThreadCounters? Counters { get; set; }
 
-        /// <summary>System calls and context switches per request, by side (no goal: the counts explain the rates).</summary>
+        /// <summary>
+        /// System calls, context switches and CPU time per request, by side (no goal: the counts explain the rates). CPU
+        /// time is what a request costs the machine whatever the load; the rate adds the time spent waiting for a core.
+        /// </summary>
         public Figure[] CountFigures { get; } =
         [
             new() { Section = CountsSection, Name = $"{name}: system calls per request, all threads", Short = $"{shortName} syscalls", Unit = "calls" },
             new() { Section = CountsSection, Name = $"{name}: context switches per request, all threads", Short = $"{shortName} switches", Unit = "switches" },
+            new() { Section = CountsSection, Name = $"{name}: CPU time per request, all threads", Short = $"{shortName} CPU", Unit = "µs" },
         ];
 
         public Figure Figure { get; } = new()
@@ -189,9 +225,12 @@ internal static class DeviceBench
             LowerIsBetter = false,
             // The device over each host side; the other engines (more device columns) over the host's calls, and the
             // thread pool over the io_uring engine (which to make the default).
-            Ratios = [.. sides.Skip(1).Where(side => side.Column is not (DeviceSync or DeviceThreads or DeviceHaltPoll)).Select(side => (Device, side.Column)),
+            Ratios = [.. sides.Skip(1).Where(side => side.Column is not (DeviceSync or DeviceThreads or DeviceHaltPoll or DeviceBothPoll or DeviceNoMerge)).Select(side => (Device, side.Column)),
+                // What merging adjacent requests buys (or costs: random offsets have nothing to merge).
+                .. sides.Any(side => side.Column == DeviceNoMerge) ? new[] { (Device, DeviceNoMerge), (DeviceNoMerge, Host) } : [],
                 .. sides.Any(side => side.Column == DeviceThreads) ? new[] { (DeviceThreads, Host), (DeviceThreads, Device) } : [],
                 .. sides.Any(side => side.Column == DeviceHaltPoll) ? new[] { (DeviceHaltPoll, Host) } : [],
+                .. sides.Any(side => side.Column == DeviceBothPoll) ? new[] { (DeviceBothPoll, Host) } : [],
                 .. sides.Any(side => side.Column == DeviceSync) ? new[] { (DeviceSync, Host) } : []],
             Goal = new Goal(GoalKind.RatioAtLeast, goal, Device, $"device throughput at least {goal:0.0#} of the host's own"),
         };
@@ -231,6 +270,7 @@ internal static class DeviceBench
                 double requests = (double)Invocations * Depth;
                 CountFigures[0].Add(column, used.SystemCalls / requests);
                 CountFigures[1].Add(column, used.ContextSwitches / requests);
+                CountFigures[2].Add(column, used.CpuNanoseconds / 1e3 / requests);
             }
             return (double)Invocations * Depth / seconds * scale;
         }

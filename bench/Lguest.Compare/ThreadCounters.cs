@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace Lguest.Compare;
 
 /// <summary>
-/// Counts the system calls and context switches of every thread of this process (the harness's driver thread,
+/// Counts the system calls, context switches and CPU time of every thread of this process (the harness's driver thread,
 /// the device's workers, the kernel's io_uring workers they start) with perf events, one per thread and kind,
 /// read before and after a measurement: counts do not move with the machine's load the way times do. Needs
 /// perf_event_open on this process's threads (root, or kernel.perf_event_paranoid at most 1) and the
@@ -16,6 +16,7 @@ internal sealed unsafe partial class ThreadCounters : IDisposable
     private const uint TypeSoftware = 1;         // PERF_TYPE_SOFTWARE, <linux/perf_event.h>
     private const uint TypeTracepoint = 2;       // PERF_TYPE_TRACEPOINT
     private const ulong ContextSwitches = 3;     // PERF_COUNT_SW_CONTEXT_SWITCHES
+    private const ulong TaskClock = 1;           // PERF_COUNT_SW_TASK_CLOCK: nanoseconds on a CPU
     private const ulong FlagInherit = 1UL << 1;  // perf_event_attr.inherit: threads the counted one starts count too
     private const ulong FlagExcludeHv = 1UL << 7;
     private const int AttrSize = 128;            // PERF_ATTR_SIZE_VER7; the kernel accepts any known version's size
@@ -24,21 +25,23 @@ internal sealed unsafe partial class ThreadCounters : IDisposable
 
     /// <summary>
     /// At most this many threads are counted: a .NET process has a few dozen (runtime, thread pool, the devices'
-    /// workers); descriptors are two per thread.
+    /// workers); descriptors are three per thread.
     /// </summary>
     private const int MaxThreads = 512;
 
     private readonly List<int> _syscalls = [];
     private readonly List<int> _switches = [];
+    private readonly List<int> _cpu = [];
 
     private ThreadCounters()
     {
     }
 
-    /// <summary>System calls and context switches so far, summed over the counted threads.</summary>
-    public readonly record struct Sample(long SystemCalls, long ContextSwitches)
+    /// <summary>System calls, context switches and CPU nanoseconds so far, summed over the counted threads.</summary>
+    public readonly record struct Sample(long SystemCalls, long ContextSwitches, long CpuNanoseconds)
     {
-        public static Sample operator -(Sample a, Sample b) => new(a.SystemCalls - b.SystemCalls, a.ContextSwitches - b.ContextSwitches);
+        public static Sample operator -(Sample a, Sample b) =>
+            new(a.SystemCalls - b.SystemCalls, a.ContextSwitches - b.ContextSwitches, a.CpuNanoseconds - b.CpuNanoseconds);
     }
 
     /// <summary>
@@ -59,13 +62,15 @@ internal sealed unsafe partial class ThreadCounters : IDisposable
             int tid = int.Parse(Path.GetFileName(task), System.Globalization.CultureInfo.InvariantCulture);
             int calls = Open(TypeTracepoint, sysEnter, tid);
             int switches = Open(TypeSoftware, ContextSwitches, tid);
-            if (calls < 0 || switches < 0)
+            int cpu = Open(TypeSoftware, TaskClock, tid);
+            if (calls < 0 || switches < 0 || cpu < 0)
             {
                 int errno = Marshal.GetLastPInvokeError();
-                if (calls >= 0)
-                    _ = Close(calls);
-                if (switches >= 0)
-                    _ = Close(switches);
+                foreach (int fd in new[] { calls, switches, cpu })
+                {
+                    if (fd >= 0)
+                        _ = Close(fd);
+                }
                 if (!Directory.Exists(task))
                     continue; // the thread ended meanwhile
                 counters.Dispose();
@@ -74,20 +79,22 @@ internal sealed unsafe partial class ThreadCounters : IDisposable
             }
             counters._syscalls.Add(calls);
             counters._switches.Add(switches);
+            counters._cpu.Add(cpu);
         }
         problem = null;
         return counters;
     }
 
     /// <summary>The counts now.</summary>
-    public Sample Read() => new(Sum(_syscalls), Sum(_switches));
+    public Sample Read() => new(Sum(_syscalls), Sum(_switches), Sum(_cpu));
 
     public void Dispose()
     {
-        foreach (int fd in _syscalls.Concat(_switches))
+        foreach (int fd in _syscalls.Concat(_switches).Concat(_cpu))
             _ = Close(fd);
         _syscalls.Clear();
         _switches.Clear();
+        _cpu.Clear();
     }
 
     private static long Sum(List<int> fds)

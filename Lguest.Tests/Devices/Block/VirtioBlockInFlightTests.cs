@@ -121,6 +121,73 @@ public class VirtioBlockInFlightTests
             Assert.That(image.AsSpan(i * 65536, 65536).ToArray(), Is.EqualTo(payload));
     }
 
+    [TestCase(true)]
+    [TestCase(false)]
+    public void Adjacent_requests_popped_together_are_merged_and_each_gets_its_own_data_and_status(bool merge)
+    {
+        RequireIoUring();
+        using var bed = new BlockTestBed(queueSize: 1024, imageBytes: 4 << 20, activate: false);
+        var settings = new BlockQueueSettings(false, false, VirtioBlockIoEngine.IoUring, 1024, merge);
+        using var queue = new BlockRequestQueue(bed.Memory, bed.Handle, bed.Device.Capacity, false, new byte[20], "block0",
+            NullLogger.Instance, bed.Driver.CreateQueue(), bed.Transport, settings: settings);
+        // 100 reads of 3 sectors in 3 segments each, one after the other from sector 0 (300 segments: more than
+        // one submission may carry), then 40 writes of 8 sectors one after the other from sector 1000, one write
+        // elsewhere in the middle of them (it breaks the run), and a read that goes on where the reads ended.
+        var reads = new List<(DriverBuffer[] Data, DriverBuffer Status, ulong Sector)>();
+        for (int i = 0; i < 100; i++)
+        {
+            DriverBuffer[] data = [bed.Driver.Writable(512), bed.Driver.Writable(512), bed.Driver.Writable(512)];
+            DriverBuffer status = bed.Status();
+            bed.Driver.Add([bed.Header(VirtioBlockRequestType.In, (ulong)i * 3), .. data, status]);
+            reads.Add((data, status, (ulong)i * 3));
+        }
+        var writes = new List<(byte[] Payload, DriverBuffer Status, ulong Sector)>();
+        var random = new Random(5);
+        for (int i = 0; i < 41; i++)
+        {
+            ulong sector = i == 20 ? 6000 : 1000 + (ulong)(i < 20 ? i : i - 1) * 8;
+            var payload = new byte[4096];
+            random.NextBytes(payload);
+            DriverBuffer status = bed.Status();
+            bed.Driver.Add(bed.Header(VirtioBlockRequestType.Out, sector), bed.Driver.Readable(payload), status);
+            writes.Add((payload, status, sector));
+        }
+        DriverBuffer last = bed.Driver.Writable(4096), lastStatus = bed.Status();
+        bed.Driver.Add(bed.Header(VirtioBlockRequestType.In, 300), last, lastStatus);
+        int requests = 100 + 41 + 1;
+
+        using var stop = new Lguest.Hypervisor.EventNotifier();
+        var worker = new Thread(() => queue.Run(stop));
+        worker.Start();
+        bed.Driver.Kick();
+        bed.Driver.WaitForUsed(bed.Transport, requests);
+        stop.Signal();
+        worker.Join();
+
+        byte[] image = bed.ImageBytes();
+        Assert.Multiple(() =>
+        {
+            foreach ((DriverBuffer[] data, DriverBuffer status, ulong sector) in reads)
+            {
+                Assert.That(bed.StatusOf(status), Is.EqualTo(VirtioBlockStatus.Ok));
+                Assert.That(data.SelectMany(d => bed.Driver.ReadBuffer(d)).ToArray(), Is.EqualTo(bed.PatternAt(sector, 3)), $"read at {sector}");
+            }
+            foreach ((byte[] payload, DriverBuffer status, ulong sector) in writes)
+            {
+                Assert.That(bed.StatusOf(status), Is.EqualTo(VirtioBlockStatus.Ok));
+                Assert.That(image.AsSpan((int)sector * 512, 4096).ToArray(), Is.EqualTo(payload), $"write at {sector}");
+            }
+            Assert.That(bed.StatusOf(lastStatus), Is.EqualTo(VirtioBlockStatus.Ok));
+            Assert.That(bed.Driver.ReadBuffer(last), Is.EqualTo(bed.PatternAt(300, 8)));
+            // Unmerged: one entry per request the worker did not answer inline. Merged: a run of 300 segments needs
+            // two, the writes three (the one elsewhere splits them), the last read may join the reads' last group.
+            if (merge)
+                Assert.That(queue.TransferSubmissions, Is.InRange(1, 8), "adjacent requests share submissions");
+            else
+                Assert.That(queue.TransferSubmissions, Is.InRange(requests - 1, requests), "one submission per request");
+        });
+    }
+
     [Test]
     public void With_two_queues_the_device_offers_MQ_and_serves_each_queue()
     {
