@@ -80,7 +80,8 @@ run_once() { # run_once COLUMN ROUND
     grep -q 'GUEST-DEBIAN-READY 0' "$log" || say "$column round $round: not ready or failed units: $(grep -a -m1 GUEST-DEBIAN-READY "$log") (log $log)"
     bench "launch to multi-user.target (GUEST-DEBIAN-READY)" s "$column" "$round" "${ready:-nan}"
     for job in rr1 rr32 rw1 rw32 sr sw; do
-        read -r iops kib < <(awk -v j="$job" '$2 == "GUEST-FIO" && $3 == j { print $4, $5; exit }' "$log")
+        # Anywhere on a line: the kernel's messages share the serial console and can land in front of it.
+        read -r iops kib < <(awk -v m="GUEST-FIO $job " 'i = index($0, m) { split(substr($0, i + length(m)), f, " "); print f[1], f[2]; exit }' "$log")
         case "$job" in
             rr1) bench "fio randread 4 KiB iodepth 1" req/s "$column" "$round" "${iops:-nan}" ;;
             rr32) bench "fio randread 4 KiB iodepth 32" req/s "$column" "$round" "${iops:-nan}" ;;
