@@ -4,7 +4,7 @@
 # bench/bed/bed-bench.sh is there) real Linux in the nested bed. Writes bench/results.md,
 # bench/results.json and bench/ratios.png (a rerun overwrites them).
 #
-#   bench/run.sh [--runs N] [--sections direct,devices,bed,debian,fs,snapshot] [--no-bed] [--bed-args 'ARGS'] [--fs-args 'ARGS'] [--snapshot-args 'ARGS'] [--cases WORDS,...]
+#   bench/run.sh [--runs N] [--sections direct,devices,bed,debian,fs,snapshot,vsock] [--no-bed] [--bed-args 'ARGS'] [--fs-args 'ARGS'] [--snapshot-args 'ARGS'] [--cases WORDS,...]
 #
 # --cases keeps only the device cases whose short name (the chart's label, e.g. 'block read 4K rand QD1')
 # contains one of the comma-separated words; the devices section then holds only those.
@@ -38,7 +38,7 @@ while (($#)); do
 		shift
 		;;
 	*)
-		say "unknown argument '$1' (usage: bench/run.sh [--runs N] [--sections direct,devices,bed,debian,fs,snapshot] [--no-bed] [--bed-args 'ARGS'] [--fs-args 'ARGS'] [--snapshot-args 'ARGS'] [--cases WORDS,...])"
+		say "unknown argument '$1' (usage: bench/run.sh [--runs N] [--sections direct,devices,bed,debian,fs,snapshot,vsock] [--no-bed] [--bed-args 'ARGS'] [--fs-args 'ARGS'] [--snapshot-args 'ARGS'] [--cases WORDS,...])"
 		exit 2
 		;;
 	esac

@@ -34,12 +34,18 @@ internal static class DeviceBench
     /// <summary>The section of the counts per request (system calls, context switches and CPU time of every thread of the process).</summary>
     public const string CountsSection = "Host-side devices: system calls, context switches and CPU time per request";
 
+    /// <summary>Issue 16's vsock cases, a section (and a harness section, <c>--sections vsock</c>) of their own.</summary>
+    public const string VsockSection = "vsock, host side: no guest CPU";
+
+    /// <summary>The counts of the vsock cases.</summary>
+    public const string VsockCountsSection = "vsock, host side: system calls, context switches and CPU time per request";
+
     /// <summary>
     /// Runs the cases whose short name contains one of <paramref name="only"/> (every case when empty), in
     /// <paramref name="rounds"/> interleaved rounds; with perf events available, also counts each side's system calls
-    /// and context switches per request.
+    /// and context switches per request. Cases whose short name contains one of <paramref name="except"/> are left out.
     /// </summary>
-    public static List<Figure> Run(int rounds, Action<string> log, IReadOnlyCollection<string>? only = null)
+    public static List<Figure> Run(int rounds, Action<string> log, IReadOnlyCollection<string>? only = null, IReadOnlyCollection<string>? except = null)
     {
         var cases = new List<Case>();
         var disposables = new List<Action>();
@@ -153,13 +159,15 @@ internal static class DeviceBench
                 disposables.Add(pair.Cleanup);
                 double megabytes = VsockBenchmarks.RoundBytes / 1e6;
                 cases.Add(new Case($"vsock guest to host, {packet / 1024} KiB packets: virtio-vsock to a Unix socket vs a socket pair", $"vsock tx {packet / 1024}K",
-                    "MB/s", 1, megabytes, [(Device, device.DeviceTransmit), (Host, pair.SocketPairWrite)], 0.9));
+                    "MB/s", 1, megabytes, [(Device, device.DeviceTransmit), (Host, pair.SocketPairWrite)], 0.9, VsockSection, VsockCountsSection));
                 cases.Add(new Case($"vsock host to guest, {packet / 1024} KiB packets: a Unix socket to virtio-vsock vs a socket pair", $"vsock rx {packet / 1024}K",
-                    "MB/s", 1, megabytes, [(Device, device.DeviceReceive), (Host, pair.SocketPairRead)], 0.9));
+                    "MB/s", 1, megabytes, [(Device, device.DeviceReceive), (Host, pair.SocketPairRead)], 0.9, VsockSection, VsockCountsSection));
             }
 
             if (only is { Count: > 0 })
                 cases.RemoveAll(c => !only.Any(o => c.Figure.ChartName.Contains(o, StringComparison.OrdinalIgnoreCase)));
+            if (except is { Count: > 0 })
+                cases.RemoveAll(c => except.Any(o => c.Figure.ChartName.Contains(o, StringComparison.OrdinalIgnoreCase)));
             using ThreadCounters? counters = ThreadCounters.TryOpen(out string? problem);
             if (counters is null)
                 log($"devices: no counts per request ({problem})");
@@ -191,7 +199,8 @@ internal static class DeviceBench
     }
 
     /// <summary>One measured case: the device's invocation and the host's (one or two ways), each doing <see cref="Depth"/> operations.</summary>
-    private sealed class Case(string name, string shortName, string unit, int depth, double scale, List<(string Column, Action Act)> sides, double goal)
+    private sealed class Case(string name, string shortName, string unit, int depth, double scale, List<(string Column, Action Act)> sides, double goal,
+        string section = Section, string countsSection = CountsSection)
     {
         public string Name { get; } = name;
 
@@ -211,14 +220,14 @@ internal static class DeviceBench
         /// </summary>
         public Figure[] CountFigures { get; } =
         [
-            new() { Section = CountsSection, Name = $"{name}: system calls per request, all threads", Short = $"{shortName} syscalls", Unit = "calls" },
-            new() { Section = CountsSection, Name = $"{name}: context switches per request, all threads", Short = $"{shortName} switches", Unit = "switches" },
-            new() { Section = CountsSection, Name = $"{name}: CPU time per request, all threads", Short = $"{shortName} CPU", Unit = "µs" },
+            new() { Section = countsSection, Name = $"{name}: system calls per request, all threads", Short = $"{shortName} syscalls", Unit = "calls" },
+            new() { Section = countsSection, Name = $"{name}: context switches per request, all threads", Short = $"{shortName} switches", Unit = "switches" },
+            new() { Section = countsSection, Name = $"{name}: CPU time per request, all threads", Short = $"{shortName} CPU", Unit = "µs" },
         ];
 
         public Figure Figure { get; } = new()
         {
-            Section = Section,
+            Section = section,
             Name = name,
             Short = shortName,
             Unit = unit,

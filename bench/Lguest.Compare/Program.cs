@@ -9,7 +9,7 @@ namespace Lguest.Compare;
 internal static class Program
 {
     private const string Usage =
-        "usage: Lguest.Compare --root DIR --probe probe.elf --aot LGUEST --jit Lguest.Cli.dll [--runs N] [--sections direct,devices,bed,debian,fs] [--no-bed] [--bed-args 'ARGS'] [--fs-args 'ARGS'] [--cases WORDS,...] [--command TEXT]";
+        "usage: Lguest.Compare --root DIR --probe probe.elf --aot LGUEST --jit Lguest.Cli.dll [--runs N] [--sections direct,devices,bed,debian,fs,snapshot,vsock] [--no-bed] [--bed-args 'ARGS'] [--fs-args 'ARGS'] [--snapshot-args 'ARGS'] [--cases WORDS,...] [--command TEXT]";
 
     private static int Main(string[] args)
     {
@@ -61,9 +61,29 @@ internal static class Program
         {
             string load = MachineInfo.LoadAverage();
             Log($"devices: {options.Runs} rounds, device and host in turn; load {load}");
-            List<Figure> figures = DeviceBench.Run(options.Runs, Log, options.Cases);
+            // The vsock cases are the vsock section's, unless named.
+            List<Figure> figures = DeviceBench.Run(options.Runs, Log, options.Cases, options.Cases.Count > 0 ? null : ["vsock"]);
             string conditions = Conditions(load, options.Runs) + (options.Cases.Count > 0 ? $"; only the cases named {string.Join(", ", options.Cases)}" : "");
             results.Replace("devices", [.. figures.GroupBy(f => f.Section).Select(g => new SectionResult(g.Key, conditions, [.. g]))]);
+        }
+
+        // vsock (issue 16): the device against a Unix socket pair with no guest CPU, then (unless --no-bed) one stream
+        // each way in the nested bed beside QEMU's vhost-vsock-pci (bed-bench.sh --parts vsock).
+        if (options.Sections.Contains("vsock"))
+        {
+            string load = MachineInfo.LoadAverage();
+            Log($"vsock: {options.Runs} rounds, device and socket pair in turn; load {load}");
+            List<Figure> figures = DeviceBench.Run(options.Runs, Log, ["vsock"]);
+            List<SectionResult> sections = [.. figures.GroupBy(f => f.Section).Select(g => new SectionResult(g.Key, Conditions(load, options.Runs), [.. g]))];
+            if (options.Bed && File.Exists(Path.Combine(options.Root, BedBench.Script)))
+            {
+                load = MachineInfo.LoadAverage();
+                string[] arguments = ["--parts", "vsock", .. options.BedArguments];
+                BedBench.Outcome outcome = BedBench.Run(options.Root, arguments, Log);
+                string conditions = Conditions(load, null) + $"; `{string.Join(' ', new[] { BedBench.Script }.Concat(arguments))}` exited with status {outcome.ExitStatus}";
+                sections.AddRange(outcome.Figures.GroupBy(f => f.Section).Select(g => new SectionResult(g.Key, conditions, [.. g])));
+            }
+            results.Replace("vsock", sections);
         }
 
         // bed: bed-bench.sh's boot and I/O parts (or what --bed-args asks); debian: its Debian part (issue 20:
@@ -125,9 +145,9 @@ internal static class Program
 
     /// <summary>The command line.</summary>
     internal sealed record Options(string Root, string Probe, string Aot, string Jit, int Runs, HashSet<string> Sections, string Command,
-        IReadOnlyList<string> BedArguments, IReadOnlyList<string> FsArguments, IReadOnlyList<string> Cases, IReadOnlyList<string> SnapshotArguments)
+        IReadOnlyList<string> BedArguments, IReadOnlyList<string> FsArguments, IReadOnlyList<string> Cases, IReadOnlyList<string> SnapshotArguments, bool Bed = true)
     {
-        public static readonly string[] AllSections = ["direct", "devices", "bed", "debian", "fs", "snapshot"];
+        public static readonly string[] AllSections = ["direct", "devices", "bed", "debian", "fs", "snapshot", "vsock"];
 
         public static Options? Parse(string[] args, out string? problem)
         {
@@ -182,7 +202,7 @@ internal static class Program
                 map.GetValueOrDefault("bed-args", "").Split(' ', StringSplitOptions.RemoveEmptyEntries),
                 map.GetValueOrDefault("fs-args", "").Split(' ', StringSplitOptions.RemoveEmptyEntries),
                 map.GetValueOrDefault("cases", "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
-                map.GetValueOrDefault("snapshot-args", "").Split(' ', StringSplitOptions.RemoveEmptyEntries));
+                map.GetValueOrDefault("snapshot-args", "").Split(' ', StringSplitOptions.RemoveEmptyEntries), !noBed);
         }
     }
 }

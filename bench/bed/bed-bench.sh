@@ -19,6 +19,8 @@
 #                   generic kernel; columns lguest-aot, lguest-jit, qemu-pc, qemu-virtiofsd, by default
 #                   lguest-aot,qemu-pc,qemu-virtiofsd)
 #   --fs-mib N      MiB written and read per fs boot (default 32)
+#                   vsock: one stream each way under lguest --vsock beside QEMU's vhost-vsock-pci (vsock-in-l1.sh,
+#                   64 MiB; the lguest columns of --columns, and qemu-vhost)
 #   --dd M1,M4      MiB read per io boot in 1 MiB and in 4 KiB direct reads (default 32,2)
 #   --tcp-mib N     MiB moved each way over TCP per io boot, a multiple of 4 (default 4)
 #   --columns LIST  default lguest-aot,lguest-jit,qemu-pc,qemu-microvm
@@ -43,7 +45,7 @@ usage() { echo "usage: bed-bench.sh [--rounds N] [--parts boot,io,debian,fs] [--
 while (( $# > 0 )); do
     case "$1" in
         --rounds) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || usage; rounds="$2"; shift 2 ;;
-        --parts) [[ $# -ge 2 && "$2" =~ ^(boot|io|debian|fs)(,(boot|io|debian|fs))*$ ]] || usage; parts="$2"; shift 2 ;;
+        --parts) [[ $# -ge 2 && "$2" =~ ^(boot|io|debian|fs|vsock)(,(boot|io|debian|fs|vsock))*$ ]] || usage; parts="$2"; shift 2 ;;
         --fs-mib) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || usage; fs_mib="$2"; shift 2 ;;
         --dd) [[ $# -ge 2 && "$2" =~ ^[0-9]+,[0-9]+$ ]] || usage; dd_spec="$2"; shift 2 ;;
         --tcp-mib) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] && (( $2 % 4 == 0 )) || usage; tcp_mib="$2"; shift 2 ;;
@@ -73,7 +75,7 @@ timeout=$(( 600 + rounds * 900 ))
 say "rounds $rounds, parts $parts, dd $dd_spec MiB, TCP $tcp_mib MiB, columns $columns; L1 console in $console"
 # run-in-l1.sh does boot and io; debian-in-l1.sh the Debian guest; fs-in-l1.sh the shared folders, on the
 # generic kernel and its own image.
-l1_parts="$(tr ',' '\n' <<< "$parts" | { grep -Ev '^(debian|fs)$' || true; } | paste -sd, -)"
+l1_parts="$(tr ',' '\n' <<< "$parts" | { grep -Ev '^(debian|fs|vsock)$' || true; } | paste -sd, -)"
 l1=()
 [[ -n "$l1_parts" ]] && l1+=("bench/bed/run-in-l1.sh --rounds $rounds --parts $l1_parts --dd $dd_spec --tcp-mib $tcp_mib --columns $columns")
 if [[ ",$parts," == *,debian,* ]]; then
@@ -90,13 +92,18 @@ if [[ ",$parts," == *,fs,* ]]; then
     l1+=("BENCH_FS_KERNEL=$LGUEST_GENERIC_VMLINUZ BENCH_FS_INITRD=$fs_image bench/bed/fs-in-l1.sh --rounds $rounds --mib $fs_mib --columns $fs_columns")
     timeout=$(( timeout + rounds * 900 ))
 fi
+if [[ ",$parts," == *,vsock,* ]]; then
+    vsock_columns="$(tr ',' '\n' <<< "$columns" | { grep '^lguest-' || true; } | paste -sd, -)"
+    l1+=("bench/bed/vsock-in-l1.sh --rounds $rounds --columns ${vsock_columns:+$vsock_columns,}qemu-vhost")
+    timeout=$(( timeout + rounds * 600 ))
+fi
 l1_command="$(printf '%s; ' "${l1[@]}")"
 set +e
 "$guests/bed.sh" --timeout "$timeout" -- "${l1_command%; }" \
     < /dev/null 2>&1 | tr -d '\r' | tee "$console" | while IFS= read -r line; do
         case "$line" in
             BENCH$'\t'*) printf '%s\n' "$line" ;;
-            run-in-l1.sh:* | debian-in-l1.sh:* | fs-in-l1.sh:* | "    "* | bed.sh:*) printf '%s\n' "$line" >&2 ;;
+            run-in-l1.sh:* | debian-in-l1.sh:* | fs-in-l1.sh:* | vsock-in-l1.sh:* | "    "* | bed.sh:*) printf '%s\n' "$line" >&2 ;;
         esac
     done | tee "$bench"
 status="${PIPESTATUS[0]}"

@@ -50,6 +50,9 @@ one_run() { # one_run COLUMN ROUND
         *) say "unknown column $column"; return ;;
     esac
     vmm=$!
+    # lguest makes its socket once it runs (the JIT launcher takes seconds in L1): vsock-peer retries a refused
+    # connect, not a missing socket file.
+    [[ "$column" == lguest-* ]] && for _ in $(seq 1200); do [[ -S "$uds" ]] && break; sleep 0.1; done
     # Host to guest: the sender's time from connect to the guest's sink closing (it read everything).
     h2g="$(timeout 600 "$peer" send "$to_guest" "$mib" 2>>"$log")"
     # Guest to host: listening first, then the guest's go.

@@ -1,0 +1,116 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Lguest.Tests.Support;
+
+namespace Lguest.Tests.Integration;
+
+/// <summary>
+/// Real Linux with a vsock device, in the nested bed (Lguest.Tests/Guests/vsock-l1.sh, one L1 boot, two L2 boots):
+/// first under <c>lguest --vsock</c> with Firecracker's hybrid vsock on the host side (socat's CONNECT handshake,
+/// 64 MiB each way on a host-initiated and a guest-initiated connection with MD5 on both sides, 64 connections at
+/// once, 10,000 one after another with lguest's descriptors, threads and memory measured before and after, a guest
+/// that stops reading, connections cut by the guest's power-off); then under an embedder with the in-process face
+/// (VsockHost: the same transfers, and the cut connections).
+/// </summary>
+[Category("Linux")]
+public partial class VsockBedTests
+{
+    /// <summary>MiB each way per transfer; <c>LGUEST_VSOCK_MIB</c> sets it (a multiple of 4).</summary>
+    private static readonly int Mib = int.TryParse(Environment.GetEnvironmentVariable("LGUEST_VSOCK_MIB"), CultureInfo.InvariantCulture, out int mib) ? mib : 64;
+
+    // No ^ nor $: L1's console carries the guest's console and the bed's lines both, and one may land in the middle
+    // of the other ("GUEST-VSOCK-G2H-RECEIVED <md5> 67108864 885.2BED-VSOCK-G2H-RECEIVED ...").
+    [GeneratedRegex(@"(GUEST|BED)-VSOCK-(NET-)?(H2G|G2H)-(SENT|RECEIVED) ([0-9a-f]{32}) (\d+)")]
+    private static partial Regex Transfer();
+
+    [GeneratedRegex(@"BED-VSOCK-RESOURCES ([a-z-]+) fds (\d+) threads (\d+) rss_kib (\d+)")]
+    private static partial Regex Resources();
+
+    [Test]
+    public void Linux_guests_move_data_over_vsock_through_both_host_faces_and_leave_nothing_behind()
+    {
+        NestedBed bed = NestedBed.OpenOrIgnore();
+        LauncherBinary launcher = LauncherBinary.Current;
+        TestContext.Out.WriteLine($"launcher: {launcher.Description}");
+        string embedder = EmbedderCommand(bed);
+        NestedBedRun run = bed.Run($"LGUEST={NestedBed.Quote(launcher.ShellCommand)} VSOCK_EMBEDDER={NestedBed.Quote(embedder)} "
+            + $"Lguest.Tests/Guests/vsock-l1.sh {Mib}", TimeSpan.FromMinutes(60));
+        string console = run.Console;
+        int split = console.IndexOf("BED-VSOCK-PART embedder", StringComparison.Ordinal);
+        Assert.That(split, Is.GreaterThan(0), run.ToString());
+        string cli = console[..split], inProcess = console[split..];
+
+        Assert.Multiple(() =>
+        {
+            // socat speaks the handshake of Firecracker's docs/vsock.md.
+            Assert.That(cli, Does.Match(@"BED-VSOCK-SOCAT OK \d+"), "socat's CONNECT gets OK <port>");
+            Assert.That(cli, Does.Contain("BED-VSOCK-SOCAT-ECHO hello over vsock"));
+            CheckTransfers(cli, "", "the Unix-socket face");
+            CheckTransfers(inProcess, "NET-", "the in-process face");
+            Assert.That(cli, Does.Match(@"BED-VSOCK-MANY 64 64 "), "64 connections at once, each its own data");
+            Assert.That(cli, Does.Match(@"BED-VSOCK-CHURN 10000 10000 "), "10,000 connections one after another");
+            foreach (string cut in new[] { "read", "write", "accepted" })
+            {
+                Assert.That(cli, Does.Match($@"BED-VSOCK-CUT {cut} exit (0|1)(?!\d)"), $"a host program's connection cut by the power-off ({cut}): end of file or a reset, no hang");
+                Assert.That(inProcess, Does.Match($@"BED-VSOCK-NET-CUT {cut} (eof|reset) \d+"), $"a program's stream cut by the power-off ({cut})");
+            }
+            Assert.That(cli, Does.Contain("BED-VSOCK-LGUEST-EXIT 0"));
+            Assert.That(cli, Does.Contain("BED-VSOCK-SOCKET removed"), "the socket file goes with lguest");
+            Assert.That(inProcess, Does.Contain("BED-VSOCK-NET-EXIT PowerOff"));
+            Assert.That(inProcess, Does.Contain("BED-VSOCK-EMBEDDER-EXIT 0"));
+        });
+
+        // Flat after 10,000 connections and after a guest that stopped reading: descriptors, threads, memory.
+        Dictionary<string, (int Fds, int Threads, int RssKib)> resources = Resources().Matches(cli).ToDictionary(
+            m => m.Groups[1].Value, m => (Int(m.Groups[2]), Int(m.Groups[3]), Int(m.Groups[4])));
+        Assert.That(resources.Keys, Is.SupersetOf(new[] { "before-churn", "after-churn", "before-stall", "after-stall" }), run.ToString());
+        var (beforeChurn, afterChurn) = (resources["before-churn"], resources["after-churn"]);
+        var (beforeStall, afterStall) = (resources["before-stall"], resources["after-stall"]);
+        long blast = long.Parse(Regex.Match(cli, @"BED-VSOCK-BLAST (\d+)").Groups[1].Value, CultureInfo.InvariantCulture);
+        TestContext.Out.WriteLine($"10,000 connections: fds {beforeChurn.Fds} -> {afterChurn.Fds}, threads {beforeChurn.Threads} -> {afterChurn.Threads}, "
+            + $"RSS {beforeChurn.RssKib} -> {afterChurn.RssKib} KiB; a guest that does not read: the host wrote {blast} bytes in 10 s, "
+            + $"RSS {beforeStall.RssKib} -> {afterStall.RssKib} KiB");
+        Assert.Multiple(() =>
+        {
+            Assert.That(afterChurn.Fds, Is.LessThanOrEqualTo(beforeChurn.Fds + 2), "descriptors after 10,000 connections");
+            Assert.That(afterChurn.Threads, Is.LessThanOrEqualTo(beforeChurn.Threads + 4), "threads after 10,000 connections");
+            Assert.That(afterChurn.RssKib, Is.LessThanOrEqualTo(beforeChurn.RssKib + 16 * 1024), "resident memory after 10,000 connections");
+            Assert.That(afterStall.RssKib, Is.LessThanOrEqualTo(beforeStall.RssKib + 4 * 1024), "resident memory while the host writes to a guest that does not read");
+            // The host's writes stop at its socket's buffer plus the guest's 256 KiB of credit: the writer blocks.
+            Assert.That(blast, Is.LessThan(4L << 20), "bytes a host program could write to a guest that does not read");
+        });
+    }
+
+    // Each transfer's MD5 on the sending side equals the other side's on receiving, and every byte arrived.
+    private static void CheckTransfers(string console, string face, string what)
+    {
+        var seen = Transfer().Matches(console).Where(m => m.Groups[2].Value == face || m.Groups[1].Value == "GUEST")
+            .ToDictionary(m => $"{m.Groups[1].Value}-{m.Groups[3].Value}-{m.Groups[4].Value}", m => (Md5: m.Groups[5].Value, Bytes: long.Parse(m.Groups[6].Value, CultureInfo.InvariantCulture)));
+        long bytes = (long)Mib << 20;
+        foreach (string transfer in new[] { "H2G", "G2H" })
+        {
+            string name = $"{what}, {(transfer == "H2G" ? "a host-initiated" : "a guest-initiated")} connection";
+            Assert.That(seen.Keys, Is.SupersetOf(new[] { $"GUEST-{transfer}-SENT", $"GUEST-{transfer}-RECEIVED", $"BED-{transfer}-SENT", $"BED-{transfer}-RECEIVED" }), name);
+            if (!seen.ContainsKey($"BED-{transfer}-SENT") || !seen.ContainsKey($"GUEST-{transfer}-SENT"))
+                continue;
+            Assert.That(seen[$"GUEST-{transfer}-RECEIVED"], Is.EqualTo(seen[$"BED-{transfer}-SENT"]), $"{name}: host to guest");
+            Assert.That(seen[$"BED-{transfer}-RECEIVED"], Is.EqualTo(seen[$"GUEST-{transfer}-SENT"]), $"{name}: guest to host");
+            Assert.That(seen[$"BED-{transfer}-SENT"].Bytes, Is.EqualTo(bytes), name);
+        }
+    }
+
+    private static int Int(Group group) => int.Parse(group.Value, CultureInfo.InvariantCulture);
+
+    // The embedder from this build's output (Release, else Debug), as L1 runs it.
+    private static string EmbedderCommand(NestedBed bed)
+    {
+        foreach (string configuration in new[] { "Release", "Debug" })
+        {
+            string dll = Path.Combine(bed.GuestsDirectory, "VsockEmbedder", "bin", configuration, "net10.0", "VsockEmbedder.dll");
+            if (File.Exists(dll))
+                return $"dotnet {NestedBed.Quote(dll)}";
+        }
+        Assert.Ignore("VsockEmbedder is not built (dotnet build Lguest.NET.sln)");
+        return "";
+    }
+}
