@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# vsock-l1.sh [MIB]: inside the bed (L1), the host's side of the vsock tests, around two boots of the guest image's
-# vsock scenario (scenarios/vsock, MIB MiB per transfer, default 64):
+# vsock-l1.sh [MIB [CHURN]]: inside the bed (L1), the host's side of the vsock tests, around two boots of the guest
+# image's vsock scenario (scenarios/vsock, MIB MiB per transfer, default 64; CHURN connections one after another,
+# default 10000; VsockBedTests passes 4 and 1000 unless told otherwise):
 #   1. lguest --vsock=<scratch>/v.sock (LGUEST: the launcher as the start of a shell command, as for net-l1.sh),
 #      with Firecracker's hybrid vsock on the host side: socat speaking the CONNECT handshake, MIB MiB each way on
 #      a connection the host opens (guest port 5001) and one the guest opens (<uds>_6001), MD5 of both sides;
-#      64 connections at once, each its own data; 10,000 connections one after another, with lguest's descriptors,
+#      64 connections at once, each its own data; CHURN connections one after another, with lguest's descriptors,
 #      threads and resident memory before and after; a guest that stops reading (port 5002) while the host writes
 #      for 10 s, memory before and after; then connections cut by the guest's power-off.
 #   2. VsockEmbedder (VSOCK_EMBEDDER: its command, e.g. "dotnet /path/VsockEmbedder.dll"; skipped when empty): the
@@ -20,6 +21,7 @@
 # Exit status: lguest's.
 set -u
 mib="${1:-64}"
+churn="${2:-10000}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 peer="$("$here/Vsock/build.sh")"
@@ -80,7 +82,7 @@ wait $h2g $g2h
 "$peer" churn "hybrid:$uds:5000" 200 > /dev/null # warm-up: the runtime's thread pool and code
 sleep 2
 resources before-churn
-"$peer" churn "hybrid:$uds:5000" 10000 | sed 's/^VSOCK-/BED-VSOCK-/'
+"$peer" churn "hybrid:$uds:5000" "$churn" | sed 's/^VSOCK-/BED-VSOCK-/'
 sleep 3
 resources after-churn
 

@@ -7,16 +7,26 @@ namespace Lguest.Tests.Integration;
 /// <summary>
 /// Real Linux with a vsock device, in the nested bed (Lguest.Tests/Guests/vsock-l1.sh, one L1 boot, two L2 boots):
 /// first under <c>lguest --vsock</c> with Firecracker's hybrid vsock on the host side (socat's CONNECT handshake,
-/// 64 MiB each way on a host-initiated and a guest-initiated connection with MD5 on both sides, 64 connections at
-/// once, 10,000 one after another with lguest's descriptors, threads and memory measured before and after, a guest
-/// that stops reading, connections cut by the guest's power-off); then under an embedder with the in-process face
-/// (VsockHost: the same transfers, and the cut connections).
+/// <see cref="Mib"/> MiB each way on a host-initiated and a guest-initiated connection with MD5 on both sides, 64
+/// connections at once, <see cref="Churn"/> one after another with lguest's descriptors, threads and memory measured
+/// before and after, a guest that stops reading, connections cut by the guest's power-off); then under an embedder
+/// with the in-process face (VsockHost: the same transfers, and the cut connections).
 /// </summary>
+/// <remarks>
+/// CI runs the small sizes (4 MiB each way, 1,000 connections one after another: a few minutes on a quiet host; at
+/// the issue's sizes the run took 36 min at load 50). Issue 16's proof, by hand:
+/// <c>LGUEST_VSOCK_MIB=64 LGUEST_VSOCK_CHURN=10000 dotnet test Lguest.Tests -c Release --no-build --filter FullyQualifiedName~VsockBedTests</c>.
+/// Each check still fails on its own at the small sizes: 4 MiB is sixteen windows of the device's credit each way,
+/// and 1,000 connections leave 1,000 descriptors or threads behind if each leaked one.
+/// </remarks>
 [Category("Linux")]
 public partial class VsockBedTests
 {
-    /// <summary>MiB each way per transfer; <c>LGUEST_VSOCK_MIB</c> sets it (a multiple of 4).</summary>
-    private static readonly int Mib = int.TryParse(Environment.GetEnvironmentVariable("LGUEST_VSOCK_MIB"), CultureInfo.InvariantCulture, out int mib) ? mib : 64;
+    /// <summary>MiB each way per transfer; <c>LGUEST_VSOCK_MIB</c> sets it (a multiple of 4; the issue's proof: 64).</summary>
+    private static readonly int Mib = Setting("LGUEST_VSOCK_MIB", 4);
+
+    /// <summary>Connections opened and closed one after another; <c>LGUEST_VSOCK_CHURN</c> sets it (the issue's proof: 10,000).</summary>
+    private static readonly int Churn = Setting("LGUEST_VSOCK_CHURN", 1000);
 
     // No ^ nor $: L1's console carries the guest's console and the bed's lines both, and one may land in the middle
     // of the other ("GUEST-VSOCK-G2H-RECEIVED <md5> 67108864 885.2BED-VSOCK-G2H-RECEIVED ...").
@@ -31,10 +41,10 @@ public partial class VsockBedTests
     {
         NestedBed bed = NestedBed.OpenOrIgnore();
         LauncherBinary launcher = LauncherBinary.Current;
-        TestContext.Out.WriteLine($"launcher: {launcher.Description}");
+        TestContext.Out.WriteLine($"launcher: {launcher.Description}; {Mib} MiB each way, {Churn} connections one after another");
         string embedder = EmbedderCommand(bed);
         NestedBedRun run = bed.Run($"LGUEST={NestedBed.Quote(launcher.ShellCommand)} VSOCK_EMBEDDER={NestedBed.Quote(embedder)} "
-            + $"Lguest.Tests/Guests/vsock-l1.sh {Mib}", TimeSpan.FromMinutes(60));
+            + $"Lguest.Tests/Guests/vsock-l1.sh {Mib} {Churn}", TimeSpan.FromMinutes(Mib > 16 || Churn > 2000 ? 60 : 20));
         string console = run.Console;
         int split = console.IndexOf("BED-VSOCK-PART embedder", StringComparison.Ordinal);
         Assert.That(split, Is.GreaterThan(0), run.ToString());
@@ -48,7 +58,7 @@ public partial class VsockBedTests
             CheckTransfers(cli, "", "the Unix-socket face");
             CheckTransfers(inProcess, "NET-", "the in-process face");
             Assert.That(cli, Does.Match(@"BED-VSOCK-MANY 64 64 "), "64 connections at once, each its own data");
-            Assert.That(cli, Does.Match(@"BED-VSOCK-CHURN 10000 10000 "), "10,000 connections one after another");
+            Assert.That(cli, Does.Match($@"BED-VSOCK-CHURN {Churn} {Churn} "), $"{Churn} connections one after another");
             foreach (string cut in new[] { "read", "write", "accepted" })
             {
                 Assert.That(cli, Does.Match($@"BED-VSOCK-CUT {cut} exit (0|1)(?!\d)"), $"a host program's connection cut by the power-off ({cut}): end of file or a reset, no hang");
@@ -60,21 +70,23 @@ public partial class VsockBedTests
             Assert.That(inProcess, Does.Contain("BED-VSOCK-EMBEDDER-EXIT 0"));
         });
 
-        // Flat after 10,000 connections and after a guest that stopped reading: descriptors, threads, memory.
+        // Flat after the connections one after another and after a guest that stopped reading: descriptors, threads, memory.
         Dictionary<string, (int Fds, int Threads, int RssKib)> resources = Resources().Matches(cli).ToDictionary(
             m => m.Groups[1].Value, m => (Int(m.Groups[2]), Int(m.Groups[3]), Int(m.Groups[4])));
         Assert.That(resources.Keys, Is.SupersetOf(new[] { "before-churn", "after-churn", "before-stall", "after-stall" }), run.ToString());
         var (beforeChurn, afterChurn) = (resources["before-churn"], resources["after-churn"]);
         var (beforeStall, afterStall) = (resources["before-stall"], resources["after-stall"]);
         long blast = long.Parse(Regex.Match(cli, @"BED-VSOCK-BLAST (\d+)").Groups[1].Value, CultureInfo.InvariantCulture);
-        TestContext.Out.WriteLine($"10,000 connections: fds {beforeChurn.Fds} -> {afterChurn.Fds}, threads {beforeChurn.Threads} -> {afterChurn.Threads}, "
+        TestContext.Out.WriteLine($"{Churn} connections: fds {beforeChurn.Fds} -> {afterChurn.Fds}, threads {beforeChurn.Threads} -> {afterChurn.Threads}, "
             + $"RSS {beforeChurn.RssKib} -> {afterChurn.RssKib} KiB; a guest that does not read: the host wrote {blast} bytes in 10 s, "
             + $"RSS {beforeStall.RssKib} -> {afterStall.RssKib} KiB");
         Assert.Multiple(() =>
         {
-            Assert.That(afterChurn.Fds, Is.LessThanOrEqualTo(beforeChurn.Fds + 2), "descriptors after 10,000 connections");
-            Assert.That(afterChurn.Threads, Is.LessThanOrEqualTo(beforeChurn.Threads + 4), "threads after 10,000 connections");
-            Assert.That(afterChurn.RssKib, Is.LessThanOrEqualTo(beforeChurn.RssKib + 16 * 1024), "resident memory after 10,000 connections");
+            Assert.That(afterChurn.Fds, Is.LessThanOrEqualTo(beforeChurn.Fds + 2), $"descriptors after {Churn} connections");
+            Assert.That(afterChurn.Threads, Is.LessThanOrEqualTo(beforeChurn.Threads + 4), $"threads after {Churn} connections");
+            // 16 MiB: the runtime's heap and code settling (+7.5 MiB after 10,000 at load 50); it catches a leak of
+            // 16 KiB per connection at 1,000 (a connection's 256 KiB transmit ring kept by each: 250 MiB).
+            Assert.That(afterChurn.RssKib, Is.LessThanOrEqualTo(beforeChurn.RssKib + 16 * 1024), $"resident memory after {Churn} connections");
             Assert.That(afterStall.RssKib, Is.LessThanOrEqualTo(beforeStall.RssKib + 4 * 1024), "resident memory while the host writes to a guest that does not read");
             // The host's writes stop at its socket's buffer plus the guest's 256 KiB of credit: the writer blocks.
             Assert.That(blast, Is.LessThan(4L << 20), "bytes a host program could write to a guest that does not read");
@@ -100,6 +112,9 @@ public partial class VsockBedTests
     }
 
     private static int Int(Group group) => int.Parse(group.Value, CultureInfo.InvariantCulture);
+
+    private static int Setting(string name, int fallback) =>
+        int.TryParse(Environment.GetEnvironmentVariable(name), CultureInfo.InvariantCulture, out int value) && value > 0 ? value : fallback;
 
     // The embedder from this build's output (Release, else Debug), as L1 runs it.
     private static string EmbedderCommand(NestedBed bed)
