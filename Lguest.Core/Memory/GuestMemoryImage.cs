@@ -37,7 +37,8 @@ public sealed record GuestMemoryImage(ulong Size, IReadOnlyList<GuestMemoryExten
     public IEnumerable<ulong> SampleOffsets()
     {
         const ulong page = GuestMemoryLayout.PageSize;
-        ulong pages = DataBytes / page;
+        // Whole pages only: an extent that is not (a manifest's is checked to be) cannot send the walk past the last.
+        ulong pages = Extents.Aggregate(0UL, (sum, e) => sum + e.Length / page);
         ulong count = Math.Min(pages, SamplePages);
         int extent = 0;
         ulong pagesBefore = 0; // data pages in the extents before `extent`

@@ -158,6 +158,14 @@ public class GuestMemoryImageTests
     }
 
     [Test]
+    public void The_sample_of_extents_that_are_not_whole_pages_stays_within_them()
+    {
+        // A manifest's extents are checked to be whole pages; one made by hand is not, and the walk must not run off.
+        var image = new GuestMemoryImage(1 << 20, [new GuestMemoryExtent(0, 0x1800), new GuestMemoryExtent(0x4000, 0x1800)], 0, 0);
+        Assert.That(image.SampleOffsets(), Is.EqualTo(new ulong[] { 0, 0x4000 }));
+    }
+
+    [Test]
     public void Another_snapshots_memory_file_of_the_same_size_is_refused_by_the_sample()
     {
         GuestMemoryImage image = WriteSample();
