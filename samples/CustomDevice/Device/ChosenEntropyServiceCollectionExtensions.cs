@@ -1,5 +1,6 @@
 using Lguest.Virtio;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace CustomDevice;
 
@@ -14,6 +15,7 @@ public static class ChosenEntropyServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(source);
-        return services.AddSingleton<IVirtioDeviceFactory>(new ChosenEntropyFactory(source));
+        // The container's logging, when the host added any, reaches the device (its bad-driver and reset lines).
+        return services.AddSingleton<IVirtioDeviceFactory>(sp => new ChosenEntropyFactory(source, sp.GetService<ILogger<ChosenEntropyDevice>>()));
     }
 }
