@@ -5,7 +5,10 @@ namespace Lguest.Cli;
 /// <summary>
 /// A test-only hook: with <c>LGUEST_SECCOMP_SELFTEST=1</c> in the environment, a thread opens an IPv4 socket a
 /// second after the filter is installed, a call no policy allows, so the tests see the process die of SIGSYS
-/// with the one line naming the call while a real guest runs.
+/// with the one line naming the call while a real guest runs. With <c>LGUEST_SECCOMP_SELFTEST=gc</c> the thread
+/// makes the garbage collector do all it does (gen0 and compacting full collections, a large object heap
+/// that grows and is given back) under the filter, then writes <see cref="CollectionsDone"/> on stderr: the
+/// GC's own calls come at its own moments in a long run, and one outside the policy stops every thread.
 /// </summary>
 internal static class SeccompSelfTest
 {
@@ -13,7 +16,13 @@ internal static class SeccompSelfTest
 
     public static void ArmIfAsked()
     {
-        if (Environment.GetEnvironmentVariable(Variable) != "1")
+        string? mode = Environment.GetEnvironmentVariable(Variable);
+        if (mode == "gc")
+        {
+            new Thread(Collect) { IsBackground = true, Name = "seccomp self-test" }.Start();
+            return;
+        }
+        if (mode != "1")
             return;
         var thread = new Thread(() =>
         {
@@ -28,5 +37,27 @@ internal static class SeccompSelfTest
             }
         }) { IsBackground = true, Name = "seccomp self-test" };
         thread.Start();
+    }
+
+    /// <summary>The line the gc mode writes once the collections are done.</summary>
+    public const string CollectionsDone = "lguest: seccomp self-test: collections done";
+
+    private static void Collect()
+    {
+        Thread.Sleep(1000);
+        var kept = new List<byte[]>();
+        for (int round = 0; round < 4; round++)
+        {
+            for (int i = 0; i < 64; i++)
+                kept.Add(new byte[(i % 8 + 1) * 128 * 1024]); // up to 1 MiB each: the large object heap grows
+            GC.Collect(0, GCCollectionMode.Forced, blocking: true);
+            kept.RemoveRange(0, kept.Count / 2);
+            GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+            _ = GC.GetGCMemoryInfo();
+        }
+        kept.Clear();
+        System.Runtime.GCSettings.LargeObjectHeapCompactionMode = System.Runtime.GCLargeObjectHeapCompactionMode.CompactOnce;
+        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true); // gives memory back to the host
+        Console.Error.WriteLine(CollectionsDone);
     }
 }

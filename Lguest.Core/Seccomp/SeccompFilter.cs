@@ -6,11 +6,11 @@ namespace Lguest.Seccomp;
 
 /// <summary>
 /// Installs a <see cref="SeccompPolicy"/> on every thread of the process (SECCOMP_FILTER_FLAG_TSYNC), after
-/// PR_SET_NO_NEW_PRIVS, as Firecracker does before its guest runs. A call outside the policy is handed to a
-/// listener thread (SECCOMP_RET_USER_NOTIF) that writes one line naming it to standard error, then, under
-/// <see cref="SeccompMode.On"/>, kills the process with SIGSYS (no core dump of guest memory), or, under
-/// <see cref="SeccompMode.Log"/>, lets the call run. Where the kernel has no listener (before 5.7), a call
-/// outside the policy kills the process at once (SECCOMP_RET_KILL_PROCESS; the audit log names it).
+/// PR_SET_NO_NEW_PRIVS, as Firecracker does before its guest runs. Under <see cref="SeccompMode.On"/> a call
+/// outside the policy traps (SECCOMP_RET_TRAP) into a SIGSYS handler of machine code that writes one line
+/// naming it and its first arguments to standard error and ends the process with SIGSYS (no core dump of guest
+/// memory). Under <see cref="SeccompMode.Log"/> it is handed to a listener thread (SECCOMP_RET_USER_NOTIF) that
+/// names each distinct call once and lets it run (a kernel before 5.7 has no listener: log mode is refused).
 /// </summary>
 /// <remarks>
 /// Call it from <see cref="LauncherOptions.BeforeFirstRun"/>, after every host resource is open: from then on
@@ -29,7 +29,14 @@ public static class SeccompFilter
         ProcessConfinement.ForbidNewPrivileges();
         // Under a JIT, the first use of a type may load its assembly (openat): load them all while that is allowed.
         ProcessConfinement.LoadWhatTheRunNeeds();
-        var listener = new SeccompListener(mode);
+        if (mode == SeccompMode.On)
+        {
+            SigsysHandler.Install();
+            if (Load(SeccompFilterCompiler.Compile(policy, SeccompFilterCompiler.ReturnTrap), Libc.SeccompFilterFlagTsync, out int refused) < 0)
+                throw new ConfinementException($"seccomp filter refused: {Marshal.GetPInvokeErrorMessage(refused)}");
+            return;
+        }
+        var listener = new SeccompListener();
         listener.Start();
         int fd = Load(SeccompFilterCompiler.Compile(policy, SeccompFilterCompiler.ReturnUserNotify),
             Libc.SeccompFilterFlagTsync | Libc.SeccompFilterFlagTsyncEsrch | Libc.SeccompFilterFlagNewListener,
@@ -40,10 +47,7 @@ public static class SeccompFilter
             return;
         }
         listener.Abandon();
-        // No listener on this kernel: kill outright. Log mode needs the listener, so it cannot fall back.
-        if (mode == SeccompMode.Log || Load(SeccompFilterCompiler.Compile(policy, SeccompFilterCompiler.ReturnKillProcess),
-                Libc.SeccompFilterFlagTsync, out error) < 0)
-            throw new ConfinementException($"seccomp filter refused: {Marshal.GetPInvokeErrorMessage(error)}");
+        throw new ConfinementException($"seccomp filter refused: {Marshal.GetPInvokeErrorMessage(error)} (--seccomp=log needs a listener, Linux 5.7 or later)");
     }
 
     private static unsafe int Load(BpfInstruction[] program, uint flags, out int error)

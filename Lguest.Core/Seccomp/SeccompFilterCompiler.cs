@@ -15,6 +15,7 @@ internal static class SeccompFilterCompiler
     public const uint ReturnKillProcess = 0x80000000; // SECCOMP_RET_KILL_PROCESS, <linux/seccomp.h>
     public const uint ReturnErrno = 0x00050000;       // SECCOMP_RET_ERRNO (| errno in the low 16 bits)
     public const uint ReturnUserNotify = 0x7FC00000;  // SECCOMP_RET_USER_NOTIF
+    public const uint ReturnTrap = 0x00030000;        // SECCOMP_RET_TRAP: SIGSYS to the calling thread
     public const uint ReturnAllow = 0x7FFF0000;       // SECCOMP_RET_ALLOW
 
     /// <summary>The largest program the kernel loads (BPF_MAXINSNS).</summary>

@@ -5,15 +5,17 @@ using Lguest.Interop;
 namespace Lguest.Seccomp;
 
 /// <summary>
-/// The thread that hears of every call outside the policy (the seccomp listener descriptor): it writes one line
-/// naming the call and its first arguments to standard error, then kills the process with SIGSYS or, in log
-/// mode, lets the call run and names each distinct call once.
+/// <c>--seccomp=log</c>'s thread, which hears of every call outside the policy (the seccomp listener
+/// descriptor): it names each distinct call, with the arguments that matter, once on standard error and lets
+/// it run. That is how the policy is measured.
 /// </summary>
 /// <remarks>
-/// It writes with write(2) on descriptor 2, not through Console: the thread stopped in the denied call may hold
-/// the console's lock. Everything it calls is in every policy (the ioctls, write, prctl, rt_sigaction, tgkill).
+/// It writes with write(2) on descriptor 2, not through Console: the thread stopped in the call may hold the
+/// console's lock. It is managed code, so a call the runtime makes while it holds the GC's lock would stop it
+/// too (it allocates): a measuring run can hang where <c>--seccomp=on</c>'s handler (<see cref="SigsysHandler"/>)
+/// would have named the call and ended the process; run it with the filter on to see that call.
 /// </remarks>
-internal sealed class SeccompListener(SeccompMode mode)
+internal sealed class SeccompListener
 {
     private readonly HashSet<string> _logged = [];
     private readonly TaskCompletionSource<int> _descriptor = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -31,7 +33,7 @@ internal sealed class SeccompListener(SeccompMode mode)
         {
             Libc.SeccompNotif sample = default;
             sample.Number = 16; // ioctl: the longest description
-            _ = Encoding.UTF8.GetBytes(Describe(sample) + Format("sample", SeccompMode.Log) + Format("sample", SeccompMode.On));
+            _ = Encoding.UTF8.GetBytes(Describe(sample) + Format("sample"));
             _logged.Add("sample");
             _logged.Clear();
             ready.Set();
@@ -47,9 +49,7 @@ internal sealed class SeccompListener(SeccompMode mode)
     /// <summary>The filter could not be installed: the thread ends.</summary>
     public void Abandon() => _descriptor.SetResult(-1);
 
-    private static string Format(string call, SeccompMode mode) => mode == SeccompMode.Log
-        ? $"lguest: seccomp: {call} is outside the policy (allowed: --seccomp=log)"
-        : $"lguest: seccomp: {call} is outside the policy: killed (SIGSYS)";
+    private static string Format(string call) => $"lguest: seccomp: {call} is outside the policy (allowed: --seccomp=log)";
 
     private unsafe void Listen(int fd)
     {
@@ -67,16 +67,10 @@ internal sealed class SeccompListener(SeccompMode mode)
                 return;
             }
             string call = Describe(notification);
-            if (mode == SeccompMode.Log)
-            {
-                if (_logged.Add(call))
-                    WriteLine(Format(call, mode));
-                var response = new Libc.SeccompNotifResp { Id = notification.Id, Flags = Libc.SeccompUserNotifFlagContinue };
-                Libc.Ioctl(fd, Libc.SeccompIoctlNotifSend, &response);
-                continue;
-            }
-            WriteLine(Format(call, mode));
-            Kill(notification.Pid);
+            if (_logged.Add(call))
+                WriteLine(Format(call));
+            var response = new Libc.SeccompNotifResp { Id = notification.Id, Flags = Libc.SeccompUserNotifFlagContinue };
+            Libc.Ioctl(fd, Libc.SeccompIoctlNotifSend, &response);
         }
     }
 
@@ -96,16 +90,6 @@ internal sealed class SeccompListener(SeccompMode mode)
                 _ => name,
             };
         }
-    }
-
-    private static unsafe void Kill(uint thread)
-    {
-        // The guest's memory is mapped into this process: no core file of it. SIGSYS's default action ends the
-        // process; put it back in case a handler was installed.
-        Libc.Prctl(Libc.PrSetDumpable, 0, 0, 0, 0);
-        Libc.Signal(Libc.SIGSYS, 0);
-        Libc.SystemCall(Libc.SysTgkill, (nuint)Libc.GetPid(), thread, Libc.SIGSYS);
-        Thread.Sleep(Timeout.Infinite);
     }
 
     private static unsafe void WriteLine(string line)
