@@ -363,6 +363,8 @@ string GitOutput(string arguments)
 // when its /dev/kvm boots the probe guest (the layer's smallest guest) through lguest, else the bed.
 (bool InBed, string Why) ChooseKvmLayerPlace()
 {
+    if (kvmLayer == "host" && !System.IO.File.Exists("/dev/kvm"))
+        Warning("--kvm-layer=host on a host without /dev/kvm: every Kvm test will be skipped (auto would run them in the bed)");
     if (kvmLayer != "auto")
         return (kvmLayer == "bed", $"--kvm-layer={kvmLayer}");
     if (!System.IO.File.Exists("/dev/kvm"))

@@ -17,6 +17,13 @@ internal static class Program
             Console.Out.WriteLine(RunArguments.Usage);
             return (int)ExitCode.Ok;
         }
+        if (arguments.Jail)
+        {
+            if (!Confinement.JailInside.IsJailed)
+                return Confinement.JailParent.Run(Console.Error);
+            if (!Confinement.JailInside.Prepare(Console.Error))
+                return (int)ExitCode.Failure;
+        }
         if (arguments.ApiSocket is not null || arguments.ConfigFile is not null)
             return (int)Api.ApiCommand.Execute(arguments, Console.Error);
         return (int)RunCommand.Execute(arguments, Console.Error);

@@ -21,7 +21,7 @@ internal sealed record RunArguments
         Usage: lguest [--verbose|-v] [--tunnet=(<ipaddr>:<macaddr>|bridge:<bridgename>:<macaddr>)]...
                       [--block=[ro:]<filename>]... [--share=<dir>:<tag>[:ro]]... [--rng] [--vsock=<path>[:<cid>]]
                       [--initrd=<filename>] [--username=<user>] [--chroot=<dir>] [--net-offloads=on|off] [--poll-us=N] [--io-engine=io_uring|threads|sync] [--strict] [--backend=auto|kvm|lguest] [--cpus=N] [--no-reboot]
-                      [--seccomp=on|off|log]
+                      [--seccomp=on|off|log] [--jail]
                       [--snapshot-to=<dir>] [--api-sock=<path>] <mem-in-mb> vmlinux [args...]
                lguest --restore=<dir> [--verify-memory] [same devices as the snapshot's run, in the same order] [--snapshot-to=<dir>]
                lguest [options] --api-sock=<path>
@@ -64,6 +64,10 @@ internal sealed record RunArguments
           --seccomp=on|off|log   once everything is open, give up every capability and allow only the
                                  system calls a running launcher makes (default on); a call outside them
                                  kills lguest with SIGSYS after one line naming it (log: names it, runs it)
+          --jail                 run in new mount, IPC and PID namespaces (root only): lguest is their
+                                 first process, sees only its own processes in a /proc of its own, and
+                                 its mounts (--chroot's included) stay out of the host's; this process
+                                 waits for it, passes on signals and returns its exit status
           --snapshot-to=DIR      on SIGUSR1, pause the guest, write a snapshot of it into DIR, and resume;
                                  on SIGUSR2 the same, but the guest stays paused (copy its disks now)
           --restore=DIR          restore the snapshot in DIR instead of booting a kernel: its RAM and vCPUs
@@ -91,7 +95,7 @@ internal sealed record RunArguments
     private static readonly (string Name, bool TakesValue)[] LongOptions =
     [
         ("verbose", false), ("tunnet", true), ("block", true), ("share", true), ("rng", false), ("vsock", true), ("initrd", true), ("username", true),
-        ("chroot", true), ("net-offloads", true), ("poll-us", true), ("io-engine", true), ("strict", false), ("backend", true), ("cpus", true), ("no-reboot", false), ("seccomp", true), ("help", false),
+        ("chroot", true), ("net-offloads", true), ("poll-us", true), ("io-engine", true), ("strict", false), ("backend", true), ("cpus", true), ("no-reboot", false), ("seccomp", true), ("jail", false), ("help", false),
         ("restore", true), ("verify-memory", false), ("snapshot-to", true), ("api-sock", true), ("config-file", true),
     ];
 
@@ -127,6 +131,9 @@ internal sealed record RunArguments
     public string? Username { get; init; }
 
     public string? Chroot { get; init; }
+
+    /// <summary>Whether to run in new mount, IPC and PID namespaces (<c>--jail</c>).</summary>
+    public bool Jail { get; init; }
 
     /// <summary>The system-call filter (<c>--seccomp</c>); on unless given.</summary>
     public Seccomp.SeccompMode Seccomp { get; init; } = Lguest.Seccomp.SeccompMode.On;
@@ -417,6 +424,9 @@ internal sealed record RunArguments
                 return true;
             case "no-reboot":
                 parsed = parsed with { NoReboot = true };
+                return true;
+            case "jail":
+                parsed = parsed with { Jail = true };
                 return true;
             case "rng":
                 devices.Add(new DeviceOption(DeviceKind.Rng, null));

@@ -211,6 +211,15 @@ public class RunArgumentsTests
     }
 
     [Test]
+    public void Jail_is_off_unless_given_takes_no_value_and_may_follow_the_kernel()
+    {
+        Assert.That(Parse("64", "k").Jail, Is.False);
+        Assert.That(Parse("--jail", "64", "k").Jail, Is.True);
+        Assert.That(Parse("64", "k", "--jail").Jail, Is.True);
+        Assert.That(Refuse("--jail=yes", "64", "k"), Does.Contain("--jail"));
+    }
+
+    [Test]
     public void An_ambiguous_prefix_is_refused_with_the_possibilities()
     {
         Assert.That(Refuse("--b=x", "64", "k"), Is.EqualTo("option '--b' is ambiguous; possibilities: '--block' '--backend'"));

@@ -3,7 +3,8 @@
 # guest (the Debian cloud kernel and the project's guest image), with the same memory and the same disk file,
 # interleaved round by round; every measurement is one line on stdout:
 #   BENCH<TAB>section<TAB>figure<TAB>unit<TAB>column<TAB>round<TAB>value
-# column: lguest-aot (artifacts/lguest/lguest), lguest-jit (dotnet Lguest.Cli.dll), qemu-pc (-M pc), qemu-microvm
+# column: lguest-aot (artifacts/lguest/lguest), lguest-jit (dotnet Lguest.Cli.dll), qemu-pc (-M pc), qemu-microvm,
+# lguest-aot-seccomp-off (lguest-aot with --seccomp=off; never a default)
 # (-M microvm,pcie=on: the same virtio-pci devices on a PCIe host bridge), and for diagnosis only, when named,
 # qemu-pc-intx (-M pc, devices without MSI-X, as lguest's); value: a number, or nan when that
 # launch failed, timed out or its data did not check out (the reason goes to stderr).
@@ -121,6 +122,8 @@ vmm_command() {
     case "$column" in
         lguest-aot) cmd=("$aot" "${lguest_args[@]}") ;;
         lguest-jit) cmd=(dotnet "$dll" "${lguest_args[@]}") ;;
+        # Not a default column: the same binary without its system-call filter, for the filter's cost (issue 21).
+        lguest-aot-seccomp-off) cmd=("$aot" --seccomp=off "${lguest_args[@]}") ;;
         qemu-pc) cmd=(qemu-system-x86_64 -M pc ${qboot:+-bios "$qboot"} "${qemu_args[@]}") ;;
         qemu-microvm) cmd=(qemu-system-x86_64 -M microvm,pcie=on "${qemu_args[@]}") ;;
         qemu-pc-intx)
@@ -135,7 +138,7 @@ vmm_command() {
 
 available() {
     case "$1" in
-        lguest-aot) [[ -x "$aot" ]] ;;
+        lguest-aot | lguest-aot-seccomp-off) [[ -x "$aot" ]] ;;
         lguest-jit) [[ -f "$dll" ]] && command -v dotnet > /dev/null ;;
         qemu-*) command -v qemu-system-x86_64 > /dev/null ;;
         *) return 1 ;;

@@ -52,4 +52,24 @@ tr -d '\r' < "${1:-/dev/stdin}" | awk -F '\t' '
             }
             printf " %s  %s  %s  %s\n", ratio(fig, cols[1], cols[3]), ratio(fig, cols[1], cols[4]), ratio(fig, cols[2], cols[3]), ratio(fig, cols[2], cols[4])
         }
+        # The system-call filter cost (issue 21), when the run had the unfiltered column: the speed of lguest-aot
+        # with its default filter over the same binary with --seccomp=off (1 = free; the goal is >= 0.97).
+        filtered = 0
+        for (f = 1; f <= nf; f++) if ((figures[f] SUBSEP "lguest-aot-seccomp-off") in values) filtered = 1
+        if (!filtered) exit
+        printf "\n%-42s %-5s %-24s %-24s %s\n", "seccomp filter: median [min-max] /nans", "unit", "lguest-aot (filter on)", "lguest-aot-seccomp-off", "on/off speed"
+        for (f = 1; f <= nf; f++) {
+            fig = figures[f]
+            printf "%-42s %-5s", fig, unit[fig]
+            split("lguest-aot lguest-aot-seccomp-off", pair, " ")
+            for (c = 1; c <= 2; c++) {
+                key = fig SUBSEP pair[c]
+                m = median(values[key])
+                cell = m == "nan" ? "nan" : sprintf("%.3g [%.3g-%.3g]", m, extreme(values[key], "min"), extreme(values[key], "max"))
+                if (nans[key]) cell = cell " /" nans[key]
+                printf " %-24s", cell
+            }
+            # A speed ratio either way: MB/s on over off, seconds off over on.
+            printf " %s\n", unit[fig] == "s" ? ratio(fig, pair[2], pair[1]) : ratio(fig, pair[1], pair[2])
+        }
     }'
