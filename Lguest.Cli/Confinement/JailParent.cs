@@ -12,7 +12,7 @@ namespace Lguest.Cli.Confinement;
 /// whole process's), and a PID namespace holds only the caller's children: so this thread unshares, then starts
 /// the child (Process.Start forks on the calling thread, which hands the child its namespaces), as
 /// <c>unshare --fork --pid --mount --ipc</c> does. The parent stays, unconfined but idle: it passes on the
-/// signals a user or a supervisor sends it (SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 for --snapshot-to) and
+/// signals a user or a supervisor sends it (SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 for --snapshot-to) and
 /// returns the child's exit status, so scripts see one lguest.
 /// </remarks>
 internal static class JailParent
@@ -20,7 +20,7 @@ internal static class JailParent
     /// <summary>The environment variable that tells the child it is the jailed one (checked with its PID being 1).</summary>
     public const string InsideMarker = "LGUEST_JAILED";
 
-    private static readonly int[] PassedOnSignals = [1, 2, 3, 10, 15]; // SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGTERM
+    private static readonly int[] PassedOnSignals = [1, 2, 3, 10, 12, 15]; // SIGHUP, SIGINT, SIGQUIT, SIGUSR1 and SIGUSR2 (--snapshot-to), SIGTERM
 
     /// <summary>Runs this command line again inside new namespaces; returns its exit code, or 1 after one line.</summary>
     public static int Run(TextWriter error)

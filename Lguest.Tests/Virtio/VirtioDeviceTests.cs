@@ -210,7 +210,9 @@ public class VirtioDeviceTests
         });
         using var bed = new VirtioTestBed(device, new VirtioPciTransportOptions { Strict = true, Fatal = fatal.Add }, logger: logger);
         bed.BringUp();
-        Assert.That(SpinWait.SpinUntil(() => (bed.Status & VirtioDeviceStatus.DeviceNeedsReset) != 0, VirtqueueDriver.PatienceMilliseconds), Is.True);
+        // The worker's thread sets the status, then logs: wait for both (under load the log came a moment later).
+        Assert.That(SpinWait.SpinUntil(() => (bed.Status & VirtioDeviceStatus.DeviceNeedsReset) != 0 && Logged(logger, 3007),
+            VirtqueueDriver.PatienceMilliseconds), Is.True);
         Assert.That(fatal, Is.Empty, "a device's failure is not the driver's: strict mode does not end the run");
         Assert.That(logger.Entries.Count(e => e.Id.Id == 3007), Is.EqualTo(1));
         Assert.That(logger.Entries.Single(e => e.Id.Id == 3007).Message, Does.Contain("scripted: device failed: worker scripted vq 0 failed: the device's own bug"));
@@ -234,5 +236,11 @@ public class VirtioDeviceTests
         while ((seen = Volatile.Read(ref target)) < value && Interlocked.CompareExchange(ref target, value, seen) != seen)
         {
         }
+    }
+
+    private static bool Logged<T>(RecordingLogger<T> logger, int id)
+    {
+        lock (logger.Entries)
+            return logger.Entries.Any(e => e.Id.Id == id);
     }
 }
