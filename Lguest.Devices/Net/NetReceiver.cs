@@ -18,6 +18,9 @@ namespace Lguest.Devices;
 /// Without buffers the worker stops reading the tap and sleeps on the queue's notification: frames
 /// queue in the tap, where the host kernel drops (and counts) what its queue cannot hold. Everything
 /// it needs is allocated when the queue is activated: a frame costs no allocation.
+/// The held chains outlive a <see cref="Run"/>: a pause stops the worker and a resume runs the same
+/// receiver again, so the buffers it took from the ring are still its own (a fresh receiver would never
+/// return them, and the guest, which does not post a buffer twice, would run out of them).
 /// </remarks>
 internal sealed class NetReceiver
 {
@@ -51,16 +54,9 @@ internal sealed class NetReceiver
     private int _iovCount;
     private int _unsignalled;                  // frames published since the last interrupt decision
 
-    private readonly EventNotifier _stop;
-    private readonly PollSet _poll = new();
-    private readonly int _stopSlot;
-
     public NetReceiver(GuestMemory memory, Virtqueue queue, IVirtioTransport transport, TapDevice tap, ulong features,
-        int frameLimit, VirtioNetCounters counters, EventNotifier stop, string device, ILogger logger)
+        int frameLimit, VirtioNetCounters counters, string device, ILogger logger)
     {
-        _stop = stop;
-        _poll.Add(tap.Handle, NetLibc.PollIn);
-        _stopSlot = _poll.Add(stop.Descriptor, NetLibc.PollIn);
         _memory = memory;
         _queue = queue;
         _ring = queue.Ring;
@@ -87,11 +83,18 @@ internal sealed class NetReceiver
         TapEmpty,
     }
 
-    /// <summary>Moves frames until the worker's stop signal.</summary>
+    /// <summary>
+    /// Moves frames until <paramref name="stop"/> (the worker's stop signal) is signalled. The chains held then stay
+    /// held, for the next run after a pause.
+    /// </summary>
     /// <exception cref="BadDriverException">The driver broke a rule of the ring.</exception>
     /// <exception cref="IOException">Reading the tap failed for a reason other than having nothing to read.</exception>
-    public void Run()
+    public void Run(EventNotifier stop)
     {
+        ArgumentNullException.ThrowIfNull(stop);
+        var poll = new PollSet();
+        poll.Add(_tap.Handle, NetLibc.PollIn);
+        int stopSlot = poll.Add(stop.Descriptor, NetLibc.PollIn);
         _ring.DisableNotifications();
         while (true)
         {
@@ -99,12 +102,12 @@ internal sealed class NetReceiver
             {
                 // Out of buffers: sleep until the guest posts more; frames wait in the tap meanwhile.
                 _counters.WaitedForBuffers();
-                if (!_ring.WaitForAvailable(_queue.Notifier, _stop))
+                if (!_ring.WaitForAvailable(_queue.Notifier, stop))
                     return;
                 continue;
             }
-            _poll.Wait();
-            if ((_poll.Returned(_stopSlot) & NetLibc.PollIn) != 0)
+            poll.Wait();
+            if ((poll.Returned(stopSlot) & NetLibc.PollIn) != 0)
                 return;
         }
     }

@@ -39,6 +39,8 @@ public sealed class VirtioNetDevice : VirtioDevice
     private readonly byte[] _config = new byte[ConfigurationSize];
     private readonly ushort[] _queueSizes;
     private readonly TimeSpan _maxPollTime;
+    private readonly Lock _lock = new();
+    private NetReceiver? _receiver; // the activation's: kept across a pause with the receive buffers it holds
 
     /// <summary>Creates the card on an open tap.</summary>
     /// <param name="memory">The guest's RAM.</param>
@@ -148,14 +150,37 @@ public sealed class VirtioNetDevice : VirtioDevice
         int frameLimit = VirtioNetNegotiation.ReceiveFrameLimit(features, _tapMtu);
         Logger.Activated(Name, features, offloads, (features & VirtioNetFeatures.MergeableRxBuffers) != 0 ? "mergeable" : "one-chain", frameLimit);
 
-        if (activation.Queues.Count > ReceiveQueue && activation.Queues[ReceiveQueue] is { } rx)
-        {
-            var receiver = new NetReceiver(_memory, rx, activation.Transport, _tap, features, frameLimit, Counters, workers.Stop, Name, Logger);
-            workers.Start(rx.Ring.Name, receiver.Run);
-        }
+        NetReceiver? receiver = activation.Queues.Count > ReceiveQueue && activation.Queues[ReceiveQueue] is { } rx
+            ? new NetReceiver(_memory, rx, activation.Transport, _tap, features, frameLimit, Counters, Name, Logger)
+            : null;
+        lock (_lock)
+            _receiver = receiver;
+        StartWorkers(activation, workers, receiver);
+    }
+
+    /// <summary>
+    /// Serves the paused activation's queues again with the same receiver: the receive buffers it had taken from the
+    /// ring are still its own (a fresh receiver would lose them, and after a few pauses the guest would have none left
+    /// to receive into). The tap's offloads stay as the activation set them.
+    /// </summary>
+    protected override void OnResume(VirtioActivation activation, DeviceWorkers workers)
+    {
+        ArgumentNullException.ThrowIfNull(activation);
+        ArgumentNullException.ThrowIfNull(workers);
+        NetReceiver? receiver;
+        lock (_lock)
+            receiver = _receiver;
+        StartWorkers(activation, workers, receiver);
+    }
+
+    // The receiver (if the driver enabled receiveq1) and a transmitter on transmitq1, each on a worker of its own.
+    private void StartWorkers(VirtioActivation activation, DeviceWorkers workers, NetReceiver? receiver)
+    {
+        if (receiver is not null)
+            workers.Start(activation.Queues[ReceiveQueue]!.Ring.Name, () => receiver.Run(workers.Stop));
         if (activation.Queues.Count > TransmitQueue && activation.Queues[TransmitQueue] is { } tx)
         {
-            var transmitter = new NetTransmitter(_memory, tx, activation.Transport, _tap, features, Counters, workers.Stop, Name, Logger,
+            var transmitter = new NetTransmitter(_memory, tx, activation.Transport, _tap, activation.Features, Counters, workers.Stop, Name, Logger,
                 PollWindow.ForWorker(_maxPollTime));
             workers.Start(tx.Ring.Name, transmitter.Run);
         }
@@ -164,6 +189,9 @@ public sealed class VirtioNetDevice : VirtioDevice
     /// <inheritdoc />
     protected override void OnReset(VirtioActivation? previous)
     {
+        // The held receive buffers go with the activation: the driver has given its rings up.
+        lock (_lock)
+            _receiver = null;
         if (previous is not null)
             Logger.Stopped(Name, Counters);
     }

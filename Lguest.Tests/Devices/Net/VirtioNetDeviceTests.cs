@@ -371,6 +371,29 @@ public class VirtioNetDeviceTests
         Assert.That(bed.HostReceive(), Is.EqualTo(payload));
     }
 
+    [TestCase(false)]
+    [TestCase(true)]
+    public void Receive_buffers_the_device_took_before_a_pause_are_filled_after_it_in_order(bool mergeable)
+    {
+        // After each frame the receiver takes the next buffer and holds it for the one after: a pause must keep it
+        // (a resumed receiver that forgot it would fill the buffer after, and the guest would never get it back).
+        const int Rounds = 4;
+        using var bed = new NetTestBed(features: NetTestBed.RingFeatures | (mergeable ? F.MergeableRxBuffers : 0));
+        var heads = new List<ushort>();
+        for (int i = 0; i < Rounds + 1; i++)
+            heads.Add(bed.Rx.Add(bed.Rx.Writable(2048)));
+        bed.Rx.Kick();
+        for (int round = 0; round < Rounds; round++)
+        {
+            bed.HostSend(EthernetFrames.Pattern(100 + round, round));
+            VringUsedElement used = bed.Rx.WaitForUsed(bed.Transport);
+            Assert.That(used.Id, Is.EqualTo(heads[round]), $"round {round}: the frame fills the oldest buffer posted");
+            bed.Device.Pause();
+            bed.Device.Resume();
+        }
+        Assert.That(bed.Counters.TotalDrops, Is.Zero);
+    }
+
     private static void AssertDroppedAndStillRunning(NetTestBed bed, VringUsedElement used, VirtioNetDrop reason)
     {
         byte[] payload = EthernetFrames.Pattern(33, 99);

@@ -127,9 +127,8 @@ public class VirtioNetTrafficTests
     {
         ulong features = NetTestBed.RingFeatures | (mergeable ? F.MergeableRxBuffers : 0);
         using var bed = new NetTestBed(features: features, activate: false);
-        using var stop = new EventNotifier();
         var receiver = new NetReceiver(bed.Memory, bed.Rx.CreateQueue("net0 vq 0"), bed.Transport, bed.Tap, features,
-            VirtioNetNegotiation.ReceiveFrameLimit(features, bed.Mtu), bed.Counters, stop, "net0", NullLogger.Instance);
+            VirtioNetNegotiation.ReceiveFrameLimit(features, bed.Mtu), bed.Counters, "net0", NullLogger.Instance);
         long allocated = -1;
         for (int round = 0; round < 3; round++)
         {
