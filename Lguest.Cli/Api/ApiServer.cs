@@ -70,8 +70,13 @@ internal sealed class ApiServer : IAsyncDisposable
         socketPath = Path.GetFullPath(socketPath);
         if (File.Exists(socketPath) || Directory.Exists(socketPath))
             throw new IOException($"the API socket '{socketPath}' exists already (remove it, or name another)");
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
-        builder.Logging.ClearProviders();
+        // The empty builder: Kestrel and routing only. The slim one also reads appsettings.json from the working
+        // directory and watches that whole tree for changes (inotify, a watch for each new folder: seccomp kills
+        // lguest for one made while it runs), which a launcher has no use for.
+        WebApplicationBuilder builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { Args = [] });
+        builder.WebHost.UseKestrelCore();
+        builder.Services.AddRoutingCore();
+        builder.Services.AddLogging();
         builder.Services.AddSingleton(loggerFactory);
         // The launcher owns the process's signals and its end; the host only serves.
         builder.Services.AddSingleton<IHostLifetime, ApiHostLifetime>();
