@@ -144,6 +144,9 @@ internal sealed record RunArguments
     /// <summary>Whether a restore reads the whole memory image to check it (<c>--verify-memory</c>), not a sample.</summary>
     public bool VerifyMemory { get; init; }
 
+    /// <summary>With <see cref="Restore"/>: the guest stays paused until resumed (the API's snapshot load without resume_vm).</summary>
+    public bool RestorePaused { get; init; }
+
     /// <summary>Where SIGUSR1 writes a snapshot of the running guest (<c>--snapshot-to</c>).</summary>
     public string? SnapshotTo { get; init; }
 

@@ -102,6 +102,7 @@ internal static class RunCommand
             o.StrictDrivers = arguments.Strict;
             o.RestoreFrom = arguments.Restore;
             o.RestoreVerification = arguments.VerifyMemory ? ImageVerification.Full : ImageVerification.Sample;
+            o.RestorePaused = arguments.RestorePaused;
             o.ConsoleInput = keysToUart ? input : null;
             o.ConsoleOutput = profile.HasSerialConsole ? environment.Output : null;
             o.BeforeFirstRun = () => Confine(arguments, user, environment.OwnsProcess);
@@ -324,7 +325,8 @@ internal static class RunCommand
             features |= LauncherFeatures.SharedFolders;
         if (arguments.Devices.Any(d => d.Kind == DeviceKind.Vsock))
             features |= LauncherFeatures.UnixSocketConnections | LauncherFeatures.ControlSocket;
-        if (arguments.SnapshotTo is not null)
+        // The API's PUT /snapshot/create writes one as --snapshot-to's signal does.
+        if (arguments.SnapshotTo is not null || arguments.ApiSocket is not null)
             features |= LauncherFeatures.Snapshots;
         if (arguments.ApiSocket is not null)
             features |= LauncherFeatures.ControlSocket;

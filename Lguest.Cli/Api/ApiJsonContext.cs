@@ -25,6 +25,8 @@ namespace Lguest.Cli.Api;
 [JsonSerializable(typeof(Entropy))]
 [JsonSerializable(typeof(InstanceActionInfo))]
 [JsonSerializable(typeof(VmState))]
+[JsonSerializable(typeof(SnapshotCreateParams))]
+[JsonSerializable(typeof(SnapshotLoadParams))]
 [JsonSerializable(typeof(InstanceInfo))]
 [JsonSerializable(typeof(FullVmConfiguration))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

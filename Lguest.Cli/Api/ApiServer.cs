@@ -11,7 +11,7 @@ namespace Lguest.Cli.Api;
 
 /// <summary>
 /// <c>--api-sock</c>: Firecracker's API, HTTP/1.1 and JSON on a Unix socket, served by Kestrel with minimal APIs. One
-/// endpoint group per resource (<see cref="Resources"/>: add a resource there); any other method or path is
+/// set of endpoints per resource (<see cref="Resources"/>: add a resource there); any other method or path is
 /// Firecracker's 400 "Invalid request method and/or path". Started only when asked: a run without the socket loads
 /// none of it.
 /// </summary>
@@ -37,18 +37,22 @@ internal sealed class ApiServer : IAsyncDisposable
     /// <summary>The most connections at once: an orchestrator needs a few; this bounds what idle clients can hold.</summary>
     public const int MaxConnections = 64;
 
-    /// <summary>Every resource's endpoint group, in Firecracker's order. A new resource (snapshots) adds its Map here.</summary>
+    /// <summary>
+    /// Every resource's endpoints, in Firecracker's order. The pre-boot PUTs of a resource record are one line each
+    /// (<see cref="ApiRoutes"/>); a resource with rules of its own has its file.
+    /// </summary>
     private static readonly Action<IEndpointRouteBuilder, ApiMachine>[] Resources =
     [
         InstanceInfoEndpoints.Map,
         MachineConfigEndpoints.Map,
-        BootSourceEndpoints.Map,
-        DriveEndpoints.Map,
-        NetworkInterfaceEndpoints.Map,
-        VsockEndpoints.Map,
-        EntropyEndpoints.Map,
+        (app, machine) => ApiRoutes.MapPut(app, "/boot-source", ApiJsonContext.Default.BootSource, machine.SetBootSource),
+        (app, machine) => ApiRoutes.MapPutById(app, "/drives", ApiJsonContext.Default.Drive, machine.SetDrive),
+        (app, machine) => ApiRoutes.MapPutById(app, "/network-interfaces", ApiJsonContext.Default.NetworkInterface, machine.SetNetworkInterface),
+        (app, machine) => ApiRoutes.MapPut(app, "/vsock", ApiJsonContext.Default.Vsock, machine.SetVsock),
+        (app, machine) => ApiRoutes.MapPut(app, "/entropy", ApiJsonContext.Default.Entropy, machine.SetEntropy),
         ActionEndpoints.Map,
         VmEndpoints.Map,
+        SnapshotEndpoints.Map,
     ];
 
     private readonly WebApplication _app;

@@ -9,19 +9,11 @@ internal static class MachineConfigEndpoints
 {
     public static void Map(IEndpointRouteBuilder app, ApiMachine machine)
     {
-        RouteGroupBuilder group = app.MapGroup("/machine-config");
-        group.MapGet("", (HttpRequest request) => ApiBody.TryRefuseBody(request, out IResult? fault)
+        app.MapGet("/machine-config", (HttpRequest request) => ApiBody.TryRefuseBody(request, out IResult? fault)
             ? fault
             : TypedResults.Json(machine.MachineConfig, ApiJsonContext.Default.MachineConfiguration));
-        group.MapPut("", async (HttpRequest request) =>
-        {
-            (MachineConfiguration? config, IResult? fault) = await ApiBody.ReadAsync(request, ApiJsonContext.Default.MachineConfiguration);
-            return fault ?? ApiResults.From(machine.SetMachineConfig(config!));
-        });
-        group.MapPatch("", async (HttpRequest request) =>
-        {
-            (MachineConfigurationUpdate? update, IResult? fault) = await ApiBody.ReadAsync(request, ApiJsonContext.Default.MachineConfigurationUpdate);
-            return fault ?? ApiResults.From(machine.UpdateMachineConfig(update!));
-        });
+        ApiRoutes.MapPut(app, "/machine-config", ApiJsonContext.Default.MachineConfiguration, machine.SetMachineConfig);
+        ApiRoutes.MapBody(app, "PATCH", "/machine-config", ApiJsonContext.Default.MachineConfigurationUpdate,
+            update => Task.FromResult(ApiResults.From(machine.UpdateMachineConfig(update))));
     }
 }

@@ -75,6 +75,21 @@ public class ApiPostBootTests
     }
 
     [Test]
+    public async Task Snapshot_create_is_refused_while_running_and_the_backend_s_refusal_comes_back_while_paused()
+    {
+        await using Started vm = await Started.StartAsync();
+        string create = $$"""{"snapshot_path": "{{Path.Combine(Path.GetDirectoryName(vm.Api.SocketPath)!, "s")}}", "mem_file_path": "/tmp/m"}""";
+        Assert.That(await ApiTestServer.ExpectFault(vm.Api.PutAsync("/snapshot/create", create)),
+            Is.EqualTo("cannot snapshot: the machine is not paused (Running)"));
+        await ApiTestServer.ExpectNoContent(vm.Api.PatchAsync("/vm", """{"state": "Paused"}"""));
+        // The Host simulator's /dev/lguest machine takes no part in snapshots: the backend says so, the guest stays paused.
+        Assert.That(await ApiTestServer.ExpectFault(vm.Api.PutAsync("/snapshot/create", create)), Does.StartWith("Cannot create the snapshot: "));
+        Assert.That(vm.Launcher.State, Is.EqualTo(MachineState.Paused));
+        Assert.That(await ApiTestServer.ExpectFault(vm.Api.PutAsync("/snapshot/load",
+            """{"snapshot_path": "/tmp/s", "mem_backend": {"backend_type": "File", "backend_path": "/tmp/m"}}""")), Is.EqualTo(ApiMachine.NotSupportedPostBoot));
+    }
+
+    [Test]
     public async Task The_launcher_s_state_rules_come_back_as_faults_and_change_nothing()
     {
         await using Started vm = await Started.StartAsync();

@@ -1,5 +1,4 @@
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Lguest.Cli;
@@ -19,16 +18,8 @@ internal sealed class ApiTestServer : IAsyncDisposable
     {
         Machine = machine;
         SocketPath = Path.Combine(_folder.Path, "api.sock");
-        Client = new HttpClient(new SocketsHttpHandler
-        {
-            ConnectCallback = async (_, cancellation) =>
-            {
-                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                await socket.ConnectAsync(new UnixDomainSocketEndPoint(SocketPath), cancellation);
-                return new NetworkStream(socket, ownsSocket: true);
-            },
-        })
-        { BaseAddress = new Uri("http://localhost/"), Timeout = TimeSpan.FromSeconds(30) };
+        Client = UnixSocketHttp.Client(SocketPath);
+        Client.Timeout = TimeSpan.FromSeconds(30);
     }
 
     public ApiMachine Machine { get; }

@@ -12,8 +12,9 @@ namespace Lguest.Fuzz.Targets;
 /// touch no host file (machine-config, ids, MAC and interface name, vsock CID) answer without throwing.
 /// </summary>
 /// <remarks>
-/// Layout: byte 0 picks the body's type (<see cref="Types"/>, modulo their count), the rest is the body. The drive's
-/// and boot source's checks open host files a client names and are left out: a fuzzer's path could name a FIFO.
+/// Layout: byte 0 picks the body's type (<see cref="Types"/>, modulo their count), the rest is the body. The drive's,
+/// boot source's and snapshot load's checks open host files a client names and are left out: a fuzzer's path could
+/// name a FIFO.
 /// </remarks>
 public sealed class ApiRequestTarget : FuzzTarget, IDisposable
 {
@@ -31,6 +32,8 @@ public sealed class ApiRequestTarget : FuzzTarget, IDisposable
         ("action", body => Check(body, ApiJsonContext.Default.InstanceActionInfo, null)),
         ("vm", body => Check(body, ApiJsonContext.Default.VmState, null)),
         ("config-file", body => Check(body, ApiJsonContext.Default.FullVmConfiguration, c => c.MachineConfig?.Validate())),
+        ("snapshot-create", body => Check(body, ApiJsonContext.Default.SnapshotCreateParams, c => c.Validate())),
+        ("snapshot-load", body => Check(body, ApiJsonContext.Default.SnapshotLoadParams, null)),
     ];
 
     /// <inheritdoc />
@@ -93,6 +96,8 @@ public sealed class ApiRequestTarget : FuzzTarget, IDisposable
             """{"action_type": "InstanceStart"}""",
             """{"state": "Paused"}""",
             """{"boot-source": {"kernel_image_path": "/vmlinux"}, "drives": [{"drive_id": "rootfs", "path_on_host": "/r", "is_root_device": true}], "network-interfaces": [], "machine-config": {"vcpu_count": 1, "mem_size_mib": 128}, "vsock": {"guest_cid": 3, "uds_path": "/v"}, "entropy": {"rate_limiter": {"bandwidth": {"size": 1, "refill_time": 100}}}}""",
+            """{"snapshot_path": "/tmp/snap", "mem_file_path": "/tmp/mem", "snapshot_type": "Full"}""",
+            """{"snapshot_path": "/tmp/snap", "mem_backend": {"backend_type": "File", "backend_path": "/tmp/mem"}, "resume_vm": true, "network_overrides": [{"iface_id": "eth0", "host_dev_name": "tap1"}], "vsock_override": {"uds_path": "/v"}}""",
         ];
         for (int i = 0; i < Types.Length; i++)
             yield return new(Types[i].Name, [(byte)i, .. Encoding.UTF8.GetBytes(bodies[i])]);
