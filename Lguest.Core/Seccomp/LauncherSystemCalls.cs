@@ -256,5 +256,6 @@ internal static class LauncherSystemCalls
         SystemCallRule.Any("renameat2", "a finished snapshot replaces an old one atomically"),
         SystemCallRule.Any("renameat", "the same, as older glibc spells it"),
         SystemCallRule.Any("unlinkat", "a half-written snapshot removed"),
+        SystemCallRule.Any("getcwd", "a relative --snapshot-to directory made absolute (Path.GetFullPath); SIGSYS on SIGUSR1/2 without it"),
     ];
 }

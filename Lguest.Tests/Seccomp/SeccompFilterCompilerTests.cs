@@ -135,6 +135,14 @@ public class SeccompFilterCompilerTests
     }
 
     [Test]
+    public void A_snapshot_into_a_relative_directory_may_ask_for_the_working_directory()
+    {
+        // lguest --snapshot-to=snap: .NET makes the path absolute with getcwd when SIGUSR1 or SIGUSR2 comes.
+        Assert.That(Run(SeccompPolicy.ForLauncher(LauncherFeatures.Snapshots), SeccompData.X86_64(Nr("getcwd"))), Is.EqualTo(Allow));
+        Assert.That(Run(SeccompPolicy.ForLauncher(), SeccompData.X86_64(Nr("getcwd"))), Is.EqualTo(Deny));
+    }
+
+    [Test]
     public void Every_rule_of_the_table_names_a_reason_and_the_program_fits_the_kernel_s_limit()
     {
         SeccompPolicy all = SeccompPolicy.ForLauncher(LauncherFeatures.SharedFolders | LauncherFeatures.UnixSocketConnections
