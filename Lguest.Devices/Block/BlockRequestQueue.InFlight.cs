@@ -37,6 +37,7 @@ internal sealed partial class BlockRequestQueue
     // pause keeps them: the requests complete into the rings as usual, and the resumed workers go on from there.
     private bool Discarding => _stopping && !(_pausing?.Invoke() ?? false);
     private bool _lone; // the request being served is the only one: try it inline first
+    private bool _readNoWait = true; // the image takes preadv2(RWF_NOWAIT) (false once it said EOPNOTSUPP)
     private int _completed; // used elements added since the last publish
 
     private void OpenRing()
@@ -171,11 +172,25 @@ internal sealed partial class BlockRequestQueue
     // One direct call for the whole transfer. Anything short of it (a read the page cache cannot answer now,
     // an error, a short transfer, EINTR) leaves it to the ring, which does it again from the start: reading or
     // writing the same bytes twice is harmless, and the ring's path reports errors and finishes short transfers.
+    // A file that cannot say "would block" (tmpfs, and other file systems without FMODE_NOWAIT: preadv2 fails with
+    // EOPNOTSUPP) gets a plain preadv from then on, as a lone write gets pwritev: io_uring could not try such a read
+    // without blocking either, and would hand every one to an io-wq thread, two thread switches per request.
     private unsafe bool TryInline(uint type, IoVec* vectors, int count, long offset, ulong length)
     {
-        nint done = type == VirtioBlockRequestType.In
-            ? IoUringLibc.Preadv2(_fd, vectors, count, offset, IoUringLibc.RwfNoWait)
-            : IoUringLibc.Pwritev(_fd, vectors, count, offset);
+        nint done;
+        if (type != VirtioBlockRequestType.In)
+            done = IoUringLibc.Pwritev(_fd, vectors, count, offset);
+        else if (_readNoWait)
+        {
+            done = IoUringLibc.Preadv2(_fd, vectors, count, offset, IoUringLibc.RwfNoWait);
+            if (done < 0 && Marshal.GetLastPInvokeError() == IoUringLibc.EOPNOTSUPP)
+            {
+                _readNoWait = false;
+                done = IoUringLibc.Preadv(_fd, vectors, count, offset);
+            }
+        }
+        else
+            done = IoUringLibc.Preadv(_fd, vectors, count, offset);
         return done >= 0 && (ulong)done == length;
     }
 

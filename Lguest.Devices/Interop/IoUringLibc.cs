@@ -37,6 +37,7 @@ internal static unsafe partial class IoUringLibc
 
     public const int EINTR = 4;
     public const int EAGAIN = 11;
+    public const int EOPNOTSUPP = 95;
     public const int ECANCELED = 125;
 
     [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]

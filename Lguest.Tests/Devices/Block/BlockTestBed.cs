@@ -18,9 +18,9 @@ internal sealed class BlockTestBed : IDisposable
     private readonly SafeFileHandle _file;
 
     public BlockTestBed(bool readOnly = false, long imageBytes = 1 << 20, ushort queueSize = 64, ulong features = DefaultFeatures,
-        bool activate = true, string? serial = null, Action<VirtioBlockOptions>? configure = null)
+        bool activate = true, string? serial = null, Action<VirtioBlockOptions>? configure = null, string? folder = null)
     {
-        ImagePath = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"lguest-blk-{Guid.NewGuid():N}.img");
+        ImagePath = System.IO.Path.Combine(folder ?? System.IO.Path.GetTempPath(), $"lguest-blk-{Guid.NewGuid():N}.img");
         Pattern = new byte[imageBytes];
         new Random(42).NextBytes(Pattern);
         File.WriteAllBytes(ImagePath, Pattern);

@@ -189,6 +189,41 @@ public class VirtioBlockInFlightTests
     }
 
     [Test]
+    public void Lone_reads_of_an_image_on_tmpfs_are_served_on_the_worker_without_the_ring()
+    {
+        RequireIoUring();
+        // tmpfs has no FMODE_NOWAIT: preadv2(RWF_NOWAIT) fails with EOPNOTSUPP, and io_uring would hand each read to an
+        // io-wq thread. The worker reads it itself instead, as it writes a lone write.
+        if (!Directory.Exists("/dev/shm"))
+            Assert.Ignore("no /dev/shm here");
+        using var bed = new BlockTestBed(imageBytes: 1 << 20, activate: false, folder: "/dev/shm");
+        var settings = new BlockQueueSettings(false, false, VirtioBlockIoEngine.IoUring, 32, Merge: true);
+        using var queue = new BlockRequestQueue(bed.Memory, bed.Handle, bed.Device.Capacity, false, new byte[20], "block0",
+            NullLogger.Instance, bed.Driver.CreateQueue(), bed.Transport, settings: settings);
+        using var stop = new Lguest.Hypervisor.EventNotifier();
+        var worker = new Thread(() => queue.Run(stop));
+        worker.Start();
+        try
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                DriverBuffer data = bed.Driver.Writable(4096), status = bed.Status();
+                bed.Driver.Add(bed.Header(VirtioBlockRequestType.In, (ulong)i * 40), data, status);
+                bed.Driver.Kick();
+                bed.Driver.WaitForUsed(bed.Transport, 1);
+                Assert.That(bed.StatusOf(status), Is.EqualTo(VirtioBlockStatus.Ok));
+                Assert.That(bed.Driver.ReadBuffer(data), Is.EqualTo(bed.PatternAt((ulong)i * 40, 8)));
+            }
+        }
+        finally
+        {
+            stop.Signal();
+            worker.Join();
+        }
+        Assert.That(queue.TransferSubmissions, Is.Zero, "each lone read was done inline");
+    }
+
+    [Test]
     public void With_two_queues_the_device_offers_MQ_and_serves_each_queue()
     {
         using var bed = new BlockTestBed(activate: false, configure: o => o.NumQueues = 2);
