@@ -9,23 +9,32 @@ namespace Lguest.Devices;
 /// <summary>
 /// A connection's host end on a connected Unix stream socket (Firecracker's hybrid vsock): guest data goes from
 /// guest memory into the socket with one writev, host data from the socket into guest memory with one readv, both
-/// non-blocking. What the socket cannot take now waits in a <see cref="VsockTxBuffer"/>. The socket is watched by
-/// the device's worker (its epoll, edge-triggered), which calls <see cref="OnReady"/>: room to write flushes the
-/// held bytes, data to read makes the connection owe the guest a read, all on the thread that moves the data.
+/// non-blocking. What the socket cannot take now waits in a <see cref="VsockTxBuffer"/>. The socket is watched by the device's worker (its
+/// epoll, edge-triggered), which calls <see cref="OnReady"/>: room to write (watched only while bytes are held)
+/// flushes them, data to read makes the connection owe the guest a read, all on the thread that moves the data.
 /// </summary>
 internal sealed class UnixSocketHostEnd : VsockHostEnd
 {
     private readonly Socket _socket;
     private readonly VsockTxBuffer _pending = new();
-    private bool _writable = true; // false after a write met a full socket, until the worker reports room
     private bool _endSend;
     private ulong _token;
+
+    /// <summary>
+    /// The send buffer asked of the kernel for the socket (which doubles it, up to net.core.wmem_max doubled: 416 KiB
+    /// by default): a whole window of the device's credit fits in it, so while the host program keeps up the device
+    /// holds none of the guest's bytes itself and tells the guest of its credit at once. The default (208 KiB) is
+    /// under one window, and AF_UNIX reports room again only once three quarters of it drained: a streaming guest
+    /// waited for that, and for the device's copy of what did not fit, every window.
+    /// </summary>
+    public const int SendBufferBytes = (int)VsockConnection.BufferSize;
 
     /// <summary>Takes over <paramref name="socket"/>, connected, and makes it non-blocking.</summary>
     public UnixSocketHostEnd(Socket socket)
     {
         _socket = socket;
         _socket.Blocking = false; // every read and write here must return at once
+        _socket.SendBufferSize = SendBufferBytes;
     }
 
     /// <inheritdoc />
@@ -40,14 +49,15 @@ internal sealed class UnixSocketHostEnd : VsockHostEnd
         if (IsClosed)
             return (int)length;
         int written = 0;
-        if (_pending.IsEmpty && _writable)
+        if (_pending.IsEmpty)
         {
             // The hot path: straight from guest memory into the socket, no copy of ours.
             if (!memory.TryWriteTo(_socket.SafeHandle, payload, out written))
                 written = 0;
             if (written == length)
                 return written;
-            _writable = false; // a short write: the socket is full, the worker hears when it has room again
+            // A short write: the socket is full; the worker hears when it has room again.
+            Connection.Muxer.WatchRoom(_socket.SafeHandle, _token, room: true);
         }
         _pending.Append(memory, payload, (ulong)written, (int)length - written);
         return written;
@@ -73,7 +83,6 @@ internal sealed class UnixSocketHostEnd : VsockHostEnd
             return;
         if ((events & (Epoll.Out | Epoll.Error | Epoll.HangUp)) != 0)
         {
-            _writable = true;
             if (!_pending.IsEmpty)
             {
                 int sent;
@@ -132,16 +141,14 @@ internal sealed class UnixSocketHostEnd : VsockHostEnd
         {
             int n = _socket.Send(_pending.FirstSegment.Span, SocketFlags.None, out SocketError error);
             if (error == SocketError.WouldBlock)
-            {
-                _writable = false;
-                return sent;
-            }
+                return sent; // still watched for room
             if (error != SocketError.Success)
                 throw new IOException($"the host socket failed: {error}", new SocketException((int)error));
             _pending.Consume(n);
             sent += n;
         }
         _pending.Release();
+        Connection.Muxer.WatchRoom(_socket.SafeHandle, _token, room: false);
         if (_endSend)
             ShutdownSend();
         return sent;

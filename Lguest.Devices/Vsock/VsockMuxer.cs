@@ -205,13 +205,28 @@ internal sealed partial class VsockMuxer : IDisposable
         }
     }
 
+    // What a socket is watched for: its data and its peer's end always; room to write only while the connection
+    // holds bytes the socket could not take (see WatchRoom).
+    private const uint SocketEvents = Epoll.In | Epoll.ReadHangUp | Epoll.EdgeTriggered;
+
     /// <summary>Has the worker watch <paramref name="socket"/> for <paramref name="end"/>; returns its token. Lock held.</summary>
     internal ulong Watch(SafeHandle socket, UnixSocketHostEnd end)
     {
         ulong token = _nextToken++;
         _watched.Add(token, end);
-        Poller.Add(socket, Epoll.In | Epoll.Out | Epoll.ReadHangUp | Epoll.EdgeTriggered, token);
+        Poller.Add(socket, SocketEvents, token);
         return token;
+    }
+
+    /// <summary>
+    /// Watches the socket of <paramref name="token"/> for room to write too (<paramref name="room"/>), or no longer.
+    /// Only while bytes are held: AF_UNIX reports room each time its reader takes a buffer, and a worker woken for
+    /// every read of a host program that keeps up would pay a wake-up and an epoll pass for nothing. Lock held.
+    /// </summary>
+    internal void WatchRoom(SafeHandle socket, ulong token, bool room)
+    {
+        if (_watched.ContainsKey(token) && !Poller.IsClosed)
+            Poller.Modify(socket, room ? SocketEvents | Epoll.Out : SocketEvents, token);
     }
 
     /// <summary>Stops watching the socket of <paramref name="token"/>, before it is closed. Lock held.</summary>

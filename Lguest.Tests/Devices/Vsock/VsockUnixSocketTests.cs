@@ -162,6 +162,32 @@ public class VsockUnixSocketTests
     }
 
     [Test]
+    public void An_echo_moves_8_MiB_while_the_program_writes_and_reads_its_socket_at_once()
+    {
+        // As vsock-peer's many: the host program writes and reads the same socket at once, the guest echoes
+        // what it reads; both directions of one connection share the socket, its epoll entry and the credit.
+        using var bed = new VsockTestBed(unixSocket: true);
+        using Socket program = Connect(bed.SocketPath!);
+        program.Send("CONNECT 5000\n"u8);
+        uint local = bed.Expect(VsockOp.Request).Header.SourcePort;
+        var guest = new GuestConnection(bed, 5000, local);
+        guest.Send(VsockOp.Response);
+        Assert.That(ReadLine(program), Is.EqualTo($"OK {local}"));
+        byte[] data = RandomNumberGenerator.GetBytes(8 << 20);
+        Task writes = Task.Run(() =>
+        {
+            for (int offset = 0; offset < data.Length; offset += 65536)
+                program.Send(data.AsSpan(offset, 65536));
+        });
+        Task<byte[]> reads = Task.Run(() => ReadExactly(program, data.Length));
+        for (int echoed = 0; echoed < data.Length; echoed += 65536)
+            guest.Write(guest.Read(65536));
+        Assert.That(writes.Wait(30_000), Is.True, "the program's writes");
+        Assert.That(reads.Wait(30_000), Is.True, "the program's reads");
+        Assert.That(SHA256.HashData(reads.Result), Is.EqualTo(SHA256.HashData(data)));
+    }
+
+    [Test]
     public void A_guest_that_does_not_read_blocks_the_programs_writes_in_its_socket()
     {
         using var bed = new VsockTestBed(unixSocket: true);
