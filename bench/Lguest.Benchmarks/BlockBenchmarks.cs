@@ -252,21 +252,4 @@ public unsafe class BlockBenchmarks
     private long Offset(long first, int i) => RandomOffsets
         ? _random.NextInt64(ImageBytes / RequestBytes) * RequestBytes
         : (first + (long)i * RequestBytes) % ImageBytes;
-
-    private sealed class InterruptTransport : IVirtioTransport, IDisposable
-    {
-        public EventNotifier Interrupt { get; } = new();
-
-        public void SignalUsedBuffers(int queueIndex) => Interrupt.Signal();
-
-        public void SignalConfigChange()
-        {
-        }
-
-        public void ReportBadDriver(BadDriverException badDriver) => throw badDriver;
-
-        public void ReportDeviceFailure(string what, Exception? error) => throw new InvalidOperationException(what, error);
-
-        public void Dispose() => Interrupt.Dispose();
-    }
 }

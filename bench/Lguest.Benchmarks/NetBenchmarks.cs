@@ -159,19 +159,11 @@ public partial class NetBenchmarks
     // interrupt per round as a driver reaping in bulk asks), notifies, then waits for all of them.
     private void Round(GuestAddress ring, ref ushort avail, EventNotifier notify, bool sendDatagrams)
     {
-        GuestAddress available = ring.Offset(16UL * QueueSize);
-        GuestAddress used = Used(ring);
-        for (int i = 0; i < Depth; i++)
-        {
-            _memory.Write(available.Offset(4 + 2UL * (ulong)(avail % QueueSize)), (ushort)i);
-            avail++;
-        }
-        _memory.Write(available.Offset(4 + 2UL * QueueSize), (ushort)(avail - 1));
-        _memory.WriteUInt16Release(available.Offset(2), avail);
+        DriverRing.Publish(_memory, ring, QueueSize, ref avail, 0, Depth);
         notify.Signal();
         if (sendDatagrams)
             SendDatagrams();
-        while (_memory.ReadUInt16Acquire(used.Offset(2)) != avail)
+        while (DriverRing.UsedIndex(_memory, ring, QueueSize) != avail)
             _transport.Interrupt.Wait();
     }
 
@@ -181,10 +173,7 @@ public partial class NetBenchmarks
             _socket.SendTo(_payload, SocketFlags.None, _guest);
     }
 
-    private Vring Ring(GuestAddress ring, string name) =>
-        new(_memory, name, QueueSize, new VringAddresses(ring, ring.Offset(16UL * QueueSize), Used(ring)), Features);
-
-    private static GuestAddress Used(GuestAddress ring) => new((ring.Value + 16UL * QueueSize + 6 + 2UL * QueueSize + 3) & ~3UL);
+    private Vring Ring(GuestAddress ring, string name) => DriverRing.Open(_memory, ring, name, QueueSize, Features);
 
     private T InNamespace<T>(Func<T> body)
     {
@@ -223,21 +212,4 @@ public partial class NetBenchmarks
 
     [LibraryImport("libc", EntryPoint = "setns", SetLastError = true)]
     private static partial int SetNs(SafeFileHandle fd, int nstype);
-
-    private sealed class InterruptTransport : IVirtioTransport, IDisposable
-    {
-        public EventNotifier Interrupt { get; } = new();
-
-        public void SignalUsedBuffers(int queueIndex) => Interrupt.Signal();
-
-        public void SignalConfigChange()
-        {
-        }
-
-        public void ReportBadDriver(BadDriverException badDriver) => throw badDriver;
-
-        public void ReportDeviceFailure(string what, Exception? error) => throw new InvalidOperationException(what, error);
-
-        public void Dispose() => Interrupt.Dispose();
-    }
 }
