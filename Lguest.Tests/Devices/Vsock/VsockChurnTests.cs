@@ -24,13 +24,9 @@ public class VsockChurnTests
     {
         for (int i = 0; i < count; i++)
         {
-            using (Socket program = VsockUnixSocketTests.Connect(bed.SocketPath!))
+            GuestConnection guest = null!;
+            using (Socket program = VsockUnixSocketTests.ConnectToGuest(bed, 5000, local => (guest = new GuestConnection(bed, 5000, local)).Send(VsockOp.Response)))
             {
-                program.Send("CONNECT 5000\n"u8);
-                uint local = bed.Expect(VsockOp.Request).Header.SourcePort;
-                var guest = new GuestConnection(bed, 5000, local);
-                guest.Send(VsockOp.Response);
-                Assert.That(VsockUnixSocketTests.ReadLine(program), Is.EqualTo($"OK {local}"));
                 program.Send([(byte)i]);
                 Assert.That(guest.Read(1), Is.EqualTo(new[] { (byte)i }));
                 guest.Write([(byte)i]);

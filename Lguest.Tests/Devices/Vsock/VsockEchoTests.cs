@@ -22,12 +22,11 @@ public class VsockEchoTests
         var programs = new List<(Socket Socket, byte[] Data, Task<byte[]> Reads)>();
         for (int i = 0; i < Connections; i++)
         {
-            Socket program = VsockUnixSocketTests.Connect(bed.SocketPath!);
-            program.Send("CONNECT 5000\n"u8);
-            uint local = bed.Expect(VsockOp.Request).Header.SourcePort;
-            guests[local] = new EchoGuest(bed, 5000, local);
-            bed.Send(guests[local].Header(VsockOp.Response));
-            Assert.That(VsockUnixSocketTests.ReadLine(program), Is.EqualTo($"OK {local}"));
+            Socket program = VsockUnixSocketTests.ConnectToGuest(bed, 5000, local =>
+            {
+                guests[local] = new EchoGuest(bed, 5000, local);
+                bed.Send(guests[local].Header(VsockOp.Response));
+            });
             programs.Add((program, RandomNumberGenerator.GetBytes(BytesEach), null!));
         }
         for (int i = 0; i < programs.Count; i++)

@@ -167,12 +167,8 @@ public class VsockUnixSocketTests
         // As vsock-peer's many: the host program writes and reads the same socket at once, the guest echoes
         // what it reads; both directions of one connection share the socket, its epoll entry and the credit.
         using var bed = new VsockTestBed(unixSocket: true);
-        using Socket program = Connect(bed.SocketPath!);
-        program.Send("CONNECT 5000\n"u8);
-        uint local = bed.Expect(VsockOp.Request).Header.SourcePort;
-        var guest = new GuestConnection(bed, 5000, local);
-        guest.Send(VsockOp.Response);
-        Assert.That(ReadLine(program), Is.EqualTo($"OK {local}"));
+        GuestConnection guest = null!;
+        using Socket program = ConnectToGuest(bed, 5000, local => (guest = new GuestConnection(bed, 5000, local)).Send(VsockOp.Response));
         byte[] data = RandomNumberGenerator.GetBytes(8 << 20);
         Task writes = Task.Run(() =>
         {
@@ -280,6 +276,20 @@ public class VsockUnixSocketTests
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { ReceiveTimeout = 30_000 };
         socket.Connect(new UnixDomainSocketEndPoint(path));
         return socket;
+    }
+
+    /// <summary>
+    /// A host program's connection to guest port <paramref name="port"/> through the bed's socket: its CONNECT line,
+    /// the device's REQUEST, the guest's answer (<paramref name="respond"/>, given the host port), then OK.
+    /// </summary>
+    internal static Socket ConnectToGuest(VsockTestBed bed, uint port, Action<uint> respond)
+    {
+        Socket program = Connect(bed.SocketPath!);
+        program.Send(Encoding.ASCII.GetBytes($"CONNECT {port}\n"));
+        uint local = bed.Expect(VsockOp.Request).Header.SourcePort;
+        respond(local);
+        Assert.That(ReadLine(program), Is.EqualTo($"OK {local}"));
+        return program;
     }
 
     internal static Socket Listen(string path)
