@@ -15,7 +15,6 @@ internal static unsafe partial class Libc
     public const int PrCapAmbientClearAll = 4; // PR_CAP_AMBIENT_CLEAR_ALL
 
     public const long SysSeccomp = 317;        // __NR_seccomp, asm/unistd_64.h
-    public const long SysTgkill = 234;         // __NR_tgkill
 
     public const uint SeccompSetModeFilter = 1;          // SECCOMP_SET_MODE_FILTER, <linux/seccomp.h>
     public const uint SeccompFilterFlagTsync = 1;        // SECCOMP_FILTER_FLAG_TSYNC
@@ -75,7 +74,4 @@ internal static unsafe partial class Libc
 
     [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
     public static partial nint Write(int fd, void* buffer, nuint count);
-
-    [LibraryImport("libc", EntryPoint = "signal")]
-    public static partial nint Signal(int signal, nint handler);
 }
