@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.IO.Pipelines;
 
 namespace Lguest.Machine;
@@ -10,12 +11,25 @@ namespace Lguest.Machine;
 /// <see cref="PauseThreshold"/> bytes ahead of it (then it waits, as on a serial line with flow control: nothing
 /// is dropped). <see cref="Complete"/> writes out everything before returning. Lives for the whole run, across reboots.
 /// </summary>
+/// <remarks>
+/// Whole lines go out in one write: the host's stream is often shared (a log, a CI console, a script that echoes
+/// its own lines to the same terminal), and a line split across writes gets another writer's text in its middle.
+/// The tail of a line the guest has not finished (a prompt, an echo of typed keys) waits at most
+/// <see cref="PartialLineHold"/> for its newline, then goes out as it is.
+/// </remarks>
 internal sealed class SerialConsoleOutput : IDisposable
 {
     /// <summary>Bytes the guest may be ahead of the host's output before its vCPU waits.</summary>
     public const int PauseThreshold = 64 * 1024;
 
-    private const int ChunkSize = 4096;
+    /// <summary>How long the tail of an unfinished line waits for its newline: short enough for a typist not to notice.</summary>
+    public static readonly TimeSpan PartialLineHold = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>How often a held line is looked at again.</summary>
+    private static readonly TimeSpan HoldPoll = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>A line longer than this goes out unfinished: no line waits past a pipe's atomic write size.</summary>
+    private const int LongestHeldLine = 4096;
 
     private readonly Stream _output;
     private readonly Pipe _pipe = new(new PipeOptions(
@@ -25,11 +39,21 @@ internal sealed class SerialConsoleOutput : IDisposable
         writerScheduler: PipeScheduler.Inline,
         useSynchronizationContext: false));
     private readonly Thread _thread;
+    private readonly TimeSpan _partialLineHold;
     private int _completed;
+    private bool _broken;
 
     public SerialConsoleOutput(Stream output)
+        : this(output, PartialLineHold)
+    {
+    }
+
+    /// <param name="output">The host's stream.</param>
+    /// <param name="partialLineHold">How long an unfinished line waits for its newline (tests give it longer).</param>
+    internal SerialConsoleOutput(Stream output, TimeSpan partialLineHold)
     {
         _output = output;
+        _partialLineHold = partialLineHold;
         Sink = new PipeSink(_pipe.Writer);
         _thread = new Thread(Drain) { Name = "console output", IsBackground = true };
         _thread.Start();
@@ -58,34 +82,67 @@ internal sealed class SerialConsoleOutput : IDisposable
     private void Drain()
     {
         PipeReader reader = _pipe.Reader;
-        bool broken = false;
+        long heldSince = 0;
         while (true)
         {
             ValueTask<ReadResult> pending = reader.ReadAsync();
             ReadResult result = pending.IsCompletedSuccessfully ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
-            if (!broken)
+            ReadOnlySequence<byte> buffer = result.Buffer;
+            SequencePosition writeUpTo = result.IsCompleted ? buffer.End : AfterLastNewline(buffer);
+            ReadOnlySequence<byte> tail = buffer.Slice(writeUpTo);
+            if (!tail.IsEmpty)
             {
-                try
-                {
-                    foreach (ReadOnlyMemory<byte> segment in result.Buffer)
-                        _output.Write(segment.Span);
-                    _output.Flush();
-                }
-                catch (IOException)
-                {
-                    // The host side went away (a closed terminal or pipe): the guest's output is dropped from now on, as on a cut cable.
-                    broken = true;
-                }
-                catch (ObjectDisposedException)
-                {
-                    broken = true;
-                }
+                if (heldSince == 0)
+                    heldSince = Stopwatch.GetTimestamp();
+                if (tail.Length >= LongestHeldLine || Stopwatch.GetElapsedTime(heldSince) >= _partialLineHold)
+                    (writeUpTo, tail) = (buffer.End, default);
             }
-            reader.AdvanceTo(result.Buffer.End);
-            if (result.IsCompleted)
-                break;
+            Write(buffer.Slice(0, writeUpTo));
+            if (tail.IsEmpty)
+            {
+                heldSince = 0;
+                reader.AdvanceTo(buffer.End);
+                if (result.IsCompleted)
+                    break;
+                continue;
+            }
+
+            // An unfinished line: leave it unexamined so the next read returns at once, after the guest had a
+            // moment to finish it (a sleep rather than a timed read: no timer for the runtime to start under seccomp).
+            reader.AdvanceTo(writeUpTo);
+            Thread.Sleep(HoldPoll);
         }
         reader.Complete();
+    }
+
+    private static SequencePosition AfterLastNewline(ReadOnlySequence<byte> buffer)
+    {
+        SequencePosition after = buffer.Start;
+        SequenceReader<byte> lines = new(buffer);
+        while (lines.TryAdvanceTo((byte)'\n'))
+            after = lines.Position;
+        return after;
+    }
+
+    private void Write(ReadOnlySequence<byte> bytes)
+    {
+        if (_broken || bytes.IsEmpty)
+            return;
+        try
+        {
+            foreach (ReadOnlyMemory<byte> segment in bytes)
+                _output.Write(segment.Span);
+            _output.Flush();
+        }
+        catch (IOException)
+        {
+            // The host side went away (a closed terminal or pipe): the guest's output is dropped from now on, as on a cut cable.
+            _broken = true;
+        }
+        catch (ObjectDisposedException)
+        {
+            _broken = true;
+        }
     }
 
     /// <summary>A write-only stream over the pipe's writer, without the allocation Stream.WriteByte makes by default.</summary>
