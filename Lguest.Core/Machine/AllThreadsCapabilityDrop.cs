@@ -55,35 +55,33 @@ internal static unsafe class AllThreadsCapabilityDrop
                 throw Failed("sigaction");
             installed = true;
 
-            int pid = Libc.GetPid(), sent = 0;
-            foreach (int tid in Threads())
-            {
-                if (Libc.TgKill(pid, tid, signal) == 0)
-                    sent++; // else the thread ended meanwhile
-            }
+            int pid = Libc.GetPid(), expected = 0;
             int* counter = (int*)(page + CounterOffset);
-            var clock = Stopwatch.StartNew();
-            while (Volatile.Read(ref *counter) < sent)
+            IReadOnlyList<int> targets = Threads();
+            for (int round = 1; ; round++)
             {
-                if (clock.Elapsed > Patience)
-                    throw new ConfinementException($"capabilities: {sent - *counter} of {sent} threads did not drop theirs within {Patience.TotalSeconds} s");
-                Thread.Sleep(1);
-            }
-            // A thread made after the listing inherits its creator's sets, none: check every thread now (when
-            // /proc is still there to look: not after a chroot).
-            foreach (string task in Directory.Exists(TaskFolder) ? Directory.GetDirectories(TaskFolder) : [])
-            {
-                string? effective = null;
-                try
+                foreach (int tid in targets)
                 {
-                    effective = File.ReadLines(Path.Combine(task, "status")).FirstOrDefault(l => l.StartsWith("CapEff:", StringComparison.Ordinal));
+                    if (Libc.TgKill(pid, tid, signal) == 0)
+                        expected++; // else the thread ended meanwhile
                 }
-                catch (IOException)
+                var clock = Stopwatch.StartNew();
+                while (Volatile.Read(ref *counter) < expected)
                 {
-                    continue; // ended meanwhile
+                    if (clock.Elapsed > Patience)
+                        throw new ConfinementException($"capabilities: {expected - *counter} threads did not drop theirs within {Patience.TotalSeconds} s");
+                    Thread.Sleep(1);
                 }
-                if (effective is not null && effective[7..].Trim().Trim('0').Length != 0)
-                    throw new ConfinementException($"capabilities: thread {Path.GetFileName(task)} still has {effective[7..].Trim()}");
+
+                // A thread made while the others were being signalled may have inherited its maker's sets from just
+                // before that maker dropped them: look at every thread (when /proc is still there to look: not
+                // after a chroot) and send another round to those that still hold some.
+                List<(int Tid, string Effective)> holding = ThreadsHoldingCapabilities();
+                if (holding.Count == 0)
+                    break;
+                if (round == Rounds)
+                    throw new ConfinementException($"capabilities: thread {holding[0].Tid} still has {holding[0].Effective} after {Rounds} rounds");
+                targets = [.. holding.Select(h => h.Tid)];
             }
         }
         finally
@@ -97,6 +95,9 @@ internal static unsafe class AllThreadsCapabilityDrop
         }
     }
 
+    /// <summary>Rounds of signals before giving up: each catches the threads made during the one before.</summary>
+    private const int Rounds = 5;
+
     private const string TaskFolder = "/proc/self/task";
     private static int[]? s_threadsBeforeChroot;
 
@@ -108,6 +109,26 @@ internal static unsafe class AllThreadsCapabilityDrop
     {
         if (Directory.Exists(TaskFolder))
             s_threadsBeforeChroot = ListTasks();
+    }
+
+    private static List<(int Tid, string Effective)> ThreadsHoldingCapabilities()
+    {
+        var holding = new List<(int, string)>();
+        foreach (string task in Directory.Exists(TaskFolder) ? Directory.GetDirectories(TaskFolder) : [])
+        {
+            string? effective;
+            try
+            {
+                effective = File.ReadLines(Path.Combine(task, "status")).FirstOrDefault(l => l.StartsWith("CapEff:", StringComparison.Ordinal));
+            }
+            catch (IOException)
+            {
+                continue; // ended meanwhile
+            }
+            if (effective is not null && effective[7..].Trim().Trim('0').Length != 0)
+                holding.Add((int.Parse(Path.GetFileName(task), CultureInfo.InvariantCulture), effective[7..].Trim()));
+        }
+        return holding;
     }
 
     private static int[] Threads() =>
