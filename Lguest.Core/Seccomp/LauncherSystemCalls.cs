@@ -1,3 +1,4 @@
+using System.Runtime;
 using Lguest.Kvm;
 
 namespace Lguest.Seccomp;
@@ -81,6 +82,9 @@ internal static class LauncherSystemCalls
             rules = rules.Concat(ControlSocket());
         if (features.HasFlag(LauncherFeatures.Snapshots))
             rules = rules.Concat(Snapshots());
+        // Not RuntimeFeature.IsDynamicCodeCompiled: PublishAot switches that off for the CLI's JIT build too.
+        if (JitInfo.GetCompiledMethodCount() > 0)
+            rules = rules.Concat(JitRuntimeExit());
         return rules;
     }
 
@@ -241,6 +245,16 @@ internal static class LauncherSystemCalls
         SystemCallRule.Any("unlink", "the listening socket's file removed when lguest exits"),
         SystemCallRule.Any("stat", "the same file checked first"),
         SystemCallRule.Any("inotify_rm_watch", "the HTTP server's configuration watch dropped at exit"),
+    ];
+
+    /// <summary>
+    /// The JIT runtime (an embedding application, or <c>dotnet Lguest.Cli.dll</c>; not the NativeAOT <c>lguest</c>)
+    /// removes its debugger pipes and diagnostics socket (<c>/tmp/clr-debug-pipe-PID-*</c>,
+    /// <c>/tmp/dotnet-diagnostic-PID-*-socket</c>) as the process exits: refused, the exit was a SIGSYS.
+    /// </summary>
+    private static IEnumerable<SystemCallRule> JitRuntimeExit() =>
+    [
+        SystemCallRule.Any("unlink", "the JIT runtime's debugger pipes and diagnostics socket removed at exit"),
     ];
 
     /// <summary>Writing a snapshot: its files are created while the machine runs.</summary>

@@ -135,6 +135,16 @@ public class SeccompFilterCompilerTests
     }
 
     [Test]
+    public void On_the_JIT_runtime_the_exit_may_remove_the_runtime_s_debugger_pipes()
+    {
+        // This test runs on the JIT runtime, as an embedding application or `dotnet Lguest.Cli.dll` does: its exit
+        // unlinks /tmp/clr-debug-pipe-PID-* and the diagnostics socket (the NativeAOT lguest makes none).
+        Assert.That(System.Runtime.JitInfo.GetCompiledMethodCount(), Is.GreaterThan(0), "the test runs on the JIT");
+        Assert.That(Run(SeccompPolicy.ForLauncher(), SeccompData.X86_64(Nr("unlink"))), Is.EqualTo(Allow));
+        Assert.That(SeccompPolicy.ForLauncher().Find("unlink")!.Reason, Does.Contain("JIT runtime"));
+    }
+
+    [Test]
     public void A_snapshot_into_a_relative_directory_may_ask_for_the_working_directory()
     {
         // lguest --snapshot-to=snap: .NET makes the path absolute with getcwd when SIGUSR1 or SIGUSR2 comes.
