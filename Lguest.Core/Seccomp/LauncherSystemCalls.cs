@@ -84,7 +84,11 @@ internal static class LauncherSystemCalls
             rules = rules.Concat(Snapshots());
         // Not RuntimeFeature.IsDynamicCodeCompiled: PublishAot switches that off for the CLI's JIT build too.
         if (JitInfo.GetCompiledMethodCount() > 0)
+        {
             rules = rules.Concat(JitRuntimeExit());
+            if (features.HasFlag(LauncherFeatures.ControlSocket))
+                rules = rules.Concat(JitControlSocket());
+        }
         return rules;
     }
 
@@ -255,6 +259,16 @@ internal static class LauncherSystemCalls
     private static IEnumerable<SystemCallRule> JitRuntimeExit() =>
     [
         SystemCallRule.Any("unlink", "the JIT runtime's debugger pipes and diagnostics socket removed at exit"),
+    ];
+
+    /// <summary>
+    /// The JIT runtime loads an assembly at its first use: the API's first PATCH /vm after the boot loads
+    /// Microsoft.AspNetCore.Http.Results (openat is allowed with the socket, for snapshots), and the runtime resolves its
+    /// path first (realpath). Refused, the first pause was a SIGSYS; the NativeAOT <c>lguest</c> loads nothing.
+    /// </summary>
+    private static IEnumerable<SystemCallRule> JitControlSocket() =>
+    [
+        SystemCallRule.Any("readlink", "the JIT runtime resolves the path of an endpoint's assembly loaded at its first call (realpath)"),
     ];
 
     /// <summary>Writing a snapshot: its files are created while the machine runs.</summary>

@@ -145,6 +145,16 @@ public class SeccompFilterCompilerTests
     }
 
     [Test]
+    public void On_the_JIT_runtime_the_control_socket_may_resolve_an_assembly_s_path()
+    {
+        // The API's first PATCH /vm after the boot loads its assembly on the JIT runtime (`dotnet Lguest.Cli.dll
+        // --api-sock`): the path is resolved with readlink first, and the first pause died of SIGSYS without it.
+        Assert.That(System.Runtime.JitInfo.GetCompiledMethodCount(), Is.GreaterThan(0), "the test runs on the JIT");
+        Assert.That(Run(SeccompPolicy.ForLauncher(LauncherFeatures.ControlSocket), SeccompData.X86_64(Nr("readlink"))), Is.EqualTo(Allow));
+        Assert.That(Run(SeccompPolicy.ForLauncher(), SeccompData.X86_64(Nr("readlink"))), Is.Not.EqualTo(Allow), "only with the socket");
+    }
+
+    [Test]
     public void A_snapshot_into_a_relative_directory_may_ask_for_the_working_directory()
     {
         // lguest --snapshot-to=snap: .NET makes the path absolute with getcwd when SIGUSR1 or SIGUSR2 comes.
