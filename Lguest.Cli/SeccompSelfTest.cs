@@ -8,7 +8,9 @@ namespace Lguest.Cli;
 /// with the one line naming the call while a real guest runs. With <c>LGUEST_SECCOMP_SELFTEST=gc</c> the thread
 /// makes the garbage collector do all it does (gen0 and compacting full collections, a large object heap
 /// that grows and is given back) under the filter, then writes <see cref="CollectionsDone"/> on stderr: the
-/// GC's own calls come at its own moments in a long run, and one outside the policy stops every thread.
+/// GC's own calls come at its own moments in a long run, and one outside the policy stops every thread. It then
+/// collects again every <see cref="CollectionInterval"/> until the process ends, so a test driving the machine
+/// meanwhile (pauses and resumes: ApiPauseProbeTests) has the GC stop every managed thread in the middle of it.
 /// </summary>
 internal static class SeccompSelfTest
 {
@@ -42,6 +44,12 @@ internal static class SeccompSelfTest
     /// <summary>The line the gc mode writes once the collections are done.</summary>
     public const string CollectionsDone = "lguest: seccomp self-test: collections done";
 
+    /// <summary>
+    /// How often the gc mode collects after its first pass: a few times in each pause/resume pair of a test's loop
+    /// (about 150 ms a pair, with an echo, on this host's software KVM).
+    /// </summary>
+    private static readonly TimeSpan CollectionInterval = TimeSpan.FromMilliseconds(50);
+
     private static void Collect()
     {
         Thread.Sleep(1000);
@@ -61,5 +69,10 @@ internal static class SeccompSelfTest
         // Straight to fd 2: under the JIT, Console's first use here would load an assembly, an open the filter forbids.
         using var error = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(2, ownsHandle: false), FileAccess.Write, bufferSize: 0);
         error.Write(System.Text.Encoding.ASCII.GetBytes(CollectionsDone + "\n"));
+        while (true)
+        {
+            Thread.Sleep(CollectionInterval);
+            GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        }
     }
 }
