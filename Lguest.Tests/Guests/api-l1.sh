@@ -11,6 +11,9 @@
 #   3. the guest loads disk and network (8 MiB to each, paced over 25 s) while the host pauses and resumes it 20 times; the
 #      data is checked on both sides, and the guest's kernel log searched for lockups and stalls.
 #   LGUEST   the launcher as the start of a shell command (as for durability-l1.sh)
+#   API_CYCLES  pause/resume pairs under load (default 20); API_ROUNDS  times the guest goes over its 8 MiB load
+#            (default 1; lguest.api.rounds); API_JITTER=1  random pauses (0-0.3 s) and gaps (0-0.5 s) instead of 0.2 and
+#            0.5 s. A soak of the pause path: API_CYCLES=300 API_ROUNDS=12 API_JITTER=1.
 # Prints the guest's console (GUEST-API-...) and:
 #   BED-API-CALL <what> <HTTP status>
 #   BED-API-PAUSED cpu-ticks <lguest's user+system clock ticks in the 10 s> clk-tck <ticks/s> console-bytes <n> guest-ticks <n>
@@ -18,7 +21,8 @@
 #   BED-API-STATE <GET / state while paused>
 #   BED-API-RESUMED guest-ticks <ticks within 30 s of the resume>
 #   BED-API-CYCLES <pause/resume pairs answered 204> <of>
-#   BED-API-STUCK <thread name/tid> <state> <wchan> <kernel stack>, for each thread, when a pause or resume got no answer
+#   BED-API-STUCK <thread name/tid> <state> <wchan> <syscall> <kernel stack>, for each thread, when a pause or resume got
+#   no answer (then BED-API-GDB lines: every thread's stack, NativeAOT's managed frames named, where gdb is installed)
 #   BED-API-NET-RECEIVED <md5> <bytes>
 #   BED-API-EXIT <lguest's exit status> socket-removed <yes|no>
 set -u
@@ -26,6 +30,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 host=10.0.2.1
 guest=10.0.2.2
+cycles="${API_CYCLES:-20}"
+rounds="${API_ROUNDS:-1}"
 
 if [[ "${API_L1_INSIDE:-}" != 1 ]]; then
     ns="lguest-api-$$"
@@ -72,13 +78,32 @@ wait_for() {
 ticks() { grep -c 'GUEST-API-TICK' "$console"; }
 # vm STATE: PATCH /vm, at most 60 s; prints the HTTP status (000: no answer).
 vm() { curl --unix-socket "$sock" -m 60 -s -o /dev/null -w '%{http_code}' -X PATCH http://localhost/vm -d "{\"state\": \"$1\"}"; }
-# stuck: where each of lguest's threads is, for a call that got no answer: BED-API-STUCK <name>/<tid> <state> <wchan> <kernel stack>.
+# stuck: where each of lguest's threads is, for a call that got no answer: BED-API-STUCK <name>/<tid> <state> <wchan>
+# <syscall number and arguments> <kernel stack>, then each thread's stack as gdb sees it (BED-API-GDB).
 stuck() {
     local task
+    if ! kill -0 "$lguest" 2> /dev/null; then
+        echo "BED-API-STUCK lguest-ended"
+        return
+    fi
     for task in "/proc/$lguest/task/"*; do
         echo "BED-API-STUCK $(tr ' ' '_' < "$task/comm")/${task##*/} $(sed 's/.*) //' "$task/stat" | cut -d' ' -f1)" \
-            "$(cat "$task/wchan" 2> /dev/null) $(cut -d' ' -f2 "$task/stack" 2> /dev/null | tr '\n' ' ' | cut -c1-200)"
+            "$(cat "$task/wchan" 2> /dev/null) [$(cut -d' ' -f1-4 "$task/syscall" 2> /dev/null)]" \
+            "$(cut -d' ' -f2 "$task/stack" 2> /dev/null | tr '\n' ' ' | cut -c1-200)"
     done
+    if command -v gdb > /dev/null; then
+        timeout 120 gdb -p "$lguest" -batch -nx -ex 'set pagination off' -ex 'thread apply all bt 30' 2>&1 \
+            | grep -E '^(Thread|#)' | sed 's/^/BED-API-GDB /' | cut -c1-240
+    fi
+}
+# gap SECONDS MAX: sleeps SECONDS, or with API_JITTER=1 a random 0 to MAX seconds (a pause that comes at once after a
+# resume, and the other way round, are among them).
+gap() {
+    if [[ "${API_JITTER:-}" == 1 ]]; then
+        sleep "$(awk -v s="$2" -v r="$RANDOM" 'BEGIN { printf "%.3f", s * r / 32767 }')"
+    else
+        sleep "$1"
+    fi
 }
 cputicks() { awk '{ print $14 + $15 }' "/proc/$lguest/stat"; }
 # threadticks: one line per thread of lguest, "<name>/<tid> <user+system ticks>" (the name may hold spaces: it ends at
@@ -100,7 +125,7 @@ for _ in $(seq 600); do [[ -S "$sock" ]] && break; sleep 0.1; done
 call pause-before-start PATCH vm '{"state": "Paused"}'
 call boot-source PUT boot-source "{
         \"kernel_image_path\": \"$LGUEST_GUEST_VMLINUZ\",
-        \"boot_args\": \"console=ttyS0 reboot=k panic=1 pci=off quiet lguest.scenario=api lguest.net=$guest/24,$host\",
+        \"boot_args\": \"console=ttyS0 reboot=k panic=1 pci=off quiet lguest.scenario=api lguest.api.rounds=$rounds lguest.net=$guest/24,$host\",
         \"initrd_path\": \"$LGUEST_GUEST_INITRD\"
     }"
 call drive PUT drives/rootfs "{
@@ -138,9 +163,9 @@ if wait_for 'GUEST-API-TICK 4 ' 900; then
     for _ in $(seq 120); do busybox nc "$guest" 5003 < /dev/null 2> /dev/null && break; sleep 0.5; done
     wait_for 'GUEST-API-LOAD' 60
     ok=0 hung=""
-    for i in $(seq 20); do
+    for i in $(seq "$cycles"); do
         a="$(vm Paused)"
-        sleep 0.2
+        gap 0.2 0.3
         b="$(vm Resumed)"
         [[ "$a $b" == "204 204" ]] && ok=$((ok + 1)) || echo "BED-API-CYCLE $i $a $b"
         if [[ "$a" == 000 || "$b" == 000 ]]; then
@@ -148,9 +173,9 @@ if wait_for 'GUEST-API-TICK 4 ' 900; then
             stuck
             break
         fi
-        sleep 0.5
+        gap 0.5 0.5
     done
-    echo "BED-API-CYCLES $ok 20"
+    echo "BED-API-CYCLES $ok $cycles"
     if [[ -z "$hung" ]]; then
         # "done": the guest listens once its load is over, and then ends.
         for _ in $(seq 600); do busybox nc "$guest" 5004 < /dev/null 2> /dev/null && break; sleep 0.5; done
