@@ -53,7 +53,9 @@ public class ApiRefusalTests
     public async Task A_body_over_the_limit_is_refused_unread()
     {
         string big = "{\"kernel_image_path\": \"" + new string('a', 60_000) + "\"}";
-        Assert.That(await Fault("PUT", "/boot-source", big), Does.StartWith("Request payload with size").And.Contains("limit of 51200"));
+        await using ApiTestServer api = await ApiTestServer.StartAsync();
+        Assert.That(await ApiTestServer.ExpectFault(api.SendAsync(HttpMethod.Put, "/boot-source", big, expectContinue: true)),
+            Does.StartWith("Request payload with size").And.Contains("limit of 51200"));
     }
 
     [TestCase("/drives/root-fs", "API Resource IDs can only contain alphanumeric characters and underscores.")]
