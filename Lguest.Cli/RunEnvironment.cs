@@ -17,11 +17,12 @@ internal sealed record RunEnvironment(Stream Input, Stream Output, TextWriter Er
 
     /// <summary>
     /// This process's fds 0 and 1, read and written directly: System.Console's terminal stream would echo and
-    /// line-edit the input itself (and switch the keypad mode), which a guest's own shell must do instead.
+    /// line-edit the input itself (and switch the keypad mode), which a guest's own shell must do instead. Output goes
+    /// out with write(2) (<see cref="DescriptorOutputStream"/>), so it keeps its order with stderr in one file.
     /// </summary>
     public static RunEnvironment Process(TextWriter error) => new(
         new FileStream(new SafeFileHandle(0, ownsHandle: false), FileAccess.Read, bufferSize: 0),
-        new FileStream(new SafeFileHandle(1, ownsHandle: false), FileAccess.Write, bufferSize: 0),
+        new DescriptorOutputStream(1),
         error,
         OwnsTerminal: true) { OwnsProcess = true };
 }
