@@ -27,4 +27,7 @@ internal static partial class LauncherLog
 
     [LoggerMessage(EventId = 2107, Level = LogLevel.Information, Message = "restored {Directory}: {MemoryMiB} MiB, {Cpus} vCPU(s) on {Backend} in {Milliseconds:F1} ms ({MapMilliseconds:F1} ms checking {Checked} of the {DataMiB} MiB memory image, mapping it and building the devices)")]
     public static partial void Restored(this ILogger logger, string directory, ulong memoryMiB, int cpus, string backend, double milliseconds, double mapMilliseconds, string @checked, ulong dataMiB);
+
+    [LoggerMessage(EventId = 2108, Level = LogLevel.Warning, Message = "paused with the guest's serial output not yet all written to the host after {Seconds} s (a stopped terminal?): it follows when the host takes it")]
+    public static partial void ConsoleBehind(this ILogger logger, double seconds);
 }

@@ -16,8 +16,9 @@ namespace Lguest.Machine;
 /// <remarks>
 /// Pausing (<see cref="Pause"/>): each vCPU is kicked out of the guest and parks in <see cref="Park"/> between two
 /// exits (an exit it was serving is finished first), then every <see cref="IPausable"/> of the boot (the virtio
-/// devices' workers) finishes its work in hand and stops, and the host's console input is held. Resuming undoes it
-/// in the opposite order; each vCPU tells the guest it was stopped (KVM_KVMCLOCK_CTRL) before it enters again.
+/// devices' workers) finishes its work in hand and stops, the host's console input is held, and the guest's serial
+/// output so far is written out to the host. Resuming undoes it in the opposite order; each vCPU tells the guest it
+/// was stopped (KVM_KVMCLOCK_CTRL) before it enters again.
 /// A stop wakes parked vCPUs, which then leave.
 /// </remarks>
 internal sealed partial class MachineBoot : IPowerControl, IDisposable
@@ -42,6 +43,12 @@ internal sealed partial class MachineBoot : IPowerControl, IDisposable
     private IVirtualMachine? _machine;
     private PlatformContext? _context;
     private GuestExit? _exit;
+    /// <summary>
+    /// How long a pause waits for the host's console to take what the guest wrote before it: a terminal stopped with
+    /// Ctrl-S must not hold a pause (or a snapshot) for ever; the bytes are still written once it goes on.
+    /// </summary>
+    private static readonly TimeSpan ConsoleDrainWait = TimeSpan.FromSeconds(5);
+
     private readonly object _pauseGate = new(); // Monitor: parked vCPUs wait on it
     private volatile bool _pauseRequested;
     private int _parked;
@@ -179,6 +186,10 @@ internal sealed partial class MachineBoot : IPowerControl, IDisposable
         foreach (IPausable part in parts)
             part.Pause();
         _serialInput?.Hold(true);
+        // What the guest wrote to its serial console before it stopped reaches the host before the pause is reported:
+        // whoever then snapshots and kills the process has all of it (the drain thread runs on while paused).
+        if (_serialOutput is not null && !_serialOutput.WaitWritten(ConsoleDrainWait))
+            _logger.ConsoleBehind(ConsoleDrainWait.TotalSeconds);
         _devicesPaused = true;
         return true;
     }

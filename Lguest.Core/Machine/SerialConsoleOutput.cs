@@ -40,6 +40,10 @@ internal sealed class SerialConsoleOutput : IDisposable
         useSynchronizationContext: false));
     private readonly Thread _thread;
     private readonly TimeSpan _partialLineHold;
+    private readonly object _progress = new(); // Monitor: WaitWritten waits on it for the drain thread
+    private long _given;   // bytes the guest handed to the sink (written by the vCPU threads, under the UART's lock)
+    private long _written; // bytes the drain thread wrote out (or dropped once the host side broke)
+    private bool _ended;   // the drain thread ended: nothing more will be written
     private int _completed;
     private bool _broken;
 
@@ -54,7 +58,7 @@ internal sealed class SerialConsoleOutput : IDisposable
     {
         _output = output;
         _partialLineHold = partialLineHold;
-        Sink = new PipeSink(_pipe.Writer);
+        Sink = new PipeSink(_pipe.Writer, count => Interlocked.Add(ref _given, count));
         _thread = new Thread(Drain) { Name = "console output", IsBackground = true };
         _thread.Start();
     }
@@ -67,6 +71,28 @@ internal sealed class SerialConsoleOutput : IDisposable
     /// written out. Safe from any thread; a flush that starts later waits again.
     /// </summary>
     public void ReleaseWriters() => _pipe.Writer.CancelPendingFlush();
+
+    /// <summary>
+    /// Waits until everything the guest handed to <see cref="Sink"/> so far is written to the host's stream (an
+    /// unfinished line after its <see cref="PartialLineHold"/>), at most <paramref name="timeout"/>; false when time
+    /// ran out. Called once the vCPUs are parked (a pause): what the guest wrote before the pause is out before the
+    /// pause is reported, so a snapshot's "written" line, or a SIGKILL after it, comes after the guest's last line.
+    /// </summary>
+    public bool WaitWritten(TimeSpan timeout)
+    {
+        long target = Interlocked.Read(ref _given);
+        long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        lock (_progress)
+        {
+            while (_written < target && !_ended)
+            {
+                long left = deadline - Environment.TickCount64;
+                if (left <= 0 || !Monitor.Wait(_progress, TimeSpan.FromMilliseconds(left)))
+                    return _written >= target || _ended;
+            }
+            return true;
+        }
+    }
 
     /// <summary>Writes out everything the guest wrote, then ends the thread. Idempotent.</summary>
     public void Complete()
@@ -113,6 +139,11 @@ internal sealed class SerialConsoleOutput : IDisposable
             Thread.Sleep(HoldPoll);
         }
         reader.Complete();
+        lock (_progress)
+        {
+            _ended = true;
+            Monitor.PulseAll(_progress);
+        }
     }
 
     private static SequencePosition AfterLastNewline(ReadOnlySequence<byte> buffer)
@@ -126,7 +157,26 @@ internal sealed class SerialConsoleOutput : IDisposable
 
     private void Write(ReadOnlySequence<byte> bytes)
     {
-        if (_broken || bytes.IsEmpty)
+        if (bytes.IsEmpty)
+            return;
+        try
+        {
+            WriteOut(bytes);
+        }
+        finally
+        {
+            // Written, or dropped on a broken host side: either way nothing more is to come of these bytes.
+            lock (_progress)
+            {
+                _written += bytes.Length;
+                Monitor.PulseAll(_progress);
+            }
+        }
+    }
+
+    private void WriteOut(ReadOnlySequence<byte> bytes)
+    {
+        if (_broken)
             return;
         try
         {
@@ -145,8 +195,11 @@ internal sealed class SerialConsoleOutput : IDisposable
         }
     }
 
-    /// <summary>A write-only stream over the pipe's writer, without the allocation Stream.WriteByte makes by default.</summary>
-    private sealed class PipeSink(PipeWriter writer) : Stream
+    /// <summary>
+    /// A write-only stream over the pipe's writer, without the allocation Stream.WriteByte makes by default; counts
+    /// what it is given (<paramref name="given"/>) for <see cref="WaitWritten"/>.
+    /// </summary>
+    private sealed class PipeSink(PipeWriter writer, Action<int> given) : Stream
     {
         public override bool CanRead => false;
 
@@ -162,9 +215,14 @@ internal sealed class SerialConsoleOutput : IDisposable
         {
             writer.GetSpan(1)[0] = value;
             writer.Advance(1);
+            given(1);
         }
 
-        public override void Write(ReadOnlySpan<byte> buffer) => writer.Write(buffer);
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            writer.Write(buffer);
+            given(buffer.Length);
+        }
 
         public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 

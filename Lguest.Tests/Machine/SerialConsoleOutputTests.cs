@@ -6,7 +6,9 @@ namespace Lguest.Tests.Machine;
 /// <summary>
 /// The serial console's output thread: every byte arrives in order, whole lines go out in one write even when the
 /// guest's UART delivered them a piece at a time (a shared console must not get another writer's text mid-line),
-/// and an unfinished line still goes out: after its hold, when it grows long, and when the run ends.
+/// and an unfinished line still goes out: after its hold, when it grows long, and when the run ends. A pause waits
+/// (<see cref="SerialConsoleOutput.WaitWritten"/>) until the host has everything the guest wrote before it, so nothing
+/// the guest wrote is behind a snapshot's line or lost to a kill after it.
 /// </summary>
 public class SerialConsoleOutputTests
 {
@@ -58,6 +60,52 @@ public class SerialConsoleOutputTests
         output.Complete();
 
         Assert.That(host.Text, Is.EqualTo("line\nunfinished"));
+    }
+
+    [Test]
+    public void Waiting_returns_once_the_host_has_every_byte_the_guest_wrote_before_it()
+    {
+        using var host = new GatedStream();
+        using var output = new SerialConsoleOutput(host);
+        Transmit(output, "GUEST-DD 42\r\nGUEST-DD 43\r\n");
+
+        Task<bool> wait = Task.Run(() => output.WaitWritten(Patience));
+        Assert.That(wait.Wait(TimeSpan.FromMilliseconds(200)), Is.False, "the host has not taken the bytes yet");
+        host.Gate.Set();
+        Assert.That(wait.Wait(Patience) && wait.Result, Is.True);
+        Assert.That(host.Text, Is.EqualTo("GUEST-DD 42\r\nGUEST-DD 43\r\n"), "all of it, before the wait returned");
+    }
+
+    [Test]
+    public void A_host_that_takes_nothing_holds_the_wait_only_as_long_as_asked_and_loses_nothing()
+    {
+        using var host = new GatedStream();
+        using var output = new SerialConsoleOutput(host);
+        Transmit(output, "held\n");
+
+        Assert.That(output.WaitWritten(TimeSpan.FromMilliseconds(100)), Is.False);
+        host.Gate.Set();
+        output.Complete();
+        Assert.That(host.Text, Is.EqualTo("held\n"));
+    }
+
+    [Test]
+    public void With_nothing_written_the_wait_returns_at_once()
+    {
+        using var host = new GatedStream();
+        using var output = new SerialConsoleOutput(host);
+        Assert.That(output.WaitWritten(TimeSpan.Zero), Is.True);
+        host.Gate.Set();
+    }
+
+    [Test]
+    public void The_wait_covers_an_unfinished_line_which_goes_out_after_its_hold()
+    {
+        var host = new WriteRecorder();
+        using var output = new SerialConsoleOutput(host, TimeSpan.FromMilliseconds(20));
+        Transmit(output, "GUEST-DD 7\r\n# ");
+        Assert.That(output.WaitWritten(Patience), Is.True);
+        Assert.That(host.Text, Is.EqualTo("GUEST-DD 7\r\n# "));
     }
 
     // As the UART sends: one byte at a time, each followed by a flush.
@@ -112,5 +160,58 @@ public class SerialConsoleOutputTests
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
 
         public override void SetLength(long value) => throw new NotSupportedException();
+    }
+
+    /// <summary>The host's stream: each write waits until the test opens the gate (a slow terminal or a busy host).</summary>
+    private sealed class GatedStream : Stream
+    {
+        private readonly MemoryStream _written = new();
+
+        public ManualResetEventSlim Gate { get; } = new();
+
+        public string Text
+        {
+            get
+            {
+                lock (_written)
+                    return Encoding.ASCII.GetString(_written.ToArray());
+            }
+        }
+
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            Gate.Wait();
+            lock (_written)
+                _written.Write(buffer);
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+                Gate.Dispose();
+            base.Dispose(disposing);
+        }
     }
 }
