@@ -47,6 +47,24 @@ public class DeviceStateRecordTests
     }
 
     [Test]
+    public void A_uart_paused_while_its_driver_waits_for_thr_empty_raises_that_interrupt_again_after_restore()
+    {
+        // Linux's 8250 driver with bytes in its transmit buffer: THRE's interrupt enabled and pending, not yet taken.
+        var uart = new Uart16550(new RecordingInterruptLine(4), output: null);
+        Write(uart, Fcr, 0x07);
+        Write(uart, Ier, 0x02);
+
+        var line = new RecordingInterruptLine(4);
+        var restored = new Uart16550(line, output: null);
+        restored.RestoreState(UartState.Decode(uart.CaptureState().Encode()));
+
+        Assert.That(line.IsAsserted, Is.True, "the interrupt the driver waits for is raised: its buffer goes out");
+        Assert.That(Read(restored, Iir) & 0x0F, Is.EqualTo(0x02), "and IIR names it");
+        Assert.That(line.IsAsserted, Is.False, "reading IIR took it, as on the paused UART");
+        Assert.That(Read(restored, Lsr) & 0x60, Is.EqualTo(0x60), "THR and the transmitter are empty");
+    }
+
+    [Test]
     public void A_uart_record_with_bits_a_16550a_lacks_is_refused()
     {
         byte[] record = new Uart16550(null, null).CaptureState().Encode();
