@@ -328,6 +328,9 @@ internal static class RunCommand
     /// </summary>
     private static void Confine(RunArguments arguments, HostUser? user, bool ownsProcess)
     {
+        // Kestrel may reach for RandomNumberGenerator (OpenSSL on Linux) while it serves: loaded while files still open.
+        if (arguments.ApiSocket is not null)
+            ProcessConfinement.LoadRandomNumberGenerator();
         ProcessConfinement.Apply(arguments.Chroot, user);
         if (arguments.Seccomp == SeccompMode.Off || !ownsProcess)
             return;

@@ -1,6 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
-using System.Security.Cryptography;
+using Lguest.Devices.Interop;
 
 namespace Lguest.Devices;
 
@@ -55,7 +55,7 @@ public readonly record struct MacAddress
     public static MacAddress CreateRandom()
     {
         Span<byte> octets = stackalloc byte[Length];
-        RandomNumberGenerator.Fill(octets);
+        KernelRandom.Fill(octets);
         octets[0] = (byte)((octets[0] & 0xfe) | 0x02); // unicast, locally administered (IEEE 802 §8.2)
         return new MacAddress(octets);
     }

@@ -1,4 +1,4 @@
-using System.Security.Cryptography;
+using Lguest.Devices.Interop;
 using Lguest.Hypervisor;
 using Lguest.Memory;
 using Lguest.Virtio;
@@ -39,7 +39,7 @@ internal sealed class RngRequestQueue(GuestMemory memory, Virtqueue queue, IVirt
             foreach (GuestBuffer buffer in _chain.Writable)
             {
                 int n = (int)Math.Min(buffer.Length, (uint)(maxRequestBytes - (int)filled));
-                RandomNumberGenerator.Fill(memory.GetSpan(buffer.Address, n));
+                KernelRandom.Fill(memory.GetSpan(buffer.Address, n));
                 filled += (uint)n;
                 if (filled == maxRequestBytes)
                     break;
