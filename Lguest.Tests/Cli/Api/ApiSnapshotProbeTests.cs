@@ -44,8 +44,10 @@ public partial class ApiSnapshotProbeTests
             (int status, string body) = api.Send("PUT", "/snapshot/create", $$"""{"snapshot_path": "{{snap}}", "mem_file_path": "{{snap}}/mem", "snapshot_type": "Full"}""");
             Assert.That((status, body), Is.EqualTo((204, "")), lguest.Stderr);
             Assert.That(State(api), Is.EqualTo("Paused"), "the guest stays paused after the snapshot");
-            atSnapshot = LastFlushed(lguest.Stdout);
+            // Read once the process is gone and its output read to the end: the pause wrote out everything the guest
+            // wrote before it, but this side's reader of the pipe may still be behind when the calls return.
             lguest.Kill();
+            atSnapshot = LastFlushed(lguest.Stdout);
         }
         File.Copy(image, copy);
 
