@@ -1,6 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using Lguest.Interop;
@@ -116,7 +115,7 @@ public static class ProcessConfinement
     {
         // A native (AOT) build is one file with everything compiled in: nothing to load.
         Assembly? entry = Assembly.GetEntryAssembly();
-        if (entry is not null && RuntimeFeature.IsDynamicCodeSupported)
+        if (entry is not null && JitRuntime.IsRunning)
         {
             var seen = new HashSet<string>(StringComparer.Ordinal);
             var pending = new Stack<Assembly>();

@@ -1,4 +1,4 @@
-using System.Runtime;
+using Lguest.Interop;
 using Lguest.Kvm;
 
 namespace Lguest.Seccomp;
@@ -82,8 +82,7 @@ internal static class LauncherSystemCalls
             rules = rules.Concat(ControlSocket());
         if (features.HasFlag(LauncherFeatures.Snapshots))
             rules = rules.Concat(Snapshots());
-        // Not RuntimeFeature.IsDynamicCodeCompiled: PublishAot switches that off for the CLI's JIT build too.
-        if (JitInfo.GetCompiledMethodCount() > 0)
+        if (JitRuntime.IsRunning)
         {
             rules = rules.Concat(JitRuntimeExit());
             if (features.HasFlag(LauncherFeatures.ControlSocket))
