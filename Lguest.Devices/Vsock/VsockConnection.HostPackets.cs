@@ -8,12 +8,21 @@ namespace Lguest.Devices;
 internal sealed partial class VsockConnection
 {
     /// <summary>
-    /// Writes the connection's next packet into <paramref name="chain"/> (device-writable, at least a header
-    /// long) and returns its length, or returns 0 when the connection turned out to have nothing to say (its
-    /// host end had no data after all). <paramref name="scratch"/> holds the chain's payload buffers.
+    /// The most host bytes one turn of the connection reads for the guest, with one read of its host end into as
+    /// many receive chains as they fill (a packet each, at most <see cref="VsockPacket.MaxPayload"/>): Linux's
+    /// largest packet, so a turn is never bigger than one packet of a guest that posts large buffers.
     /// </summary>
-    public uint WritePacket(GuestMemory memory, DescriptorChain chain, ulong guestCid, Span<GuestBuffer> scratch)
+    public const int MaxReadBytes = VsockPacket.MaxPayload;
+
+    /// <summary>
+    /// Writes the connection's next packets into <paramref name="chains"/> (each device-writable and at least a
+    /// header long), from the oldest: one control packet, or data read from the host end into as many chains as
+    /// it fills. Returns how many chains got a packet (their lengths set in <see cref="VsockReceiveChains.Lengths"/>),
+    /// or 0 when the connection turned out to have nothing to say (its host end had no data after all).
+    /// </summary>
+    public int WritePackets(GuestMemory memory, VsockReceiveChains chains, ulong guestCid)
     {
+        DescriptorChain chain = chains[0];
         var header = new VsockHeader
         {
             SourceCid = VsockHeader.HostCid,
@@ -23,36 +32,39 @@ internal sealed partial class VsockConnection
             Type = VsockHeader.TypeStream,
         };
         if (Take(VsockOwed.Reset))
-            return Emit(memory, chain, ref header, VsockOp.Reset);
+            return One(chains, Emit(memory, chain, ref header, VsockOp.Reset));
         if (Take(VsockOwed.Response))
         {
             State = VsockConnectionState.Established;
             _owed |= VsockOwed.ReadWrite; // data the host end wrote before the guest was told goes next
-            return Emit(memory, chain, ref header, VsockOp.Response);
+            return One(chains, Emit(memory, chain, ref header, VsockOp.Response));
         }
         if (Take(VsockOwed.Request))
         {
             ArmExpiry(VsockMuxer.ConnectTimeout);
-            return Emit(memory, chain, ref header, VsockOp.Request);
+            return One(chains, Emit(memory, chain, ref header, VsockOp.Request));
         }
         if (Take(VsockOwed.Shutdown))
         {
             header.Flags = (uint)VsockShutdown.Both;
-            return Emit(memory, chain, ref header, VsockOp.Shutdown);
+            return One(chains, Emit(memory, chain, ref header, VsockOp.Shutdown));
         }
         if ((_owed & VsockOwed.ReadWrite) != 0)
         {
-            uint length = TryWriteData(memory, chain, ref header, scratch);
-            if (length != 0)
-                return length;
+            int packets = TryWriteData(memory, chains, ref header);
+            if (packets != 0)
+                return packets;
         }
         if (Take(VsockOwed.CreditUpdate))
-            return Emit(memory, chain, ref header, VsockOp.CreditUpdate);
+            return One(chains, Emit(memory, chain, ref header, VsockOp.CreditUpdate));
         return 0;
     }
 
-    private uint TryWriteData(GuestMemory memory, DescriptorChain chain, ref VsockHeader header, Span<GuestBuffer> scratch)
+    // Data for the guest, or what stands for it: a CREDIT_REQUEST when its buffer is full, a SHUTDOWN at the end of
+    // the host's stream, a RST when the host end failed. Returns the chains used, 0 when there was nothing.
+    private int TryWriteData(GuestMemory memory, VsockReceiveChains chains, ref VsockHeader header)
     {
+        DescriptorChain first = chains[0];
         if (!CanSendData)
         {
             _owed &= ~VsockOwed.ReadWrite;
@@ -68,11 +80,35 @@ internal sealed partial class VsockConnection
             if (_creditRequested)
                 return 0;
             _creditRequested = true;
-            return Emit(memory, chain, ref header, VsockOp.CreditRequest);
+            return One(chains, Emit(memory, first, ref header, VsockOp.CreditRequest));
         }
 
-        ulong room = Math.Min(Math.Min(chain.WritableLength - VsockHeader.Size, VsockPacket.MaxPayload), credit);
-        int count = DescriptorChain.Slice(chain.Writable, VsockHeader.Size, room, scratch);
+        // The payload areas of the chains held, from the oldest, within the credit and one turn's bytes: one read
+        // fills them in order.
+        Span<uint> rooms = stackalloc uint[VsockReceiveChains.MaxHeld];
+        ulong budget = Math.Min(credit, (uint)MaxReadBytes);
+        int used = 0, buffers = 0;
+        for (; used < chains.Count && budget != 0; used++)
+        {
+            DescriptorChain chain = chains[used];
+            ulong room = Math.Min(Math.Min(chain.WritableLength - VsockHeader.Size, VsockPacket.MaxPayload), budget);
+            if (room == 0)
+                break; // a chain with room for a header only: it ends the read
+            buffers += chain.Writable.Length;
+            rooms[used] = (uint)room;
+            budget -= room;
+        }
+        if (used == 0)
+        {
+            // The oldest chain takes no payload (Linux never posts one): it carries our credit, the data waits
+            // for the next chain.
+            return One(chains, Emit(memory, first, ref header, VsockOp.CreditUpdate));
+        }
+        Span<GuestBuffer> scratch = chains.Scratch(buffers);
+        int count = 0;
+        for (int i = 0; i < used; i++)
+            count += DescriptorChain.Slice(chains[i].Writable, VsockHeader.Size, rooms[i], scratch[count..]);
+
         int read;
         try
         {
@@ -81,7 +117,7 @@ internal sealed partial class VsockConnection
         catch (IOException e)
         {
             Kill("the host end failed to give data", e);
-            return Take(VsockOwed.Reset) ? Emit(memory, chain, ref header, VsockOp.Reset) : 0;
+            return Take(VsockOwed.Reset) ? One(chains, Emit(memory, first, ref header, VsockOp.Reset)) : 0;
         }
         if (read < 0)
         {
@@ -102,11 +138,27 @@ internal sealed partial class VsockConnection
                 ArmExpiry(VsockMuxer.ShutdownTimeout);
             }
             header.Flags = (uint)flags;
-            return Emit(memory, chain, ref header, VsockOp.Shutdown);
+            return One(chains, Emit(memory, first, ref header, VsockOp.Shutdown));
         }
+
+        // The bytes read fill the chains in order: each filled one is an RW packet of its share.
         _sent += (uint)read;
-        header.Length = (uint)read;
-        return Emit(memory, chain, ref header, VsockOp.ReadWrite);
+        Span<uint> lengths = chains.Lengths;
+        uint left = (uint)read;
+        int packets = 0;
+        for (; packets < used && left != 0; packets++)
+        {
+            header.Length = Math.Min(rooms[packets], left);
+            left -= header.Length;
+            lengths[packets] = Emit(memory, chains[packets], ref header, VsockOp.ReadWrite);
+        }
+        return packets;
+    }
+
+    private static int One(VsockReceiveChains chains, uint length)
+    {
+        chains.Lengths[0] = length;
+        return 1;
     }
 
     private bool Take(VsockOwed what)

@@ -54,12 +54,12 @@ internal sealed partial class VsockMuxer
     }
 
     /// <summary>
-    /// Writes the next packet for the guest into <paramref name="chain"/>: RSTs for unknown connections first,
-    /// then the connections in turn (one packet each, so one busy stream cannot starve the others). Returns the
-    /// packet's length, or 0 when nothing was waiting after all. <paramref name="scratch"/> receives the chain's
-    /// payload buffers (as many entries as the chain has buffers).
+    /// Writes the next packets for the guest into <paramref name="chains"/>, from the oldest held: RSTs for unknown
+    /// connections first, then the connections in turn (one turn each, so one busy stream cannot starve the
+    /// others; a turn of data may fill several chains with one read of its host end). Returns how many chains
+    /// got a packet (their lengths in <see cref="VsockReceiveChains.Lengths"/>), or 0 when nothing was waiting after all.
     /// </summary>
-    public uint WritePacket(GuestMemory memory, DescriptorChain chain, Span<GuestBuffer> scratch)
+    public int WritePackets(GuestMemory memory, VsockReceiveChains chains)
     {
         lock (Sync)
         {
@@ -79,17 +79,18 @@ internal sealed partial class VsockMuxer
                 };
                 Span<byte> wire = stackalloc byte[VsockHeader.Size];
                 header.Write(wire);
-                chain.CopyToWritable(memory, 0, wire);
-                return VsockHeader.Size;
+                chains[0].CopyToWritable(memory, 0, wire);
+                chains.Lengths[0] = VsockHeader.Size;
+                return 1;
             }
             while (_ready.TryDequeue(out VsockConnection? connection))
             {
                 _pending--;
                 connection.InReadyQueue = false;
-                uint length = connection.WritePacket(memory, chain, GuestCid, scratch);
+                int packets = connection.WritePackets(memory, chains, GuestCid);
                 Schedule(connection); // again at the back if it owes more; forgotten once its RST is out
-                if (length != 0)
-                    return length;
+                if (packets != 0)
+                    return packets;
             }
             return 0;
         }

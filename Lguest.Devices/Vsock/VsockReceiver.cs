@@ -6,14 +6,13 @@ namespace Lguest.Devices;
 /// <summary>
 /// The receive queue's worker (rx, queue 0, virtio 1.2 §5.10.6.4): fills the guest's receive buffers with
 /// the packets the muxer has for it, one packet per chain, the payload read from the host end straight into
-/// the guest's buffer. It sleeps on the muxer's work signal while nothing waits, on the queue's notification
-/// while buffers are missing; a chain it popped but could not use yet is kept for the next packet.
+/// the guest's buffers (one read for as many chains as a connection's turn fills). It sleeps on the muxer's work
+/// signal while nothing waits, on the queue's notification while buffers are missing; chains it popped but could
+/// not use yet are kept, in order, for the next packets (<see cref="VsockReceiveChains"/>).
 /// </summary>
 internal sealed class VsockReceiver(GuestMemory memory, Virtqueue queue, IVirtioTransport transport, VsockMuxer muxer)
 {
-    private readonly DescriptorChain _chain = new();
-    private GuestBuffer[] _scratch = new GuestBuffer[8];
-    private bool _held;
+    private readonly VsockReceiveChains _held = new();
     private int _unsignalled;
 
     /// <summary>
@@ -24,43 +23,44 @@ internal sealed class VsockReceiver(GuestMemory memory, Virtqueue queue, IVirtio
     public int ServeAvailable()
     {
         int packets = 0;
-        while (packets < queue.Ring.Size && muxer.HasPackets && TryHoldChain() && Deliver())
-            packets++;
+        while (packets < queue.Ring.Size && muxer.HasPackets && TryHoldChains())
+        {
+            int delivered = Deliver();
+            if (delivered == 0)
+                break;
+            packets += delivered;
+        }
         Flush();
         return packets;
     }
 
     /// <summary>Whether packets wait for the guest and it has posted no buffer for them.</summary>
-    public bool NeedsBuffers => muxer.HasPackets && !TryHoldChain();
+    public bool NeedsBuffers => muxer.HasPackets && !TryHoldChains();
 
     /// <summary>
-    /// Writes the muxer's next packet into the held chain and returns it to the guest (the interrupt decision
-    /// waits for <see cref="Flush"/>); false when nothing was waiting after all, the chain still held.
+    /// Writes the muxer's next packets into the held chains, from the oldest, and returns them to the guest (the
+    /// interrupt decision waits for <see cref="Flush"/>); 0 when nothing was waiting after all, the chains still held.
     /// </summary>
-    private bool Deliver()
+    private int Deliver()
     {
-        if (_scratch.Length < _chain.Writable.Length)
-            Array.Resize(ref _scratch, Math.Max(_chain.Writable.Length, _scratch.Length * 2));
-        uint length = muxer.WritePacket(memory, _chain, _scratch);
-        if (length == 0)
-            return false;
-        queue.Ring.AddUsed(_chain.Head, length);
-        queue.Ring.PublishUsed(); // at once: the guest can take it before the batch ends
-        _held = false;
-        _unsignalled++;
-        return true;
+        int packets = muxer.WritePackets(memory, _held);
+        if (packets == 0)
+            return 0;
+        ReadOnlySpan<uint> lengths = _held.Lengths;
+        for (int i = 0; i < packets; i++)
+            queue.Ring.AddUsed(_held[i].Head, lengths[i]);
+        queue.Ring.PublishUsed(); // at once: the guest can take them before the batch ends
+        _held.Drop(packets);
+        _unsignalled += packets;
+        return packets;
     }
 
-    // Pops a chain to hold for the next packet; false when the ring has none.
-    private bool TryHoldChain()
+    // Tops the held chains up from the ring (each checked as it is popped); false when none is held.
+    private bool TryHoldChains()
     {
-        if (_held)
-            return true;
-        if (!queue.Ring.TryPop(_chain))
-            return false;
-        CheckChain(queue.Ring.Name);
-        _held = true;
-        return true;
+        while (_held.TryPop(queue.Ring))
+            CheckChain(_held[_held.Count - 1], queue.Ring.Name);
+        return _held.Count != 0;
     }
 
     // Decides on an interrupt for what was published since the last decision.
@@ -74,11 +74,11 @@ internal sealed class VsockReceiver(GuestMemory memory, Virtqueue queue, IVirtio
     }
 
     // §5.10.6.4: receive buffers are device-writable, and each must take at least a header.
-    private void CheckChain(string name)
+    private static void CheckChain(DescriptorChain chain, string name)
     {
-        if (_chain.Readable.Length != 0)
+        if (chain.Readable.Length != 0)
             throw new BadDriverException(name, "device-readable buffer in the vsock receive queue");
-        if (_chain.WritableLength < VsockHeader.Size)
-            throw new BadDriverException(name, $"a {_chain.WritableLength}-byte receive chain cannot hold the {VsockHeader.Size}-byte vsock header");
+        if (chain.WritableLength < VsockHeader.Size)
+            throw new BadDriverException(name, $"a {chain.WritableLength}-byte receive chain cannot hold the {VsockHeader.Size}-byte vsock header");
     }
 }

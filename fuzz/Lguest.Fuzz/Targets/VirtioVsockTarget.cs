@@ -250,7 +250,9 @@ public sealed class VirtioVsockTarget : FuzzTarget, IDisposable
     {
         // Queues of 16 (mode 4); transmit packets at 0x2000 (one buffer each, header and payload), receive buffers
         // of 64 + 44 bytes at 0x2800.
-        byte[] Memory(int rxBuffers, params (ushort Op, uint GuestPort, uint HostPort, byte[] Payload, uint Flags)[] packets)
+        byte[] Memory(int rxBuffers, params (ushort Op, uint GuestPort, uint HostPort, byte[] Payload, uint Flags)[] packets) =>
+            MemoryWith(rxBuffers, 64, packets);
+        byte[] MemoryWith(int rxBuffers, int rxPayload, params (ushort Op, uint GuestPort, uint HostPort, byte[] Payload, uint Flags)[] packets)
         {
             var ram = new byte[RamInput];
             int at = 0x2000;
@@ -271,7 +273,7 @@ public sealed class VirtioVsockTarget : FuzzTarget, IDisposable
             FuzzInputWriter.Put16(ram, GuestRings.Available + 2, packets.Length);
             for (int i = 0; i < rxBuffers; i++)
             {
-                FuzzInputWriter.PutDescriptor(ram, RxDescriptors, i, 0x2800 + 0x80UL * (ulong)i, 64 + VsockHeader.Size, 2, 0);
+                FuzzInputWriter.PutDescriptor(ram, RxDescriptors, i, 0x2800 + 0x80UL * (ulong)i, (uint)(rxPayload + VsockHeader.Size), 2, 0);
                 FuzzInputWriter.Put16(ram, RxAvailable + 4 + 2 * i, i);
             }
             FuzzInputWriter.Put16(ram, RxAvailable + 2, rxBuffers);
@@ -290,6 +292,10 @@ public sealed class VirtioVsockTarget : FuzzTarget, IDisposable
             (Response, ConnectPort, VsockMuxer.FirstLocalPort, [], 0), (Rw, ConnectPort, VsockMuxer.FirstLocalPort, [5, 6], 0),
             (Shutdown, ConnectPort, VsockMuxer.FirstLocalPort, [], 2))));
         yield return new("program-closes", Input(4 | 64, 1, Memory(4, (Request, 1030, ListenPort, [], 0)), "connect 4294967294\n"));
+        // A program's 26 bytes read into several 8-byte receive buffers at once, and into buffers with room for a
+        // header only (they carry credit updates, never data).
+        yield return new("small-receive-buffers", Input(4 | 64, 0, MemoryWith(8, 8, (Request, 1032, ListenPort, [], 0))));
+        yield return new("header-only-receive-buffers", Input(4 | 64, 0, MemoryWith(8, 0, (Request, 1033, ListenPort, [], 0))));
         yield return new("no-receive-buffers", Input(4, 0, Memory(0,
             (Request, 1031, ListenPort, [], 0), (Request, 1031, ListenPort, [], 0), (Rst, 1031, ListenPort, [], 0)), "CONNECT x\n"));
     }
