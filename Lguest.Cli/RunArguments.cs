@@ -20,7 +20,7 @@ internal sealed record RunArguments
     public const string Usage = """
         Usage: lguest [--verbose|-v] [--tunnet=(<ipaddr>:<macaddr>|bridge:<bridgename>:<macaddr>)]...
                       [--block=[ro:]<filename>]... [--share=<dir>:<tag>[:ro]]... [--rng] [--vsock=<path>[:<cid>]]
-                      [--initrd=<filename>] [--username=<user>] [--chroot=<dir>] [--net-offloads=on|off] [--poll-us=N] [--io-engine=io_uring|threads|sync] [--strict] [--backend=auto|kvm|lguest] [--cpus=N] [--no-reboot]
+                      [--initrd=<filename>] [--username=<user>] [--chroot=<dir>] [--net-offloads=on|off] [--poll-us=N] [--io-engine=io_uring|threads|sync] [--io-on-vcpu=on|off] [--strict] [--backend=auto|kvm|lguest] [--cpus=N] [--no-reboot]
                       [--seccomp=on|off|log] [--jail]
                       [--snapshot-to=<dir>] [--api-sock=<path>] <mem-in-mb> vmlinux [args...]
                lguest --restore=<dir> [--verify-memory] [same devices as the snapshot's run, in the same order] [--snapshot-to=<dir>]
@@ -46,6 +46,9 @@ internal sealed record RunArguments
                                  io_uring (default) or on a pool of I/O threads (QEMU's aio=threads),
                                  or one at a time with blocking calls; each disk has one request
                                  queue per vCPU
+          --io-on-vcpu=on|off    serve a disk's lone small request on the vCPU that notified, in its exit
+                                 (default on, as QEMU's ioeventfd=off); off: every notification wakes
+                                 the disk's worker through an ioeventfd
           --share=DIR:TAG[:ro]   share the host folder DIR with the guest (virtio-fs), which mounts it with
                                  mount -t virtiofs TAG /mnt; :ro refuses every change with EROFS
           --rng                  an entropy device fed from the host's random source
@@ -95,7 +98,7 @@ internal sealed record RunArguments
     private static readonly (string Name, bool TakesValue)[] LongOptions =
     [
         ("verbose", false), ("tunnet", true), ("block", true), ("share", true), ("rng", false), ("vsock", true), ("initrd", true), ("username", true),
-        ("chroot", true), ("net-offloads", true), ("poll-us", true), ("io-engine", true), ("strict", false), ("backend", true), ("cpus", true), ("no-reboot", false), ("seccomp", true), ("jail", false), ("help", false),
+        ("chroot", true), ("net-offloads", true), ("poll-us", true), ("io-engine", true), ("io-on-vcpu", true), ("strict", false), ("backend", true), ("cpus", true), ("no-reboot", false), ("seccomp", true), ("jail", false), ("help", false),
         ("restore", true), ("verify-memory", false), ("snapshot-to", true), ("api-sock", true), ("config-file", true),
     ];
 
@@ -167,6 +170,9 @@ internal sealed record RunArguments
 
     /// <summary>The disks' I/O engine (<c>--io-engine</c>); io_uring unless given.</summary>
     public VirtioBlockIoEngine BlockIo { get; init; } = VirtioBlockIoEngine.IoUring;
+
+    /// <summary>Whether the disks serve lone small requests on the notifying vCPU (<c>--io-on-vcpu</c>); on unless given.</summary>
+    public bool BlockOnVcpu { get; init; } = true;
 
     /// <summary>MEM-IN-MB as typed; <see cref="RunCommand"/> checks it (a bad size is bad input, not bad usage).</summary>
     public string Memory { get; init; } = "";
@@ -474,6 +480,14 @@ internal sealed record RunArguments
                     return false;
                 }
                 parsed = parsed with { NetOffloads = value == "on" };
+                return true;
+            case "io-on-vcpu":
+                if (value is not ("on" or "off"))
+                {
+                    error = $"--io-on-vcpu '{value}' is not on or off";
+                    return false;
+                }
+                parsed = parsed with { BlockOnVcpu = value == "on" };
                 return true;
             case "io-engine":
                 VirtioBlockIoEngine? engine = value switch

@@ -219,6 +219,7 @@ internal static class RunCommand
                     o.Path = device.Value!;
                     o.ReadOnly = device.ReadOnly;
                     o.IoEngine = device.IoEngine ?? arguments.BlockIo;
+                    o.ServeOnVcpu = arguments.BlockOnVcpu;
                     // One request queue per vCPU, as QEMU's virtio-blk has by default: blk-mq maps each CPU to one.
                     o.NumQueues = (ushort)Math.Min(arguments.Cpus, VirtioBlockOptions.MaxNumQueues);
                     if (pollMicroseconds is int blockPoll)

@@ -35,6 +35,12 @@ namespace Lguest.Virtio;
 /// the host could not take yet) must finish them, push them used and signal the driver before it returns. After a
 /// reset (<see cref="StopAndJoin"/>) it may drop them instead: the driver has given the rings up.
 /// </para>
+/// <para>
+/// A queue may also be served on the thread that notifies it (<see cref="ServeNotificationsInline"/>, QEMU's
+/// <c>ioeventfd=off</c>): a vCPU thread, in the exit of the driver's notification, then does the work a worker
+/// would have been woken for, when the worker is asleep. That is the one exception to "the vCPU threads never run
+/// device I/O": it saves a thread wake-up per notification, which at queue depth 1 costs more than the I/O.
+/// </para>
 /// </remarks>
 public sealed class DeviceWorkers : IDisposable
 {
@@ -44,8 +50,11 @@ public sealed class DeviceWorkers : IDisposable
     private readonly CancellationTokenSource _cancellation = new();
     private readonly List<Thread> _threads = [];
     private readonly Lock _lock = new();
+    private readonly List<(Virtqueue Queue, Func<bool> Server)> _inline = [];
     private bool _stopped;
     private volatile bool _pausing;
+    private volatile bool _inlineClosed; // no inline server runs any more: stopping, or one failed
+    private int _inlineRunning; // inline servers between their entry and their return
 
     /// <summary>Creates an empty set of workers for one activation of <paramref name="device"/>.</summary>
     /// <param name="device">The device's name, for the threads and the error reports.</param>
@@ -92,6 +101,46 @@ public sealed class DeviceWorkers : IDisposable
     }
 
     /// <summary>
+    /// Serves <paramref name="queue"/>'s notifications on the thread that notifies (QEMU's <c>ioeventfd=off</c>): the
+    /// transport takes no KVM ioeventfd for the queue, so each notification is a vCPU exit, and in it
+    /// <see cref="Virtqueue.Notify"/> calls <paramref name="serve"/> whenever it can take <see cref="Virtqueue.Owner"/>
+    /// at once (the worker is asleep). <paramref name="serve"/> does what the worker would have been woken for, and
+    /// returns true when it is all done: nothing left available (notifications re-enabled and the ring looked at
+    /// again, <see cref="Vring.EnableNotifications"/>) and nothing left for the worker; or false to have
+    /// <see cref="Virtqueue.Notifier"/> signalled, so the worker serves the rest (more requests than it wants to do on a
+    /// vCPU, a request it started and the worker must finish). Call it from <see cref="VirtioDevice.OnActivate"/>
+    /// (and <see cref="VirtioDevice.OnResume"/>), before the queue's worker starts.
+    /// </summary>
+    /// <remarks>
+    /// The worker must hold <see cref="Virtqueue.Owner"/> whenever it touches the ring or what
+    /// <paramref name="serve"/> shares with it, and let it go only while asleep
+    /// (<see cref="Vring.WaitForAvailable(EventNotifier, EventNotifier, PollWindow?, Lock?)"/> with it). A vCPU
+    /// should not block: serve what completes in microseconds and leave the rest to the worker. Containment as for
+    /// a worker: a <see cref="BadDriverException"/> from <paramref name="serve"/> goes to
+    /// <see cref="IVirtioTransport.ReportBadDriver"/>, any other exception to
+    /// <see cref="IVirtioTransport.ReportDeviceFailure"/>; then no inline server of this activation runs again and
+    /// <see cref="Stop"/> is signalled, so the workers end too. <see cref="StopAndJoin"/> first waits for a
+    /// <paramref name="serve"/> in progress to return, and none starts after it: a request it left to the worker is
+    /// finished by the worker, which is still running then.
+    /// </remarks>
+    /// <param name="queue">One of this activation's queues.</param>
+    /// <param name="serve">The inline server, called on the notifying thread with <see cref="Virtqueue.Owner"/> held.</param>
+    /// <exception cref="InvalidOperationException">The workers were already stopped.</exception>
+    public void ServeNotificationsInline(Virtqueue queue, Func<bool> serve)
+    {
+        ArgumentNullException.ThrowIfNull(queue);
+        ArgumentNullException.ThrowIfNull(serve);
+        Func<bool> server = () => ServeInline(queue, serve);
+        lock (_lock)
+        {
+            if (_stopped)
+                throw new InvalidOperationException($"{_device}: the workers of this activation were stopped");
+            _inline.Add((queue, server));
+        }
+        queue.SetInlineServer(server);
+    }
+
+    /// <summary>
     /// Signals <see cref="Stop"/>, cancels <see cref="Cancellation"/>, and waits for every worker to return; then
     /// no worker touches guest memory or the transport any more. Idempotent. Never call it from a worker (it would
     /// wait for itself).
@@ -99,6 +148,7 @@ public sealed class DeviceWorkers : IDisposable
     public void StopAndJoin()
     {
         Thread[] threads;
+        (Virtqueue Queue, Func<bool> Server)[] inline;
         lock (_lock)
         {
             if (_stopped)
@@ -107,7 +157,16 @@ public sealed class DeviceWorkers : IDisposable
                 throw new InvalidOperationException($"{_device}: a worker cannot stop its own device");
             _stopped = true;
             threads = [.. _threads];
+            inline = [.. _inline];
         }
+        // Inline servers first, while the workers still run: one in progress may leave a request to its worker.
+        _inlineClosed = true;
+        foreach ((Virtqueue queue, Func<bool> server) in inline)
+            queue.DropInlineServer(server);
+        Interlocked.MemoryBarrier(); // the close is visible before the count is read (ServeInline: the reverse)
+        var wait = new SpinWait();
+        while (Volatile.Read(ref _inlineRunning) != 0)
+            wait.SpinOnce(); // a server does microseconds of work: a vCPU's exit
         _stop.Signal();
         _cancellation.Cancel();
         foreach (Thread thread in threads)
@@ -130,6 +189,44 @@ public sealed class DeviceWorkers : IDisposable
     /// <summary>Same as <see cref="StopAndJoin"/>.</summary>
     public void Dispose() => StopAndJoin();
 
+    // An inline server's containment: as a worker's, and none runs once the workers are stopping.
+    private bool ServeInline(Virtqueue queue, Func<bool> serve)
+    {
+        Interlocked.Increment(ref _inlineRunning); // a full fence: the close is read after the count is raised
+        try
+        {
+            if (_inlineClosed)
+                return false;
+            return serve();
+        }
+        catch (BadDriverException e)
+        {
+            CloseInline();
+            _transport.ReportBadDriver(e);
+            return true;
+        }
+#pragma warning disable CA1031 // a device bug must cost only this device, not the vCPU's run
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            CloseInline();
+            _transport.ReportDeviceFailure($"inline server of {queue.Ring.Name} failed: {e.Message}", e);
+            return true;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inlineRunning);
+        }
+    }
+
+    // After an inline server's failure: no other runs, and the workers end (the queue's state is no longer trusted).
+    // StopAndJoin waits for this server to return before it disposes of the stop signal.
+    private void CloseInline()
+    {
+        _inlineClosed = true;
+        _stop.Signal();
+    }
+
     private void Run(string name, Action body)
     {
         try
@@ -139,7 +236,8 @@ public sealed class DeviceWorkers : IDisposable
         catch (BadDriverException e)
         {
             // The transport logs it once and puts the device in DEVICE_NEEDS_RESET; this worker stops
-            // touching its queue, whose state can no longer be trusted.
+            // touching its queue, whose state can no longer be trusted, and so do the inline servers.
+            _inlineClosed = true;
             _transport.ReportBadDriver(e);
         }
         catch (OperationCanceledException) when (_cancellation.IsCancellationRequested)
@@ -149,6 +247,7 @@ public sealed class DeviceWorkers : IDisposable
         catch (Exception e)
 #pragma warning restore CA1031
         {
+            _inlineClosed = true;
             _transport.ReportDeviceFailure($"worker {name} failed: {e.Message}", e);
         }
     }

@@ -6,7 +6,9 @@ namespace Lguest.Virtio;
 // Driver notifications (virtio 1.2 §4.1.4.4): a 16-bit write at queue n's slot of the notification area
 // signals that queue's EventNotifier, which the device's worker sleeps on. At DRIVER_OK, and whenever the
 // BAR moves, the transport asks the backend to signal the notifier itself (KVM ioeventfd), so on KVM
-// the write never leaves the kernel and the vCPU thread does no device work at all.
+// the write never leaves the kernel and the vCPU thread does no device work at all. A queue the device serves
+// inline (DeviceWorkers.ServeNotificationsInline, QEMU's ioeventfd=off) gets no ioeventfd: its notifications exit
+// to this path, which hands them to the queue's Notify on the vCPU thread.
 public sealed partial class VirtioPciTransport
 {
     private void WriteNotify(int offset, ReadOnlySpan<byte> data)
@@ -19,7 +21,12 @@ public sealed partial class VirtioPciTransport
             ReportRegisterMisuse($"Invalid vq notification on {queue} ({data.Length} byte(s) at 0x{NotifyOffset + offset:x}: {_notifiers.Length} queue slot(s) of {NotifyOffMultiplier} bytes, written 2 bytes at a time)");
             return;
         }
-        _notifiers[queue].Signal();
+        // The queues of the current activation (null before DRIVER_OK and after a reset: then only the notifier).
+        Virtqueue?[]? active = Volatile.Read(ref _activeQueues);
+        if (active is not null && queue < active.Length && active[queue] is { } virtqueue)
+            virtqueue.Notify();
+        else
+            _notifiers[queue].Signal();
     }
 
     // Returns the number of queues whose notifications the backend now takes.
@@ -31,7 +38,7 @@ public sealed partial class VirtioPciTransport
         int registered = 0;
         for (int i = 0; i < _queues.Length; i++)
         {
-            if (!_queues[i].Enabled)
+            if (!_queues[i].Enabled || _activeQueues?[i] is { ServesNotificationsInline: true })
                 continue;
             GuestAddress slot = bar.Offset((ulong)(NotifyOffset + i * NotifyOffMultiplier));
             try

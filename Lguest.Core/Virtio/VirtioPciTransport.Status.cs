@@ -230,7 +230,7 @@ public sealed partial class VirtioPciTransport
     {
         _activation?.Revoke();
         _activation = null;
-        _activeQueues = null;
+        Volatile.Write(ref _activeQueues, null);
         DropNotifyEventsLocked();
     }
 
@@ -248,7 +248,7 @@ public sealed partial class VirtioPciTransport
             queues[i] = new Virtqueue(i, new Vring(_machine.Memory, $"{Name} vq {i}", q.Size, addresses, _driverFeatures), _notifiers[i]);
             enabled++;
         }
-        _activeQueues = queues;
+        Volatile.Write(ref _activeQueues, queues);
         return queues;
     }
 

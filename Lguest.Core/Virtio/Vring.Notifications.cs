@@ -83,7 +83,23 @@ public sealed partial class Vring
     /// <param name="stop">Ends the wait (false) when signalled; a poll in progress runs to its window's end first.</param>
     /// <param name="poll">The worker's poll window; null or disabled: sleep at once.</param>
     /// <exception cref="BadDriverException">The available index moved by more than the queue size.</exception>
-    public bool WaitForAvailable(EventNotifier notifier, EventNotifier stop, PollWindow? poll)
+    public bool WaitForAvailable(EventNotifier notifier, EventNotifier stop, PollWindow? poll) => WaitForAvailable(notifier, stop, poll, null);
+
+    /// <summary>
+    /// Waits as <see cref="WaitForAvailable(EventNotifier, EventNotifier, PollWindow?)"/>, for a worker that shares
+    /// its queue with an inline server (<see cref="DeviceWorkers.ServeNotificationsInline"/>): the caller holds
+    /// <paramref name="owner"/> (the queue's <see cref="Virtqueue.Owner"/>), which is let go only while the thread
+    /// sleeps on <paramref name="notifier"/> and taken again before anything else. Since a notification may have been
+    /// served on the notifying thread meanwhile, which may have handed the worker work of its own (a request it
+    /// started but could not finish), every wake-up by <paramref name="notifier"/> returns true, whether a chain is
+    /// available or not: the caller looks at its ring and its own state, and waits again when there is nothing.
+    /// </summary>
+    /// <param name="notifier">The queue's notification.</param>
+    /// <param name="stop">Ends the wait (false) when signalled.</param>
+    /// <param name="poll">The worker's poll window; null or disabled: sleep at once.</param>
+    /// <param name="owner">Held by the caller, let go while asleep; null: as the overload without it.</param>
+    /// <exception cref="BadDriverException">The available index moved by more than the queue size.</exception>
+    public bool WaitForAvailable(EventNotifier notifier, EventNotifier stop, PollWindow? poll, Lock? owner)
     {
         ArgumentNullException.ThrowIfNull(notifier);
         ArgumentNullException.ThrowIfNull(stop);
@@ -108,8 +124,25 @@ public sealed partial class Vring
         {
             if (EnableNotifications())
                 break;
-            if (!notifier.Wait(stop))
+            if (owner is null)
+            {
+                if (!notifier.Wait(stop))
+                    return false;
+                continue;
+            }
+            bool notified;
+            owner.Exit();
+            try
+            {
+                notified = notifier.Wait(stop);
+            }
+            finally
+            {
+                owner.Enter();
+            }
+            if (!notified)
                 return false;
+            break; // the inline server may have left work that is not in the ring: the caller looks
         }
         while (!HasAvailable());
         if (poll is { IsEnabled: true })

@@ -11,6 +11,14 @@ public sealed partial class Vring
     public bool HasAvailable() => PendingCount() != 0;
 
     /// <summary>
+    /// How many chains the driver has made available that the device has not popped yet (0 to <see cref="Size"/>): for
+    /// a device that serves a lone request one way and a batch another (an inline server that leaves batches to its
+    /// worker). Read once: the driver may add more at any time.
+    /// </summary>
+    /// <exception cref="BadDriverException">The available index moved by more than the queue size.</exception>
+    public int AvailableCount() => PendingCount();
+
+    /// <summary>
     /// Pops the next available chain into <paramref name="chain"/> (reused by the caller), or returns
     /// false when none is available.
     /// </summary>

@@ -99,12 +99,15 @@ internal sealed partial class BlockRequestQueue
                 SubmitGroup();
                 SubmitAndReap(uring, inFlight, waitFor: 0);
                 if (popped != 0)
+                {
+                    _lastBatch = popped;
                     continue; // look again before sleeping: the driver may have added more meanwhile
+                }
 
                 if (inFlight.Count == 0)
                 {
                     // Nothing in flight: the ring's own wait, with its poll window.
-                    if (!ring.WaitForAvailable(_queue.Notifier, stop, _poll))
+                    if (!ring.WaitForAvailable(_queue.Notifier, stop, PollBeforeSleep, _owner))
                         return;
                     continue;
                 }
@@ -154,7 +157,7 @@ internal sealed partial class BlockRequestQueue
             vectors[i].Length = b.Length;
         }
         inFlight.SetSegments(slot, count);
-        if (_lone && TryInline(type, vectors, count, offset, length))
+        if (_lone && (!_onVcpu || length <= MaxBytesOnVcpu) && TryInline(type, vectors, count, offset, length))
         {
             inFlight.Release(slot);
             _logger.Request(_name, type, sector, length, VirtioBlockStatus.Ok);

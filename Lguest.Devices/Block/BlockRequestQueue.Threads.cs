@@ -47,11 +47,14 @@ internal sealed partial class BlockRequestQueue
                 }
                 Reap(pool, inFlight);
                 if (popped != 0)
+                {
+                    _lastBatch = popped;
                     continue; // look again before sleeping: the driver may have added more meanwhile
+                }
 
                 if (inFlight.Count == 0)
                 {
-                    if (!ring.WaitForAvailable(_queue.Notifier, stop, _poll))
+                    if (!ring.WaitForAvailable(_queue.Notifier, stop, PollBeforeSleep, _owner))
                         return;
                     continue;
                 }

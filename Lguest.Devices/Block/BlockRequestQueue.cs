@@ -94,14 +94,20 @@ internal sealed partial class BlockRequestQueue : IDisposable
     public void Run(Hypervisor.EventNotifier stop, Func<bool>? pausing = null)
     {
         _pausing = pausing;
-        if (_ring is not null)
+        if (_ring is not null || _pool is not null)
         {
-            RunInFlight(stop);
-            return;
-        }
-        if (_pool is not null)
-        {
-            RunThreads(stop);
+            EnterOwner();
+            try
+            {
+                if (_ring is not null)
+                    RunInFlight(stop);
+                else
+                    RunThreads(stop);
+            }
+            finally
+            {
+                ExitOwner();
+            }
             return;
         }
         Vring ring = _queue.Ring;

@@ -49,6 +49,7 @@ public sealed class VirtioBlockDevice : VirtioDevice
     private readonly VirtioBlockIoEngine _engine;
     private readonly int _maxInFlight;
     private readonly bool _merge;
+    private readonly bool _serveOnVcpu;
 
     /// <summary>Creates the device over an open disk image.</summary>
     /// <param name="memory">The guest's RAM, where requests point.</param>
@@ -73,6 +74,7 @@ public sealed class VirtioBlockDevice : VirtioDevice
         _engine = options.IoEngine;
         _maxInFlight = options.MaxInFlight;
         _merge = options.MergeRequests;
+        _serveOnVcpu = options.ServeOnVcpu;
 
         // A tail shorter than a sector is not addressable by the guest.
         Capacity = (ulong)RandomAccess.GetLength(file) / SectorSize;
@@ -172,7 +174,7 @@ public sealed class VirtioBlockDevice : VirtioDevice
         ArgumentNullException.ThrowIfNull(workers);
         ulong negotiated = activation.Features;
         var settings = new BlockQueueSettings((negotiated & VirtioBlockFeatures.Discard) != 0,
-            (negotiated & VirtioBlockFeatures.WriteZeroes) != 0, _engine, _maxInFlight, _merge);
+            (negotiated & VirtioBlockFeatures.WriteZeroes) != 0, _engine, _maxInFlight, _merge, _serveOnVcpu);
         // One worker per queue the driver enabled (with MQ, Linux enables num_queues of them).
         foreach (Virtqueue? queue in activation.Queues)
         {
@@ -180,6 +182,9 @@ public sealed class VirtioBlockDevice : VirtioDevice
                 continue;
             var requests = new BlockRequestQueue(_memory, _file, Capacity, _readOnly, _id, Name, Logger, queue, activation.Transport,
                 PollWindow.ForWorker(_maxPollTime), settings);
+            // A queue that could open neither io_uring nor its threads serves one request at a time on its worker.
+            if (requests.ServesOnVcpu)
+                workers.ServeNotificationsInline(queue, requests.ServeNotification);
             workers.Start(queue.Ring.Name, () =>
             {
                 using (requests)

@@ -66,6 +66,16 @@ public sealed class VirtioBlockOptions
     public bool MergeRequests { get; set; } = true;
 
     /// <summary>
+    /// With <see cref="VirtioBlockIoEngine.IoUring"/> or <see cref="VirtioBlockIoEngine.Threads"/>: a lone small
+    /// request (nothing in flight, nothing else available: a driver at queue depth 1) is served on the vCPU thread
+    /// that notified, in the notification's exit, while the queue's worker sleeps, as QEMU does with
+    /// <c>ioeventfd=off</c>: no thread wake-up between the driver and the I/O. The queues then take no KVM ioeventfd
+    /// (each notification is a vCPU exit to the launcher); at depth the worker serves as before. Default true
+    /// (bench/README.md, issue 20's fourth pass: what it measured).
+    /// </summary>
+    public bool ServeOnVcpu { get; set; } = true;
+
+    /// <summary>
     /// Offer VIRTIO_BLK_F_DISCARD and VIRTIO_BLK_F_WRITE_ZEROES (writable disks only): the guest's discards
     /// punch holes in the image, so `fstrim` gives space back to the host. Default true.
     /// </summary>

@@ -56,7 +56,21 @@ internal sealed class BlockTestBed : IDisposable
 
     public SafeFileHandle Handle => _file;
 
-    public void Activate() => Device.Activate(new VirtioActivation(Features, [Driver.CreateQueue("block0 vq 0")], Transport));
+    /// <summary>The queue of the last <see cref="Activate"/>.</summary>
+    public Virtqueue? Queue { get; private set; }
+
+    public void Activate()
+    {
+        Queue = Driver.CreateQueue("block0 vq 0");
+        Device.Activate(new VirtioActivation(Features, [Queue], Transport));
+    }
+
+    /// <summary>Publishes the chains added and notifies as a transport delivers a vCPU's notification: <see cref="Virtqueue.Notify"/> on this thread.</summary>
+    public void KickFromVcpu()
+    {
+        Driver.Publish();
+        Queue!.Notify();
+    }
 
     /// <summary>struct virtio_blk_req's header as a device-readable buffer.</summary>
     public DriverBuffer Header(uint type, ulong sector)

@@ -1,0 +1,108 @@
+using Lguest.Virtio;
+
+namespace Lguest.Devices;
+
+// A lone request served on the vCPU thread that notified (VirtioBlockOptions.ServeOnVcpu, QEMU's ioeventfd=off;
+// bench/README.md, issue 20's fourth pass). At queue depth 1 the worker's cost is the hand-off: the vCPU's
+// notification wakes the sleeping worker (a futex or eventfd wake-up and a context switch, tens of microseconds on
+// a host whose idle cores halt) for a preadv that takes one or two. Served in the notification's own exit, the
+// request costs the exit and the call. The vCPU takes the queue (Virtqueue.Owner) only while the worker sleeps
+// with nothing in flight; a request it cannot finish at once (a read the page cache cannot answer, a FLUSH, a
+// transfer larger than MaxBytesOnVcpu) goes in flight on the ring or the pool as the worker would have put it, and
+// the worker is woken to finish it; more than one request available is the worker's, untouched (its batches, merging
+// and requests in flight are what depth needs). The worker polls its ring before sleeping only after a batch: after
+// a lone request the next one is the vCPU's to serve, and a polling worker (holding the queue) would take it from it
+// and leave the driver waiting for an interrupt.
+internal sealed partial class BlockRequestQueue
+{
+    // The largest transfer done on the vCPU: a page-cache copy of 128 KiB takes about 10 µs, about what the hand-off
+    // costs; a larger one would hold the vCPU (its timer interrupts, its other work) longer than the wake-up it saves,
+    // so it goes in flight instead, as QEMU's ioeventfd=off submits it.
+    private const ulong MaxBytesOnVcpu = 128 * 1024;
+
+    private Lock? _owner;   // the queue's Owner, held by the worker except while it sleeps; null: not served inline
+    private bool _closed;   // the worker has stopped: the inline server leaves the queue alone (its ring is disposed)
+    private bool _onVcpu;   // the request being served is on the notifying thread
+    private int _lastBatch; // requests the worker popped together last time it found any
+
+    // The worker's poll window before it sleeps with nothing in flight: none after a lone request when the vCPU
+    // serves those (see the top of this file).
+    private PollWindow? PollBeforeSleep => _owner is null || _lastBatch > 1 ? _poll : null;
+
+    /// <summary>Whether the queue serves its lone requests on the notifying thread (an in-flight engine opened).</summary>
+    public bool ServesOnVcpu => _settings.ServeOnVcpu && _inFlight is not null;
+
+    /// <summary>
+    /// The inline server (<see cref="DeviceWorkers.ServeNotificationsInline"/>): on the notifying thread, with the
+    /// queue's owner held, serves the one request available when it completes at once. True when nothing is left
+    /// (notifications re-enabled, the ring looked at again); false to wake the worker.
+    /// </summary>
+    /// <exception cref="BadDriverException">The driver broke the ring's rules.</exception>
+    public bool ServeNotification()
+    {
+        BlockInFlight? inFlight = _inFlight;
+        if (_closed || _stopping || inFlight is null || inFlight.Count != 0)
+            return false; // the worker has requests in flight (or is gone): they are its to finish
+        Vring ring = _queue.Ring;
+        _onVcpu = true;
+        try
+        {
+            // Bounded by the queue size, as a worker's batch: a driver adding one request as each completes
+            // (another vCPU) cannot keep this vCPU here.
+            for (int served = 0; served < ring.Size; served++)
+            {
+                int available = ring.AvailableCount();
+                if (available == 0)
+                {
+                    PublishCompleted();
+                    if (!ring.EnableNotifications())
+                        return true;
+                    continue; // one came as notifications were re-enabled
+                }
+                if (available > 1)
+                    break; // a batch: the worker's, whole (its slots, merging, one publish)
+                if (!ring.TryPop(_chain))
+                    break;
+                _lone = true;
+                uint used = Serve(_chain, inFlight: true, out bool submitted);
+                if (submitted)
+                {
+                    // In flight (a read the page cache could not answer, a FLUSH, a large transfer): the worker
+                    // finishes it. This vCPU only hands the ring what it started.
+                    SubmitGroup();
+                    if (_ring is { } uring)
+                        SubmitAndReap(uring, inFlight, waitFor: 0);
+                    else
+                        PublishCompleted();
+                    return false;
+                }
+                AddUsed(ring, _chain.Head, used);
+            }
+            PublishCompleted();
+            return false;
+        }
+        finally
+        {
+            _onVcpu = false;
+            _lone = false;
+        }
+    }
+
+    // The worker takes the queue for as long as it runs, but for its sleeps.
+    private void EnterOwner()
+    {
+        if (!ServesOnVcpu)
+            return;
+        _owner = _queue.Owner;
+        _owner.Enter();
+    }
+
+    // The worker is done (stopped, or a failure): no inline server touches the queue from now on, before the
+    // owner is let go and the ring disposed.
+    private void ExitOwner()
+    {
+        _closed = true;
+        if (_owner is { } owner && owner.IsHeldByCurrentThread)
+            owner.Exit();
+    }
+}
