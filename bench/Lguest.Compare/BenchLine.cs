@@ -13,7 +13,7 @@ internal sealed record BenchLine(string Section, string Figure, string Unit, str
 
     /// <summary>The columns a bed line may name.</summary>
     public static readonly IReadOnlySet<string> Columns = new HashSet<string>(StringComparer.Ordinal)
-        { Vmm.LguestAot, Vmm.LguestJit, Vmm.QemuPc, Vmm.QemuMicrovm, "lguest-aot-sync", "lguest-aot-threads", "qemu-pc-threads", "qemu-pc-uring", "qemu-virtiofsd", "qemu-vhost" };
+        { Vmm.LguestAot, Vmm.LguestJit, Vmm.QemuPc, Vmm.QemuMicrovm, "lguest-aot-sync", "lguest-aot-threads", "lguest-aot-ioeventfd", "qemu-pc-threads", "qemu-pc-uring", "qemu-virtiofsd", "qemu-vhost" };
 
     /// <summary>
     /// Parses <paramref name="line"/>: false with <paramref name="problem"/> null for a line that is not a

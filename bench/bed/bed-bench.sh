@@ -14,7 +14,10 @@
 #   --rounds N      rounds, every figure once per column per round (default 5)
 #   --parts LIST    boot, io, debian, fs (default boot,io); debian: the Debian guest (debian-image.sh, built on
 #                   the host as root when missing) under lguest and QEMU -M pc with aio=threads and aio=io_uring,
-#                   fio and boot to multi-user.target (debian-in-l1.sh; its own columns); fs: the shared-folder
+#                   fio and boot to multi-user.target (debian-in-l1.sh; its own columns, those of --columns it knows
+#                   when given: lguest-aot, lguest-aot-threads, lguest-aot-sync, lguest-aot-ioeventfd, qemu-pc-threads,
+#                   qemu-pc-uring;
+#                   the images on an ext4 file system in L1); fs: the shared-folder
 #                   comparison (fs-in-l1.sh: lguest's virtio-fs beside QEMU's 9p and QEMU with virtiofsd on the
 #                   generic kernel; columns lguest-aot, lguest-jit, qemu-pc, qemu-virtiofsd, by default
 #                   lguest-aot,qemu-pc,qemu-virtiofsd)
@@ -81,7 +84,11 @@ l1=()
 if [[ ",$parts," == *,debian,* ]]; then
     # The image is built on the host (debootstrap needs root and the mirror); L1 reads it from the cache.
     debian="$("$guests/debian-image.sh" | tr '\n' ' ')"
-    l1+=("$debian bench/bed/debian-in-l1.sh --rounds $rounds")
+    eval "$("$guests/kernels.sh")"
+    # The lguest and QEMU columns of --columns that debian-in-l1.sh knows (its default set when none is).
+    debian_columns="$(tr , '\n' <<< "$columns" | { grep -E '^(lguest-aot(-threads|-sync|-ioeventfd)?|qemu-pc-(threads|uring))$' || true; } | paste -sd, -)"
+    (( columns_given )) && [[ -n "$debian_columns" ]] || debian_columns=""
+    l1+=("$debian LGUEST_GENERIC_MODULES=$LGUEST_GENERIC_MODULES bench/bed/debian-in-l1.sh --rounds $rounds${debian_columns:+ --columns $debian_columns}")
     timeout=$(( timeout + rounds * 1800 ))
 fi
 if [[ ",$parts," == *,fs,* ]]; then

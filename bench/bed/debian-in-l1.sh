@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# debian-in-l1.sh [--rounds N] [--columns LIST] [--fio-seconds S] [--fio-mb MB] [--logs DIR]: inside the bed
+# debian-in-l1.sh [--rounds N] [--columns LIST] [--fio-seconds S] [--fio-mb MB] [--images ext4|tmpfs] [--logs DIR]: inside the bed
 # (L1), the Debian guest (Lguest.Tests/Guests/debian-image.sh; its LGUEST_DEBIAN_* variables in the
 # environment) under lguest and QEMU -M pc side by side, interleaved round by round: the same root image and
 # the same fio scratch disk (vdb), the same memory, one vCPU each. Each boot runs the image's fio scenario
@@ -8,9 +8,14 @@
 #   launch to multi-user.target (GUEST-DEBIAN-READY)   s
 #   fio <job>                                           req/s (4 KiB) or MB/s (1 MiB)
 # columns: lguest-aot (artifacts/lguest/lguest, io_uring), lguest-aot-threads (the same, --io-engine=threads:
-#   its thread pool, as QEMU's aio=threads), lguest-aot-sync (the same, --io-engine=sync),
+#   its thread pool, as QEMU's aio=threads), lguest-aot-sync (the same, --io-engine=sync), lguest-aot-ioeventfd (the
+#   same, --io-on-vcpu=off: every notification wakes the disk's worker through KVM's ioeventfd),
 #   qemu-pc-threads (-drive aio=threads), qemu-pc-uring (-drive aio=io_uring); both QEMUs virtio-blk-pci with
 #   MSI-X, cache=writeback (QEMU's default), qboot.
+# --images: where L1 keeps the two image files. ext4 (default): an ext4 file system on a loop device made here
+#   (its modules from LGUEST_GENERIC_MODULES, the L1 kernel's tree), as a host's images sit on a real file system
+#   that can say "would block" (FMODE_NOWAIT), so io_uring serves cached reads inline rather than in io-wq.
+#   tmpfs: L1's tmpfs, as before issue 20's fourth pass (every io_uring read there goes through io-wq).
 set -uo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -21,13 +26,15 @@ fio_seconds=4
 fio_mb=256
 memory=512
 logs=""
-usage() { echo "usage: debian-in-l1.sh [--rounds N] [--columns LIST] [--fio-seconds S] [--fio-mb MB] [--logs DIR]" >&2; exit 2; }
+images=ext4
+usage() { echo "usage: debian-in-l1.sh [--rounds N] [--columns LIST] [--fio-seconds S] [--fio-mb MB] [--images ext4|tmpfs] [--logs DIR]" >&2; exit 2; }
 while (( $# > 0 )); do
     case "$1" in
         --rounds) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || usage; rounds="$2"; shift 2 ;;
         --columns) [[ $# -ge 2 && "$2" =~ ^[a-z_,-]+$ ]] || usage; columns="$2"; shift 2 ;;
         --fio-seconds) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || usage; fio_seconds="$2"; shift 2 ;;
         --fio-mb) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || usage; fio_mb="$2"; shift 2 ;;
+        --images) [[ $# -ge 2 && "$2" =~ ^(ext4|tmpfs)$ ]] || usage; images="$2"; shift 2 ;;
         --logs) [[ $# -ge 2 ]] || usage; logs="$2"; shift 2 ;;
         *) usage ;;
     esac
@@ -36,14 +43,40 @@ say() { printf 'debian-in-l1.sh: %s\n' "$*" >&2; }
 : "${LGUEST_DEBIAN_IMAGE:?run Lguest.Tests/Guests/debian-image.sh first}" "${LGUEST_DEBIAN_VMLINUZ:?}" "${LGUEST_DEBIAN_INITRD:?}"
 
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+loop=""
+cleanup() {
+    if [[ -n "$loop" ]]; then
+        umount "$work/fs" 2> /dev/null
+        losetup -d "$loop" 2> /dev/null
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
 [[ -n "$logs" ]] || logs="$work/logs"
 mkdir -p "$logs"
 aot="$root/artifacts/lguest/lguest"
 qboot=""
 [[ -f /usr/share/qemu/qboot.rom ]] && qboot=/usr/share/qemu/qboot.rom
-disk="$work/root.img"
-scratch="$work/fio.img"
+images_dir="$work"
+if [[ "$images" == ext4 ]]; then
+    : "${LGUEST_GENERIC_MODULES:?the modules folder of the L1 kernel (kernels.sh), for loop and ext4}"
+    # L1's initramfs loads only what the bed needs; busybox insmod knows no dependencies, so in their order.
+    while IFS= read -r module; do
+        insmod "$LGUEST_GENERIC_MODULES/$module" 2> /dev/null || grep -q "^$(basename "${module%%.ko*}" | tr - _) " /proc/modules ||
+            { say "insmod $module failed"; exit 1; }
+    done < <("$root/Lguest.Tests/Guests/resolve-modules.sh" "$LGUEST_GENERIC_MODULES" loop crc32c_generic ext4 2> /dev/null)
+    # Room for the root image's blocks, the scratch disk and ext4's own; the backing file lives in L1's memory.
+    backing_mb=$(( $(du -m "$LGUEST_DEBIAN_IMAGE" | cut -f1) + fio_mb + 256 ))
+    truncate -s "${backing_mb}M" "$work/ext4.img"
+    mkfs.ext4 -q -F "$work/ext4.img" || { say "mkfs.ext4 failed"; exit 1; }
+    loop="$(losetup --find --show "$work/ext4.img")" || { say "losetup failed"; exit 1; }
+    mkdir -p "$work/fs"
+    mount -t ext4 "$loop" "$work/fs" || { say "mounting $loop failed"; exit 1; }
+    images_dir="$work/fs"
+fi
+say "images on $images ($(findmnt -n -o FSTYPE --target "$images_dir"))"
+disk="$images_dir/root.img"
+scratch="$images_dir/fio.img"
 cp --sparse=always "$LGUEST_DEBIAN_IMAGE" "$disk"
 # Written through, so every read finds data (a hole would read as zero pages without touching the file).
 dd if=/dev/zero of="$scratch" bs=1M count="$fio_mb" status=none
@@ -55,9 +88,10 @@ vmm_command() { # vmm_command COLUMN: sets cmd=(...)
     local qemu=(qemu-system-x86_64 -M pc ${qboot:+-bios "$qboot"} -accel kvm -cpu host -smp 1 -m "$memory" -display none
         -serial stdio -monitor none -no-reboot -nic none -kernel "$LGUEST_DEBIAN_VMLINUZ" -initrd "$LGUEST_DEBIAN_INITRD" -append "$append")
     case "$1" in
-        lguest-aot | lguest-aot-sync | lguest-aot-threads)
+        lguest-aot | lguest-aot-sync | lguest-aot-threads | lguest-aot-ioeventfd)
             cmd=("$aot" --no-reboot --block="$disk" --block="$scratch" "$memory" "$LGUEST_DEBIAN_VMLINUZ" --initrd="$LGUEST_DEBIAN_INITRD")
             [[ "$1" == lguest-aot-sync ]] && cmd+=(--io-engine=sync)
+            [[ "$1" == lguest-aot-ioeventfd ]] && cmd+=(--io-on-vcpu=off)
             [[ "$1" == lguest-aot-threads ]] && cmd+=(--io-engine=threads)
             cmd+=($append) ;;
         qemu-pc-threads | qemu-pc-uring)
