@@ -87,7 +87,7 @@ internal sealed partial class BlockRequestQueue
         {
             while (!_stopping)
             {
-                int popped = 0;
+                int popped = TryServeHandedOver(ring, inFlight) ? 1 : 0;
                 while (inFlight.HasFree && popped < ring.Size && ring.TryPop(_chain))
                 {
                     _lone = inFlight.Count == 0 && !ring.HasAvailable();
@@ -134,6 +134,7 @@ internal sealed partial class BlockRequestQueue
             // Whatever ended the loop (stop, a bad driver, a host failure), the kernel must be done
             // with guest memory before the worker returns: wait out every request in flight.
             _stopping = true;
+            FinishHandedOver(ring);
             SubmitGroup(); // slots taken for a group not yet submitted complete like the rest
             Drain(uring, inFlight);
             PublishCompleted();

@@ -7,9 +7,9 @@ namespace Lguest.Devices;
 // notification wakes the sleeping worker (a futex or eventfd wake-up and a context switch, tens of microseconds on
 // a host whose idle cores halt) for a preadv that takes one or two. Served in the notification's own exit, the
 // request costs the exit and the call. The vCPU takes the queue (Virtqueue.Owner) only while the worker sleeps
-// with nothing in flight; a request it cannot finish at once (a read the page cache cannot answer, a FLUSH, a
-// transfer larger than MaxBytesOnVcpu) goes in flight on the ring or the pool as the worker would have put it, and
-// the worker is woken to finish it; more than one request available is the worker's, untouched (its batches, merging
+// with nothing in flight; a request it cannot finish at once (a read the page cache cannot answer, a FLUSH) goes in
+// flight on the ring or the pool as the worker would have put it, and the worker is woken to finish it; a transfer
+// larger than MaxBytesOnVcpu is left to the worker as popped (it serves it first when it wakes, as before); more than one request available is the worker's, untouched (its batches, merging
 // and requests in flight are what depth needs). The worker polls its ring before sleeping only after a batch: after
 // a lone request the next one is the vCPU's to serve, and a polling worker (holding the queue) would take it from it
 // and leave the driver waiting for an interrupt.
@@ -24,6 +24,7 @@ internal sealed partial class BlockRequestQueue
     private bool _closed;   // the worker has stopped: the inline server leaves the queue alone (its ring is disposed)
     private bool _onVcpu;   // the request being served is on the notifying thread
     private int _lastBatch; // requests the worker popped together last time it found any
+    private bool _handedOver; // the vCPU popped a transfer too large for it into _chain: the worker serves it next
 
     // The worker's poll window before it sleeps with nothing in flight: none after a lone request when the vCPU
     // serves those (see the top of this file).
@@ -63,6 +64,14 @@ internal sealed partial class BlockRequestQueue
                     break; // a batch: the worker's, whole (its slots, merging, one publish)
                 if (!ring.TryPop(_chain))
                     break;
+                if (_chain.ReadableLength + _chain.WritableLength > MaxBytesOnVcpu + HeaderSize + 1)
+                {
+                    // Larger than the vCPU copies: the worker serves it as if it had popped it (its direct call,
+                    // on its own thread), woken by the notifier as through an ioeventfd.
+                    _handedOver = true;
+                    PublishCompleted();
+                    return false;
+                }
                 _lone = true;
                 uint used = Serve(_chain, inFlight: true, out bool submitted);
                 if (submitted)
@@ -86,6 +95,30 @@ internal sealed partial class BlockRequestQueue
             _onVcpu = false;
             _lone = false;
         }
+    }
+
+    // The worker's first duty after a wake-up: the request the vCPU popped and left to it (true: one was served).
+    private bool TryServeHandedOver(Vring ring, BlockInFlight inFlight)
+    {
+        if (!_handedOver)
+            return false;
+        _handedOver = false;
+        _lone = inFlight.Count == 0 && !ring.HasAvailable();
+        uint used = Serve(_chain, inFlight: true, out bool submitted);
+        if (!submitted)
+            AddUsed(ring, _chain.Head, used);
+        return true;
+    }
+
+    // On the way out: a request the vCPU left and the worker did not get to (the stop came with the wake-up) is
+    // still answered, with blocking calls, unless the driver gave the rings up (a reset).
+    private void FinishHandedOver(Vring ring)
+    {
+        if (!_handedOver)
+            return;
+        _handedOver = false;
+        if (!Discarding)
+            AddUsed(ring, _chain.Head, Serve(_chain, inFlight: false, out _));
     }
 
     // The worker takes the queue for as long as it runs, but for its sleeps.

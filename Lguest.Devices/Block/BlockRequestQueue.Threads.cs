@@ -36,7 +36,7 @@ internal sealed partial class BlockRequestQueue
         {
             while (true)
             {
-                int popped = 0;
+                int popped = TryServeHandedOver(ring, inFlight) ? 1 : 0;
                 while (inFlight.HasFree && popped < ring.Size && ring.TryPop(_chain))
                 {
                     _lone = inFlight.Count == 0 && !ring.HasAvailable();
@@ -78,11 +78,13 @@ internal sealed partial class BlockRequestQueue
         {
             // As on the io_uring: no thread may still be writing guest memory when the worker returns.
             _stopping = true;
+            FinishHandedOver(ring);
             while (inFlight.Count != 0)
             {
                 pool.Completed.Wait();
                 Reap(pool, inFlight);
             }
+            PublishCompleted();
         }
     }
 

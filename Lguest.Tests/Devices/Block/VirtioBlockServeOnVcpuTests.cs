@@ -110,7 +110,7 @@ public class VirtioBlockServeOnVcpuTests
         bed.Driver.WaitForUsed(bed.Transport);
         Assert.That(bed.StatusOf(flush), Is.EqualTo(VirtioBlockStatus.Ok));
 
-        // 512 KiB: more than the vCPU copies; it goes in flight and the worker finishes it.
+        // 512 KiB: more than the vCPU copies; the worker serves it.
         DriverBuffer large = bed.Driver.Writable(512 << 10), status = bed.Status();
         WaitForTheWorkerToSleep(bed.Queue!);
         bed.Driver.Add(bed.Header(VirtioBlockRequestType.In, 2048), large, status);
@@ -165,6 +165,29 @@ public class VirtioBlockServeOnVcpuTests
         Thread.Sleep(50);
         Assert.That(bed.Driver.UsedIndex, Is.EqualTo(used));
         Assert.That(bed.Transport.BadDrivers, Has.Count.EqualTo(1));
+    }
+
+    [TestCase(VirtioBlockIoEngine.IoUring)]
+    [TestCase(VirtioBlockIoEngine.Threads)]
+    public void A_pause_right_after_the_vcpu_left_a_large_request_to_the_worker_answers_it(VirtioBlockIoEngine engine)
+    {
+        Require(engine);
+        using var bed = new BlockTestBed(imageBytes: 4 << 20, configure: o => o.IoEngine = engine);
+        for (int i = 0; i < 10; i++)
+        {
+            DriverBuffer large = bed.Driver.Writable(256 << 10), status = bed.Status();
+            ulong sector = (ulong)i * 512;
+            WaitForTheWorkerToSleep(bed.Queue!);
+            ushort before = bed.Driver.UsedIndex;
+            bed.Driver.Add(bed.Header(VirtioBlockRequestType.In, sector), large, status);
+            bed.KickFromVcpu();
+            bed.Device.Pause(); // every request the device took is answered before Pause returns
+            Assert.That(bed.Driver.UsedIndex, Is.EqualTo((ushort)(before + 1)), $"request {i} answered by the pause");
+            Assert.That(bed.StatusOf(status), Is.EqualTo(VirtioBlockStatus.Ok));
+            Assert.That(bed.Driver.ReadBuffer(large), Is.EqualTo(bed.PatternAt(sector, 512)));
+            Assert.That(bed.Driver.TryTakeUsed(out _), Is.True);
+            bed.Device.Resume();
+        }
     }
 
     [Test]
