@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bed-bench.sh [--rounds N] [--parts boot,io,debian,fs] [--dd M1,M4] [--tcp-mib N] [--columns LIST] [--build]:
+# bed-bench.sh [--rounds N] [--parts boot,io,debian,fs] [--dd M1,M4] [--tcp-mib N] [--columns LIST] [--stats] [--build]:
 # the nested-bed benchmarks, run from the host. Prepares the guests (Lguest.Tests/Guests/prepare.sh: kernels and
 # images, cached), boots L1 once with bed.sh and runs bench/bed/run-in-l1.sh in it: lguest (NativeAOT and JIT)
 # and QEMU (-M pc, -M microvm) as the L2 VMM on the same guest, interleaved round by round.
@@ -27,6 +27,8 @@
 #   --dd M1,M4      MiB read per io boot in 1 MiB and in 4 KiB direct reads (default 32,2)
 #   --tcp-mib N     MiB moved each way over TCP per io boot, a multiple of 4 (default 4)
 #   --columns LIST  default lguest-aot,lguest-jit,qemu-pc,qemu-microvm
+#   --stats         debian: also say where the time goes per fio job (debian-in-l1.sh --stats: KVM exits, halt
+#                   wake-ups and the VMM's context switches per request; its sampler costs L1 a little CPU)
 #   --build         first publish the NativeAOT launcher if a source is newer (cake LauncherBinary) and build
 #                   the Release Lguest.Cli.dll; without it the launchers are used as they are (a missing one:
 #                   its column is nan)
@@ -42,9 +44,10 @@ dd_spec=32,2
 tcp_mib=4
 columns=lguest-aot,lguest-jit,qemu-pc,qemu-microvm
 build=0
+stats=""
 columns_given=0
 fs_mib=32
-usage() { echo "usage: bed-bench.sh [--rounds N] [--parts boot,io,debian,fs] [--dd M1,M4] [--tcp-mib N] [--fs-mib N] [--columns LIST] [--build]" >&2; exit 2; }
+usage() { echo "usage: bed-bench.sh [--rounds N] [--parts boot,io,debian,fs] [--dd M1,M4] [--tcp-mib N] [--fs-mib N] [--columns LIST] [--stats] [--build]" >&2; exit 2; }
 while (( $# > 0 )); do
     case "$1" in
         --rounds) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || usage; rounds="$2"; shift 2 ;;
@@ -53,6 +56,7 @@ while (( $# > 0 )); do
         --dd) [[ $# -ge 2 && "$2" =~ ^[0-9]+,[0-9]+$ ]] || usage; dd_spec="$2"; shift 2 ;;
         --tcp-mib) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] && (( $2 % 4 == 0 )) || usage; tcp_mib="$2"; shift 2 ;;
         --columns) [[ $# -ge 2 && "$2" =~ ^[a-z,-]+$ ]] || usage; columns="$2"; columns_given=1; shift 2 ;;
+        --stats) stats=" --stats"; shift ;;
         --build) build=1; shift ;;
         *) usage ;;
     esac
@@ -88,7 +92,7 @@ if [[ ",$parts," == *,debian,* ]]; then
     # The lguest and QEMU columns of --columns that debian-in-l1.sh knows (its default set when none is).
     debian_columns="$(tr , '\n' <<< "$columns" | { grep -E '^(lguest-aot(-threads|-sync|-ioeventfd)?|qemu-pc-(threads|uring))$' || true; } | paste -sd, -)"
     (( columns_given )) && [[ -n "$debian_columns" ]] || debian_columns=""
-    l1+=("$debian LGUEST_GENERIC_MODULES=$LGUEST_GENERIC_MODULES bench/bed/debian-in-l1.sh --rounds $rounds${debian_columns:+ --columns $debian_columns}")
+    l1+=("$debian LGUEST_GENERIC_MODULES=$LGUEST_GENERIC_MODULES bench/bed/debian-in-l1.sh --rounds $rounds$stats${debian_columns:+ --columns $debian_columns}")
     timeout=$(( timeout + rounds * 1800 ))
 fi
 if [[ ",$parts," == *,fs,* ]]; then

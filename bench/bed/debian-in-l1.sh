@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# debian-in-l1.sh [--rounds N] [--columns LIST] [--fio-seconds S] [--fio-mb MB] [--images ext4|tmpfs] [--logs DIR]: inside the bed
+# debian-in-l1.sh [--rounds N] [--columns LIST] [--fio-seconds S] [--fio-mb MB] [--images ext4|tmpfs] [--stats] [--logs DIR]: inside the bed
 # (L1), the Debian guest (Lguest.Tests/Guests/debian-image.sh; its LGUEST_DEBIAN_* variables in the
 # environment) under lguest and QEMU -M pc side by side, interleaved round by round: the same root image and
 # the same fio scratch disk (vdb), the same memory, one vCPU each. Each boot runs the image's fio scenario
@@ -16,6 +16,9 @@
 #   (its modules from LGUEST_GENERIC_MODULES, the L1 kernel's tree), as a host's images sit on a real file system
 #   that can say "would block" (FMODE_NOWAIT), so io_uring serves cached reads inline rather than in io-wq.
 #   tmpfs: L1's tmpfs, as before issue 20's fourth pass (every io_uring read there goes through io-wq).
+# --stats: where the time goes, per fio job (stderr, "debian-in-l1.sh: stats ..."): L1's KVM exits (all, MMIO, port
+#   I/O; debugfs), halt wake-ups and the VMM's context switches (every thread's, /proc), each over the job's requests.
+#   Sampled every 0.5 s during the boot; a job's window is its last --fio-seconds before its GUEST-FIO line.
 set -uo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -27,7 +30,8 @@ fio_mb=256
 memory=512
 logs=""
 images=ext4
-usage() { echo "usage: debian-in-l1.sh [--rounds N] [--columns LIST] [--fio-seconds S] [--fio-mb MB] [--images ext4|tmpfs] [--logs DIR]" >&2; exit 2; }
+stats=0
+usage() { echo "usage: debian-in-l1.sh [--rounds N] [--columns LIST] [--fio-seconds S] [--fio-mb MB] [--images ext4|tmpfs] [--stats] [--logs DIR]" >&2; exit 2; }
 while (( $# > 0 )); do
     case "$1" in
         --rounds) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || usage; rounds="$2"; shift 2 ;;
@@ -35,6 +39,7 @@ while (( $# > 0 )); do
         --fio-seconds) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || usage; fio_seconds="$2"; shift 2 ;;
         --fio-mb) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || usage; fio_mb="$2"; shift 2 ;;
         --images) [[ $# -ge 2 && "$2" =~ ^(ext4|tmpfs)$ ]] || usage; images="$2"; shift 2 ;;
+        --stats) stats=1; shift ;;
         --logs) [[ $# -ge 2 ]] || usage; logs="$2"; shift 2 ;;
         *) usage ;;
     esac
@@ -103,19 +108,75 @@ vmm_command() { # vmm_command COLUMN: sets cmd=(...)
     esac
 }
 
+kvm_stats=/sys/kernel/debug/kvm
+if (( stats )) && [[ ! -r "$kvm_stats/exits" ]]; then
+    mount -t debugfs none /sys/kernel/debug 2> /dev/null
+    [[ -r "$kvm_stats/exits" ]] || { say "no KVM statistics in debugfs: --stats ignored"; stats=0; }
+fi
+
+# One line every 0.5 s: time (s since the launch), KVM exits, MMIO exits, port I/O exits, halt wake-ups, and the
+# context switches of every thread of the VMM process. Builtins only (no process per sample: under TCG a fork
+# costs L1 tens of milliseconds, which would be taken from the guest being measured).
+sample() { # sample START BINARY
+    local start="$1" binary="$2" pid="" wait_fd e m i h n key value task tries
+    exec {wait_fd}<> <(:)
+    for (( tries = 0; tries < 40; tries++ )); do
+        pid="$(pgrep -n -f "^$binary" || true)"
+        [[ -z "$pid" ]] || break
+        read -r -t 0.25 -u "$wait_fd" _
+    done
+    while true; do
+        read -r e < "$kvm_stats/exits"; read -r m < "$kvm_stats/mmio_exits"
+        read -r i < "$kvm_stats/io_exits"; read -r h < "$kvm_stats/halt_wakeup"
+        n=0
+        if [[ -n "$pid" ]]; then
+            for task in /proc/"$pid"/task/*/status; do
+                { while read -r key value _; do
+                    [[ "$key" == *ctxt_switches: ]] && n=$(( n + value ))
+                done < "$task"; } 2> /dev/null
+            done
+        fi
+        printf '%s %s %s %s %s %s\n' "$EPOCHREALTIME" "$e" "$m" "$i" "$h" "$n"
+        read -r -t 0.5 -u "$wait_fd" _
+    done
+}
+
+# stats_for COLUMN ROUND JOB END IOPS: the per-request figures of the job whose GUEST-FIO line came at END.
+stats_for() {
+    awk -v column="$1" -v round="$2" -v job="$3" -v end="$4" -v iops="$5" -v seconds="$fio_seconds" -v start="$start" '
+        { $1 -= start }
+        $1 >= end - seconds - 0.3 && !first { first = 1; t0 = $1; e0 = $2; m0 = $3; i0 = $4; h0 = $5; c0 = $6 }
+        $1 <= end - 0.3 { t1 = $1; e1 = $2; m1 = $3; i1 = $4; h1 = $5; c1 = $6 }
+        END {
+            n = iops * (t1 - t0)
+            if (!first || n <= 0) exit
+            printf "stats %s round %s %s: per request %.2f exits (%.2f MMIO, %.2f port I/O), %.2f halt wake-ups, %.2f VMM context switches\n",
+                column, round, job, (e1 - e0) / n, (m1 - m0) / n, (i1 - i0) / n, (h1 - h0) / n, (c1 - c0) / n
+        }' "$samples"
+}
+
 run_once() { # run_once COLUMN ROUND
-    local column="$1" round="$2" log="$logs/debian-$1-$2.log" start ready job iops kib
+    local column="$1" round="$2" log="$logs/debian-$1-$2.log" start ready job iops kib sampler="" samples="$logs/stats-$1-$2.txt" end
     vmm_command "$column" || return
     start=$EPOCHREALTIME
+    if (( stats )); then
+        sample "$start" "${cmd[0]}" > "$samples" &
+        sampler=$!
+    fi
     timeout --kill-after=10 900 "${cmd[@]}" < /dev/null 2>&1 | while IFS= read -r line; do
         printf '%s %s\n' "$EPOCHREALTIME" "${line%$'\r'}"
     done | awk -v start="$start" '{ t = $1; sub(/^[^ ]* /, ""); printf "%.3f %s\n", t - start, $0 }' > "$log"
+    [[ -n "$sampler" ]] && { kill "$sampler"; wait "$sampler" 2> /dev/null; }
     ready="$(awk '/GUEST-DEBIAN-READY/ { print $1; exit }' "$log")"
     grep -q 'GUEST-DEBIAN-READY 0' "$log" || say "$column round $round: not ready or failed units: $(grep -a -m1 GUEST-DEBIAN-READY "$log") (log $log)"
     bench "launch to multi-user.target (GUEST-DEBIAN-READY)" s "$column" "$round" "${ready:-nan}"
     for job in rr1 rr32 rw1 rw32 sr sw; do
         # Anywhere on a line: the kernel's messages share the serial console and can land in front of it.
         read -r iops kib < <(awk -v m="GUEST-FIO $job " 'i = index($0, m) { split(substr($0, i + length(m)), f, " "); print f[1], f[2]; exit }' "$log")
+        if (( stats )) && [[ -n "$iops" ]]; then
+            end="$(awk -v m="GUEST-FIO $job " 'index($0, m) { print $1; exit }' "$log")"
+            say "$(stats_for "$column" "$round" "$job" "$end" "$iops")"
+        fi
         case "$job" in
             rr1) bench "fio randread 4 KiB iodepth 1" req/s "$column" "$round" "${iops:-nan}" ;;
             rr32) bench "fio randread 4 KiB iodepth 32" req/s "$column" "$round" "${iops:-nan}" ;;
