@@ -48,8 +48,9 @@ public partial class SnapshotProbeTests
             lguest.Kill();
         }
         // The disk once the first process is gone (it holds the image's lock): it holds the sectors flushed after the
-        // snapshot too, which the restored guest writes again with the same contents.
-        File.Copy(image, copy);
+        // snapshot too, which the restored guest writes again with the same contents. The lock can outlive the killed
+        // process by a moment: its io_uring's requests hold the file until the kernel tears the ring down after the exit.
+        CopyOnceUnlocked(image, copy);
 
         using (var restored = LguestProcess.Start("--restore=" + snap, "--block=" + copy, "--no-reboot"))
         {
@@ -62,6 +63,23 @@ public partial class SnapshotProbeTests
             Assert.That(first, Is.InRange(beforeSignal + 1, atSnapshot + 4),
                 $"first flushed after restore {first}; last before the signal {beforeSignal}, once the snapshot was written {atSnapshot}: {line}");
             TestContext.Progress.WriteLine($"snapshot (probe on this host's KVM): {line}; restored, first flushed {first} ({beforeSignal} before the signal)");
+        }
+    }
+
+    private static void CopyOnceUnlocked(string source, string destination)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                File.Copy(source, destination, overwrite: true);
+                return;
+            }
+            catch (IOException) when (waited.Elapsed < TimeSpan.FromSeconds(30))
+            {
+                Thread.Sleep(50);
+            }
         }
     }
 }
