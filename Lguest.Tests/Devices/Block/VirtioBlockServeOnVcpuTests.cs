@@ -167,12 +167,19 @@ public class VirtioBlockServeOnVcpuTests
         Assert.That(bed.Transport.BadDrivers, Has.Count.EqualTo(1));
     }
 
+    // What a pause owes the driver: every request the device took is answered before Pause returns (a snapshot
+    // taken then holds its status); one it never took stays available in the ring, which the resumed (or restored)
+    // worker looks at before it sleeps. Taken and unanswered would be lost. The notification may also go to the worker
+    // when it is between two sleeps (woken by a stale signal: a stop that came with a notification leaves the
+    // eventfd signalled for the next activation's worker), and a pause that comes before it pops the request leaves
+    // it in the ring: seen in 3 of 160 runs under load, each time with the request still available.
     [TestCase(VirtioBlockIoEngine.IoUring)]
     [TestCase(VirtioBlockIoEngine.Threads)]
-    public void A_pause_right_after_the_vcpu_left_a_large_request_to_the_worker_answers_it(VirtioBlockIoEngine engine)
+    public void A_pause_right_after_the_vcpu_left_a_large_request_to_the_worker_answers_it_or_leaves_it_in_the_ring(VirtioBlockIoEngine engine)
     {
         Require(engine);
         using var bed = new BlockTestBed(imageBytes: 4 << 20, configure: o => o.IoEngine = engine);
+        int answeredByThePause = 0;
         for (int i = 0; i < 10; i++)
         {
             DriverBuffer large = bed.Driver.Writable(256 << 10), status = bed.Status();
@@ -181,13 +188,19 @@ public class VirtioBlockServeOnVcpuTests
             ushort before = bed.Driver.UsedIndex;
             bed.Driver.Add(bed.Header(VirtioBlockRequestType.In, sector), large, status);
             bed.KickFromVcpu();
-            bed.Device.Pause(); // every request the device took is answered before Pause returns
-            Assert.That(bed.Driver.UsedIndex, Is.EqualTo((ushort)(before + 1)), $"request {i} answered by the pause");
+            bed.Device.Pause();
+            bool answered = bed.Driver.UsedIndex == (ushort)(before + 1);
+            int stillAvailable = bed.Queue!.Ring.AvailableCount();
+            Assert.That(answered || stillAvailable == 1, Is.True,
+                $"request {i}: taken by the device ({stillAvailable} still available) but not answered by the pause (used {bed.Driver.UsedIndex}, expected {before + 1})");
+            if (answered)
+                answeredByThePause++;
+            bed.Device.Resume();
+            bed.Driver.WaitForUsed(bed.Transport);
             Assert.That(bed.StatusOf(status), Is.EqualTo(VirtioBlockStatus.Ok));
             Assert.That(bed.Driver.ReadBuffer(large), Is.EqualTo(bed.PatternAt(sector, 512)));
-            Assert.That(bed.Driver.TryTakeUsed(out _), Is.True);
-            bed.Device.Resume();
         }
+        Assert.That(answeredByThePause, Is.GreaterThan(0), "no request was in the device's hands at a pause: the test did not test it");
     }
 
     [Test]
