@@ -28,13 +28,8 @@ internal static class ApiCommand
             machine.MarkStarted();
         }
 
-        using ILoggerFactory loggerFactory = LoggerFactory.Create(logging => logging
-            .SetMinimumLevel(arguments.Verbose ? LogLevel.Information : LogLevel.Warning)
-            .AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.TimestampFormat = "HH:mm:ss.fff ";
-            }));
+        // The run's own console logger (stderr, one line each): stdout is the guest's console.
+        using ILoggerFactory loggerFactory = RunCommand.CreateConsoleLoggerFactory(arguments.Verbose ? LogLevel.Information : LogLevel.Warning);
         ApiServer? server = null;
         if (arguments.ApiSocket is { } socket)
         {
