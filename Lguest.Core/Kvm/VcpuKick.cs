@@ -9,10 +9,9 @@ namespace Lguest.Kvm;
 /// real-time signal sent to that thread makes KVM_RUN return EINTR.
 /// </summary>
 /// <remarks>
-/// The signal is SIGRTMIN+6: the .NET runtime uses SIGRTMIN itself (INJECT_ACTIVATION_SIGNAL, for
-/// GC suspension), glibc reserves the two below it, and nothing in the runtime touches the rest.
-/// The signal never reaches user space: each vCPU thread keeps it blocked and lets KVM unblock it
-/// only while the guest runs (KVM_SET_SIGNAL_MASK), then drains it with sigtimedwait. Its
+/// The signal is SIGRTMIN+6 (<see cref="RealTimeSignal"/>). It never reaches user space: each vCPU thread keeps
+/// it blocked and lets KVM unblock it only while the guest runs (KVM_SET_SIGNAL_MASK), then drains it with
+/// sigtimedwait. Its
 /// disposition is SIG_IGN rather than a handler: a blocked signal is queued even when ignored
 /// (kernel/signal.c sig_ignored() checks blocked and real_blocked first), which is all KVM needs,
 /// and a stray one sent to another thread is dropped. A managed handler (UnmanagedCallersOnly) would
@@ -21,37 +20,10 @@ namespace Lguest.Kvm;
 /// </remarks>
 internal static unsafe class VcpuKick
 {
-    private const int OffsetFromRtMin = 6;
-    private static readonly Lock InitLock = new();
-    private static int _signal;
+    private static readonly RealTimeSignal Kick = new(6, "vCPU kicks", () => Libc.SigIgn);
 
     /// <summary>The kick signal's number, installing its disposition on first use.</summary>
-    public static int Signal
-    {
-        get
-        {
-            int signal = Volatile.Read(ref _signal);
-            return signal != 0 ? signal : Initialize();
-        }
-    }
-
-    private static int Initialize()
-    {
-        lock (InitLock)
-        {
-            if (_signal != 0)
-                return _signal;
-            int signal = Libc.CurrentSigRtMin() + OffsetFromRtMin;
-            if (signal > Libc.CurrentSigRtMax())
-                throw new HypervisorException($"no real-time signal free for vCPU kicks (SIGRTMIN+{OffsetFromRtMin} > SIGRTMAX)");
-            var action = new Libc.SigAction { Handler = Libc.SigIgn };
-            // Safety: action lives on this stack frame for the call; the old action is not wanted.
-            if (Libc.SigActionSet(signal, &action, null) != 0)
-                throw HypervisorException.FromErrno("sigaction", Marshal.GetLastPInvokeError());
-            Volatile.Write(ref _signal, signal);
-            return signal;
-        }
-    }
+    public static int Signal => Kick.Number;
 
     /// <summary>
     /// Blocks the kick signal on the calling thread (the vCPU thread) and returns the kernel signal
@@ -70,11 +42,7 @@ internal static unsafe class VcpuKick
     }
 
     /// <summary>Sends the kick to thread <paramref name="threadId"/> of this process.</summary>
-    public static void Send(int threadId)
-    {
-        // ESRCH (the thread is gone) is fine: there is nothing left to kick.
-        _ = Libc.TgKill(Libc.GetPid(), threadId, Signal);
-    }
+    public static void Send(int threadId) => Kick.SendTo(threadId);
 
     /// <summary>Consumes every pending kick on the calling thread, so the next KVM_RUN is not interrupted by an old one.</summary>
     public static void Drain()
