@@ -35,6 +35,7 @@ internal static class RunCommand
                 return Fail(error, snapshotError, ExitCode.BadInput);
             if (SnapshotSignal.MissingDisk(arguments) is { } missing)
                 return Fail(error, missing, ExitCode.BadInput);
+            DiskLockWait.ForDisks(arguments, error);
             arguments = arguments with { Cpus = snapshot.CpuCount, Memory = (snapshot.MemoryBytes >> 20).ToString(System.Globalization.CultureInfo.InvariantCulture) };
         }
         if (!TryCheckMemory(arguments.Memory, out ulong memoryBytes, out string? memoryError))
