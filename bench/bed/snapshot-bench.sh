@@ -3,10 +3,13 @@
 # (Lguest.Tests/Guests/prepare.sh: kernels and images, cached), boots L1 once with bed.sh and runs
 # Lguest.Tests/Guests/snapshot-l1.sh bench N in it with the NativeAOT launcher: a 2 GiB and a 256 MiB guest are each
 # cold booted and snapshotted once, then N rounds of restore 256 MiB, restore 2 GiB and cold boot 256 MiB, each timed
-# from the launch to a typed command's output (the same guest, the same L1, interleaved).
+# from the launch to a typed command's output line arriving (the same guest, the same L1, interleaved; lguest without
+# -v, the lines stamped with L1's clock as they arrive), then one restore of each size with -v for the launcher's own
+# restore time.
 #
 # stdout: the script's BED-SNAP lines (the contract with the report harness, bench/Lguest.Compare/SnapshotBench.cs):
-#   BED-SNAP-ROUND <round> cold-<mib>|restore-<mib> <ms> [<the launcher's own restore ms>]   (round 0: the boots snapshotted)
+#   BED-SNAP-ROUND <round> cold-<mib>|restore-<mib> <ms> [<the launcher's own restore ms>|nan]   (round 0: the boots
+#   snapshotted, and the -v restores)
 #   BED-SNAP-TAKEN <mib> <guest MiB in the image> <directory bytes on disk> lguest: snapshot written to ... snapshot <ms> ms
 #   BED-SNAP-BENCH ... (medians and ratios, for a person)
 # stderr: progress. The whole L1 console is kept in artifacts/bench-bed/snapshot-console.log.
