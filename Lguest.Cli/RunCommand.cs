@@ -47,7 +47,9 @@ internal static class RunCommand
         MachineProfile profile = backend.Profile;
         if (arguments.Cpus > profile.MaxCpus)
             return Fail(error, $"the {profile.Name} machine has {profile.MaxCpus} vCPU(s); --cpus={arguments.Cpus} is too many", ExitCode.BadInput);
-        RunArguments? withConsole = KernelConsoleDefault.TryAdd(arguments, profile.HasSerialConsole);
+        // A restored guest booted long ago with the arguments it had: nothing to add, nor to say (the -v line it logged
+        // was its logger's first, made on the way to the guest's first instruction).
+        RunArguments? withConsole = arguments.Restore is null ? KernelConsoleDefault.TryAdd(arguments, profile.HasSerialConsole) : null;
         arguments = withConsole ?? arguments;
         // A directory exists: the loader says what is wrong with it ("is a directory").
         if (arguments.Restore is null && !File.Exists(arguments.Kernel) && !Directory.Exists(arguments.Kernel))
