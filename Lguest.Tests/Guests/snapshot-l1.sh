@@ -248,6 +248,13 @@ restore() {
 
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
+# round_restore ROUND MIB: the MIB guest's snapshot restored on a copy of its disk and stopped; its BED-SNAP-ROUND line.
+round_restore() {
+    disk_from="origin-$2" restore "$2" "r$2" "$work/snap-$2"
+    stop "r$2"
+    echo "BED-SNAP-ROUND $1 restore-$2 $restore_ms ${restore_own:-nan}"
+}
+
 if [[ "$mode" == bench ]]; then
     # A plain guest: the figures measure the restore itself, not a guest busy writing.
     cold_256=() restore_256=() restore_2048=() own_256=() own_2048=()
@@ -258,9 +265,7 @@ if [[ "$mode" == bench ]]; then
     verbose=()
     for ((r = 1; r <= rounds; r++)); do
         for mib in 256 2048; do
-            disk_from="origin-$mib" restore "$mib" "r$mib" "$work/snap-$mib"
-            stop "r$mib"
-            echo "BED-SNAP-ROUND $r restore-$mib $restore_ms nan"
+            round_restore "$r" "$mib"
             if [[ "$mib" == 256 ]]; then restore_256+=("$restore_ms"); else restore_2048+=("$restore_ms"); fi
         done
         cold 256 plain ""
@@ -270,9 +275,7 @@ if [[ "$mode" == bench ]]; then
     # The launcher's own restore, from its -v line: one more restore of each size, with -v, outside the timed rounds.
     verbose=(-v)
     for mib in 256 2048; do
-        disk_from="origin-$mib" restore "$mib" "r$mib" "$work/snap-$mib"
-        stop "r$mib"
-        echo "BED-SNAP-ROUND 0 restore-$mib $restore_ms ${restore_own:-nan}"
+        round_restore 0 "$mib"
         if [[ "$mib" == 256 ]]; then own_256+=("$restore_own"); else own_2048+=("$restore_own"); fi
     done
     c="$(printf '%s\n' "${cold_256[@]}" | median)"
