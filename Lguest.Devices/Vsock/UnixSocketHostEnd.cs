@@ -15,9 +15,20 @@ namespace Lguest.Devices;
 /// </summary>
 internal sealed class UnixSocketHostEnd : VsockHostEnd
 {
+    /// <summary>
+    /// The most guest buffers gathered for one writev (<see cref="Send"/>): a window of credit in Linux's 4 KiB packets
+    /// is 64, a payload in one buffer each; a guest that cuts its payloads finer gets a write per this many.
+    /// </summary>
+    public const int MaxGathered = 128;
+
     private readonly Socket _socket;
     private readonly VsockTxBuffer _pending = new();
+    private readonly GuestBuffer[] _gathered = new GuestBuffer[MaxGathered];
+    private int _gatheredCount;
+    private int _gatheredBytes;
+    private GuestMemory? _gatheredMemory;
     private bool _endSend;
+    private bool _hangUp; // epoll reported the program's end of stream (or an error): a read must see it
     private ulong _token;
 
     /// <summary>
@@ -38,20 +49,89 @@ internal sealed class UnixSocketHostEnd : VsockHostEnd
     }
 
     /// <inheritdoc />
-    public override int Pending => _pending.Count;
+    public override int Pending => _pending.Count + _gatheredBytes;
 
     /// <inheritdoc />
     protected override void OnAttached() => _token = Connection.Muxer.Watch(_socket.SafeHandle, this);
 
-    /// <inheritdoc />
+    /// <summary>
+    /// Takes the guest's payload for the socket. The packets of one pass of the transmit queue are gathered (their
+    /// guest buffers named, nothing copied) and written with one writev when the pass ends (<see cref="FlushGathered"/>,
+    /// before their chains go back to the guest), where each packet cost its own: a window of Linux's 4 KiB packets
+    /// is one system call, and the host program is woken once for it. Bytes gathered count as taken only once
+    /// written (<see cref="VsockConnection.OnHostForwarded"/>). Behind bytes the socket could not take, the payload
+    /// is copied into the connection's ring at once.
+    /// </summary>
     public override int Send(GuestMemory memory, ReadOnlySpan<GuestBuffer> payload, uint length)
     {
         if (IsClosed)
             return (int)length;
+        if (!_pending.IsEmpty)
+        {
+            _pending.Append(memory, payload, 0, (int)length);
+            return 0;
+        }
+        if (_gatheredCount + payload.Length > MaxGathered)
+        {
+            FlushGathered();
+            if (IsClosed)
+                return (int)length; // the write failed and reset the connection: as above
+            if (!_pending.IsEmpty || payload.Length > MaxGathered)
+                return Write(memory, payload, length); // behind held bytes (appended), or alone
+        }
+        if (_gatheredCount == 0)
+        {
+            _gatheredMemory = memory;
+            Connection.Muxer.Gathered(this);
+        }
+        payload.CopyTo(_gathered.AsSpan(_gatheredCount));
+        _gatheredCount += payload.Length;
+        _gatheredBytes += (int)length;
+        return 0;
+    }
+
+    /// <summary>
+    /// Writes what <see cref="Send"/> gathered with one non-blocking writev; what the socket cannot take now is copied
+    /// into the connection's ring (the guest buffers go back to the guest next) and waits for room. The connection
+    /// hears of what was written. With the muxer's lock held.
+    /// </summary>
+    public override void FlushGathered()
+    {
+        if (_gatheredCount == 0)
+            return;
+        int count = _gatheredCount, bytes = _gatheredBytes;
+        GuestMemory memory = _gatheredMemory!;
+        _gatheredCount = 0;
+        _gatheredBytes = 0;
+        _gatheredMemory = null;
+        if (IsClosed)
+            return;
+        int written;
+        try
+        {
+            written = Write(memory, _gathered.AsSpan(0, count), (uint)bytes);
+        }
+        catch (IOException e)
+        {
+            Connection.Kill("the host end failed to take data", e);
+            return;
+        }
+        finally
+        {
+            _gathered.AsSpan(0, count).Clear();
+        }
+        if (written != 0)
+            Connection.OnHostForwarded(written);
+        if (_endSend && _pending.IsEmpty && !IsClosed)
+            ShutdownSend();
+    }
+
+    // The write itself: straight from guest memory into the socket, no copy of ours; a short write keeps the rest.
+    private int Write(GuestMemory memory, ReadOnlySpan<GuestBuffer> payload, uint length)
+    {
         int written = 0;
         if (_pending.IsEmpty)
         {
-            // The hot path: straight from guest memory into the socket, no copy of ours.
             if (!memory.TryWriteTo(_socket.SafeHandle, payload, out written))
                 written = 0;
             if (written == length)
@@ -62,6 +142,12 @@ internal sealed class UnixSocketHostEnd : VsockHostEnd
         _pending.Append(memory, payload, (ulong)written, (int)length - written);
         return written;
     }
+
+    /// <summary>
+    /// A short read emptied the socket, and the epoll set (edge-triggered) reports the next data it gets; but once it
+    /// reported the program's end of stream, which may have come with the data just read, a read must see it.
+    /// </summary>
+    public override bool ShortReadDrains => !_hangUp;
 
     /// <inheritdoc />
     public override int Receive(GuestMemory memory, ReadOnlySpan<GuestBuffer> into)
@@ -101,6 +187,8 @@ internal sealed class UnixSocketHostEnd : VsockHostEnd
                     return;
             }
         }
+        if ((events & (Epoll.ReadHangUp | Epoll.HangUp | Epoll.Error)) != 0)
+            _hangUp = true;
         if ((events & (Epoll.In | Epoll.ReadHangUp | Epoll.HangUp | Epoll.Error)) != 0)
             Connection.OnHostReadable();
     }
@@ -109,7 +197,7 @@ internal sealed class UnixSocketHostEnd : VsockHostEnd
     public override void EndSend()
     {
         _endSend = true;
-        if (_pending.IsEmpty)
+        if (_pending.IsEmpty && _gatheredCount == 0)
             ShutdownSend();
     }
 
@@ -131,6 +219,10 @@ internal sealed class UnixSocketHostEnd : VsockHostEnd
         Connection.Muxer.Unwatch(_socket.SafeHandle, _token);
         _socket.Dispose();
         _pending.Release();
+        _gathered.AsSpan(0, _gatheredCount).Clear(); // what the guest sent last goes nowhere, as what was held
+        _gatheredCount = 0;
+        _gatheredBytes = 0;
+        _gatheredMemory = null;
     }
 
     // Sends the held bytes until the socket is full again; returns what went out.

@@ -39,6 +39,7 @@ public sealed class VirtioVsockDevice : VirtioDevice
     private readonly GuestMemory _memory;
     private readonly VsockHost _host;
     private readonly ushort[] _queueSizes;
+    private readonly bool _serveOnVcpu;
     private readonly Lock _lock = new();
     private VsockMuxer? _muxer;
     private VsockWorker? _worker;
@@ -58,6 +59,7 @@ public sealed class VirtioVsockDevice : VirtioDevice
         _memory = memory;
         _host = host;
         _queueSizes = [options.QueueSize, options.QueueSize, options.QueueSize];
+        _serveOnVcpu = options.ServeOnVcpu;
     }
 
     /// <summary>The guest's CID, as the configuration space reports it.</summary>
@@ -121,7 +123,7 @@ public sealed class VirtioVsockDevice : VirtioDevice
             _transportResetOwed = false;
             SendTransportReset(queues.Count > EventQueue ? queues[EventQueue] : null, activation.Transport);
         }
-        workers.Start(Name, () => worker.Run(workers.Stop));
+        Start(worker, workers);
         _host.Attach(muxer);
     }
 
@@ -140,6 +142,14 @@ public sealed class VirtioVsockDevice : VirtioDevice
             OnActivate(activation, workers);
             return;
         }
+        Start(worker, workers);
+    }
+
+    // The worker's thread, and the transmit queue's notifications served on the notifying vCPU (ServeOnVcpu).
+    private void Start(VsockWorker worker, DeviceWorkers workers)
+    {
+        if (_serveOnVcpu)
+            workers.ServeNotificationsInline(worker.Transmit, worker.ServeNotification);
         workers.Start(Name, () => worker.Run(workers.Stop));
     }
 

@@ -30,6 +30,14 @@ public sealed class VirtioVsockOptions
     /// <summary>Each of the three queues' maximum size: a power of two up to <see cref="MaxQueueSize"/> (Firecracker's 256).</summary>
     public ushort QueueSize { get; set; } = 256;
 
+    /// <summary>
+    /// Whether the guest's transmit notifications are served on the vCPU that notified, in its exit (QEMU's
+    /// ioeventfd=off), while the device's worker sleeps: its packets go to their host ends and the credit update
+    /// answering them into its receive buffers with no thread woken, as a socket pair's writes happen on the writer's
+    /// thread (bench/README.md, issue 16). Default on; off: every notification wakes the worker through an ioeventfd.
+    /// </summary>
+    public bool ServeOnVcpu { get; set; } = true;
+
     /// <summary>The device's name in messages; null for "vsock".</summary>
     public string? Name { get; set; }
 

@@ -13,6 +13,13 @@ internal sealed partial class VsockConnection
         if (State == VsockConnectionState.Dead)
             return; // a RST is owed or was sent: what the guest says now changes nothing
         VsockOp op = packet.Op;
+        if (op != VsockOp.ReadWrite)
+        {
+            // The data before it reaches the host end first, as it did with a write per packet.
+            _end?.FlushGathered();
+            if (State == VsockConnectionState.Dead)
+                return; // the host end failed to take it: reset
+        }
         if (op == VsockOp.Reset)
         {
             OnGuestReset();
@@ -126,7 +133,8 @@ internal sealed partial class VsockConnection
         {
             try
             {
-                _forwarded += (uint)_end.Send(memory, packet.Payload, length);
+                int taken = _end.Send(memory, packet.Payload, length); // may report earlier bytes forwarded meanwhile
+                _forwarded += (uint)taken;
             }
             catch (IOException e)
             {

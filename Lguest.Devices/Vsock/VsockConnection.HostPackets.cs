@@ -9,10 +9,11 @@ internal sealed partial class VsockConnection
 {
     /// <summary>
     /// The most host bytes one turn of the connection reads for the guest, with one read of its host end into as
-    /// many receive chains as they fill (a packet each, at most <see cref="VsockPacket.MaxPayload"/>): Linux's
-    /// largest packet, so a turn is never bigger than one packet of a guest that posts large buffers.
+    /// many receive chains as they fill (a packet each, at most <see cref="VsockPacket.MaxPayload"/>): one window of
+    /// the credit Linux advertises (256 KiB), so a stream is one readv per window where a turn of 64 KiB cost four.
+    /// Other connections wait one turn at most: 64 of Linux's 4 KiB buffers, a quarter of its receive ring.
     /// </summary>
-    public const int MaxReadBytes = VsockPacket.MaxPayload;
+    public const int MaxReadBytes = (int)BufferSize;
 
     /// <summary>
     /// Writes the connection's next packets into <paramref name="chains"/> (each device-writable and at least a
@@ -87,6 +88,7 @@ internal sealed partial class VsockConnection
         // fills them in order.
         Span<uint> rooms = stackalloc uint[VsockReceiveChains.MaxHeld];
         ulong budget = Math.Min(credit, (uint)MaxReadBytes);
+        ulong requested = 0;
         int used = 0, buffers = 0;
         for (; used < chains.Count && budget != 0; used++)
         {
@@ -97,6 +99,7 @@ internal sealed partial class VsockConnection
             buffers += chain.Writable.Length;
             rooms[used] = (uint)room;
             budget -= room;
+            requested += room;
         }
         if (used == 0)
         {
@@ -124,6 +127,8 @@ internal sealed partial class VsockConnection
             _owed &= ~VsockOwed.ReadWrite; // the host end calls HostReadable when there is more
             return 0;
         }
+        if (read > 0 && (ulong)read < requested && _end!.ShortReadDrains)
+            _owed &= ~VsockOwed.ReadWrite; // drained: no read that could only say "nothing now"; the end reports more
         if (read == 0)
         {
             // The host's stream ended. The guest may still send (a half-close), unless the host end can take

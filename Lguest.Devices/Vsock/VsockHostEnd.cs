@@ -46,6 +46,15 @@ internal abstract class VsockHostEnd
     /// <exception cref="IOException">The host side is gone (its peer closed, reset).</exception>
     public abstract int Send(GuestMemory memory, ReadOnlySpan<GuestBuffer> payload, uint length);
 
+    /// <summary>
+    /// Writes what <see cref="Send"/> kept to write with the next packets (a Unix socket's one writev per pass of the
+    /// transmit queue), before their guest buffers go back to the guest or a packet other than data is handled; what
+    /// was taken is reported through <see cref="VsockConnection.OnHostForwarded"/>. Nothing to do by default.
+    /// </summary>
+    public virtual void FlushGathered()
+    {
+    }
+
     /// <summary>Bytes given to <see cref="Send"/> that the host has not taken yet.</summary>
     public abstract int Pending { get; }
 
@@ -56,6 +65,13 @@ internal abstract class VsockHostEnd
     /// </summary>
     /// <exception cref="IOException">The host side failed.</exception>
     public abstract int Receive(GuestMemory memory, ReadOnlySpan<GuestBuffer> into);
+
+    /// <summary>
+    /// Whether a <see cref="Receive"/> that gave less than it was asked for emptied the host end, so that what comes
+    /// next (data or the end of the stream) is reported through <see cref="VsockConnection.HostReadable"/>: the
+    /// connection then does not read again only to hear "nothing now". False: it reads again (the default).
+    /// </summary>
+    public virtual bool ShortReadDrains => false;
 
     /// <summary>Whether the host program will take no more data (it closed its reading side): what the guest sends is dropped.</summary>
     public virtual bool IsReceiveDone => false;

@@ -112,6 +112,16 @@ internal sealed partial class VsockMuxer
     }
 
     /// <summary>
+    /// The worker's queues are being served on another thread while it sleeps (its inline server): packets queued
+    /// meanwhile are that thread's to deliver, and need not wake the worker; <see cref="PrepareToSleep"/> ends it.
+    /// </summary>
+    public void Wake()
+    {
+        lock (Sync)
+            _workerSleeping = false;
+    }
+
+    /// <summary>
     /// Opens a host-initiated connection to guest port <paramref name="port"/> over <paramref name="end"/>: a
     /// REQUEST goes to the guest, and the end learns the outcome (<see cref="VsockHostEnd.Accepted"/>, or its
     /// close with the reason). Returns null, with the reason, when it cannot even be asked.

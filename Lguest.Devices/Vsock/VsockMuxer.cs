@@ -51,6 +51,7 @@ internal sealed partial class VsockMuxer : IDisposable
     private readonly Queue<(uint Local, uint Peer)> _resets = new(MaxPendingResets);
     private readonly HashSet<uint> _localPorts = new(MaxConnections);
     private readonly Dictionary<ulong, UnixSocketHostEnd> _watched = new(MaxConnections);
+    private readonly List<VsockHostEnd> _gathering = new(MaxConnections); // ends holding writes for the pass's end
     private readonly IVsockAcceptor? _acceptor;
     private readonly TimeProvider _clock;
     private readonly ITimer _expiryTimer;
@@ -140,6 +141,7 @@ internal sealed partial class VsockMuxer : IDisposable
             _resets.Clear();
             _localPorts.Clear();
             _watched.Clear();
+            _gathering.Clear();
             _pending = 0;
         }
         _expiryTimer.Dispose();
@@ -234,6 +236,24 @@ internal sealed partial class VsockMuxer : IDisposable
     {
         if (_watched.Remove(token) && !Poller.IsClosed)
             Poller.Remove(socket);
+    }
+
+    /// <summary><paramref name="end"/> gathered its first write of this pass of the transmit queue. Lock held.</summary>
+    internal void Gathered(VsockHostEnd end) => _gathering.Add(end);
+
+    /// <summary>
+    /// The end of a pass of the transmit queue, before its chains go back to the guest: every host end writes what it
+    /// gathered (one writev each).
+    /// </summary>
+    public void FlushGathered()
+    {
+        lock (Sync)
+        {
+            // Each end is listed once per pass (it registers when its first write is gathered); a flush can list none.
+            for (int i = 0; i < _gathering.Count; i++)
+                _gathering[i].FlushGathered();
+            _gathering.Clear();
+        }
     }
 
     /// <summary>The worker saw <paramref name="events"/> on the socket of <paramref name="token"/>.</summary>

@@ -18,7 +18,7 @@ internal sealed class VsockReceiveChains
     /// so one read can fill as many as it may. Bounds the host's descriptor-chain objects and the guest buffers one
     /// readv names.
     /// </summary>
-    public const int MaxHeld = 16;
+    public const int MaxHeld = VsockConnection.MaxReadBytes / 4096;
 
     private readonly DescriptorChain[] _chains = new DescriptorChain[MaxHeld];
     private readonly DescriptorChain[] _spare = new DescriptorChain[MaxHeld];

@@ -143,8 +143,11 @@ public sealed class VsockStream : Stream, IDuplexPipe
     {
         if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            _output.Complete();
+            // The reading side first: when the device finds the end of the program's output, it already knows the
+            // program reads no more, and asks the guest to close both ways in one SHUTDOWN (the other order raced:
+            // an end of output read in between went out as SHUTDOWN of sending alone).
             _input.Complete();
+            _output.Complete();
         }
         base.Dispose(disposing);
     }

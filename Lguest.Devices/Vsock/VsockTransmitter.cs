@@ -30,6 +30,7 @@ internal sealed class VsockTransmitter(GuestMemory memory, Virtqueue queue, IVir
         }
         if (chains != 0)
         {
+            muxer.FlushGathered(); // the pass's data reaches the host ends before its buffers go back to the guest
             ring.PublishUsed();
             if (ring.NeedsInterrupt())
                 transport.SignalUsedBuffers(queue.Index);

@@ -12,6 +12,12 @@ namespace Lguest.Devices;
 /// the stop signal. A credit update answering the guest's data, data answering its credit, or held bytes a socket
 /// now has room for are handled by the thread that found them due, with no hand-off between threads.
 /// </summary>
+/// <remarks>
+/// The transmit queue may also be served on the thread that notifies it (<see cref="ServeNotification"/>, through
+/// <see cref="DeviceWorkers.ServeNotificationsInline"/>): the worker holds the transmit queue's
+/// <see cref="Virtqueue.Owner"/> whenever it runs and lets it go only while it sleeps in epoll_wait, so the notifying
+/// thread serves both queues only while the worker sleeps, and the worker waits for it when it wakes meanwhile.
+/// </remarks>
 internal sealed class VsockWorker(Virtqueue rx, Virtqueue tx, VsockReceiver receiver, VsockTransmitter transmitter, VsockMuxer muxer)
 {
     private const ulong TxToken = 0, RxToken = 1, WorkToken = 2, StopToken = 3;
@@ -19,7 +25,16 @@ internal sealed class VsockWorker(Virtqueue rx, Virtqueue tx, VsockReceiver rece
     // Events taken per epoll_wait: a busy device's sockets and signals; more wait for the next pass.
     private const int EventBatch = 64;
 
+    // Passes of both queues one notification is served with on the notifying thread before the rest is left to the
+    // worker: a driver that keeps adding packets (another vCPU) cannot keep a vCPU here; each pass is bounded by the
+    // queue size.
+    private const int MaxInlinePasses = 4;
+
     private readonly EpollEvent[] _events = new EpollEvent[EventBatch];
+    private bool _running; // the worker runs (or sleeps): between Run's start and its end, Owner held
+
+    /// <summary>The transmit queue, whose notifications <see cref="ServeNotification"/> may serve.</summary>
+    public Virtqueue Transmit => tx;
 
     /// <summary>
     /// Serves both queues and the sockets until <paramref name="stop"/> is signalled. It may run again after it
@@ -32,8 +47,10 @@ internal sealed class VsockWorker(Virtqueue rx, Virtqueue tx, VsockReceiver rece
     {
         Epoll poller = muxer.Poller;
         const uint Readable = Epoll.In | Epoll.EdgeTriggered;
+        tx.Owner.Enter();
         try
         {
+            _running = true;
             poller.Add(tx.Notifier.FileHandle, Readable, TxToken);
             poller.Add(rx.Notifier.FileHandle, Readable, RxToken);
             poller.Add(muxer.Work.FileHandle, Readable, WorkToken);
@@ -42,11 +59,48 @@ internal sealed class VsockWorker(Virtqueue rx, Virtqueue tx, VsockReceiver rece
         }
         finally
         {
+            _running = false;
             poller.Remove(stop.FileHandle);
             poller.Remove(muxer.Work.FileHandle);
             poller.Remove(rx.Notifier.FileHandle);
             poller.Remove(tx.Notifier.FileHandle);
+            tx.Owner.Exit();
         }
+    }
+
+    /// <summary>
+    /// The inline server of the transmit queue (<see cref="DeviceWorkers.ServeNotificationsInline"/>, QEMU's
+    /// ioeventfd=off): on the thread that notified (a vCPU in its exit), with the transmit queue's
+    /// <see cref="Virtqueue.Owner"/> held while the worker sleeps, does what the worker would have been woken for:
+    /// the guest's packets go to their host ends (non-blocking writes, as the worker's) and what the guest is owed
+    /// (the credit update answering its data) goes into its receive buffers. A stream's packets cost no thread
+    /// wake-up on either side, as a socket pair's writes on the writer's thread. True when all is done (notifications
+    /// asked for again, the rings looked at once more, the muxer told the worker sleeps); false to wake the worker:
+    /// packets wait for receive buffers (the worker asks for the receive queue's notifications), or more came than
+    /// <see cref="MaxInlinePasses"/> passes serve.
+    /// </summary>
+    /// <exception cref="BadDriverException">The driver broke a rule of a ring or of the device.</exception>
+    public bool ServeNotification()
+    {
+        if (!_running)
+            return false; // the worker has not started, or has ended: the notifier is its (or nobody's)
+        muxer.Wake(); // packets queued from here are this thread's to deliver: no signal to the sleeping worker
+        for (int pass = 0; pass < MaxInlinePasses; pass++)
+        {
+            tx.Ring.DisableNotifications();
+            int transmitted = transmitter.ServeAvailable();
+            int received = receiver.ServeAvailable();
+            if (transmitted != 0 || received != 0)
+                continue;
+            // As the worker before it sleeps (it sleeps still, with the receive queue's notifications as it left them).
+            if (tx.Ring.EnableNotifications())
+                continue;
+            if (receiver.NeedsBuffers)
+                return false;
+            if (!muxer.PrepareToSleep())
+                return true;
+        }
+        return false;
     }
 
     private void Serve()
@@ -58,7 +112,7 @@ internal sealed class VsockWorker(Virtqueue rx, Virtqueue tx, VsockReceiver rece
         while (true)
         {
             // Sockets and signals first (without waiting while there is work), then both queues.
-            if (!Dispatch(poller.Wait(_events, idle ? -1 : 0)))
+            if (!Dispatch(idle ? Sleep(poller) : poller.Wait(_events, 0)))
                 return;
             if (idle)
             {
@@ -82,6 +136,20 @@ internal sealed class VsockWorker(Virtqueue rx, Virtqueue tx, VsockReceiver rece
                 idle = !rx.Ring.EnableNotifications();
             else if (muxer.PrepareToSleep())
                 idle = false; // a packet for the guest came meanwhile
+        }
+    }
+
+    // Waits in epoll_wait with the transmit queue's owner let go: a notification meanwhile may be served inline.
+    private int Sleep(Epoll poller)
+    {
+        tx.Owner.Exit();
+        try
+        {
+            return poller.Wait(_events, -1);
+        }
+        finally
+        {
+            tx.Owner.Enter();
         }
     }
 

@@ -116,11 +116,21 @@ internal sealed class VirtqueueDriver : IDisposable
     /// <summary>Writes descriptor <paramref name="index"/> of the table by hand (for broken chains).</summary>
     public void WriteRawDescriptor(int index, VringDescriptor descriptor) => _memory.Write(DescriptorAddress(Descriptors, index), descriptor);
 
+    /// <summary>
+    /// When set, <see cref="Kick"/> notifies through this queue's <see cref="Virtqueue.Notify"/>, as a transport's
+    /// MMIO path does (its inline server, when the device serves the queue on the notifying thread); null: the
+    /// notifier is signalled, as by KVM's ioeventfd.
+    /// </summary>
+    public Virtqueue? NotifyThrough { get; set; }
+
     /// <summary>Publishes the chains added so far (release store of the index), then notifies.</summary>
     public void Kick()
     {
         Publish();
-        Notifier.Signal();
+        if (NotifyThrough is { } queue)
+            queue.Notify();
+        else
+            Notifier.Signal();
     }
 
     /// <summary>Publishes the chains added so far without notifying.</summary>

@@ -14,10 +14,11 @@ public class VsockEchoTests
     private const int Connections = 16;
     private const int BytesEach = 1 << 20;
 
-    [Test]
-    public void Sixteen_connections_echo_a_MiB_each_at_once_intact()
+    [TestCase(true, TestName = "Sixteen_connections_echo_a_MiB_each_at_once_intact(transmit served on the kicking thread)")]
+    [TestCase(false, TestName = "Sixteen_connections_echo_a_MiB_each_at_once_intact(transmit served by the worker)")]
+    public void Sixteen_connections_echo_a_MiB_each_at_once_intact(bool serveOnVcpu)
     {
-        using var bed = new VsockTestBed(unixSocket: true);
+        using var bed = new VsockTestBed(unixSocket: true, serveOnVcpu: serveOnVcpu);
         var guests = new Dictionary<uint, EchoGuest>();
         var programs = new List<(Socket Socket, byte[] Data, Task<byte[]> Reads)>();
         for (int i = 0; i < Connections; i++)

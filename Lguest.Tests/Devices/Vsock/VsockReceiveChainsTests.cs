@@ -19,7 +19,7 @@ public class VsockReceiveChainsTests
         using Socket listener = VsockUnixSocketTests.Listen(bed.SocketPath + "_5000");
         var guest = new GuestConnection(bed, GuestPort, 5000).Open();
         using Socket program = listener.Accept();
-        byte[] data = Pattern(3 * VsockConnection.MaxReadBytes + 1000);
+        byte[] data = Pattern(3 * VsockPacket.MaxPayload + 1000); // within the program socket's buffers: this thread is the guest too
         program.Send(data);
         Assert.That(guest.Read(data.Length), Is.EqualTo(data));
         Assert.That(guest.LargestPayload, Is.LessThanOrEqualTo(VsockTestBed.RxPayload), "one packet per receive buffer");

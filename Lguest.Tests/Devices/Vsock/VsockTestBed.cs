@@ -28,7 +28,7 @@ internal sealed class VsockTestBed : IDisposable
     private readonly TemporaryFolder? _folder;
     private int _txOutstanding;
 
-    public VsockTestBed(bool unixSocket = false, TimeProvider? clock = null, ushort queueSize = 64, int rxBuffers = 32, bool activate = true)
+    public VsockTestBed(bool unixSocket = false, TimeProvider? clock = null, ushort queueSize = 64, int rxBuffers = 32, bool activate = true, bool serveOnVcpu = true)
     {
         Memory = GuestMemory.Allocate(GuestMemoryLayout.Flat(32 << 20));
         var rxArena = new GuestArena(new GuestAddress(1 << 20), 3 << 20);
@@ -43,7 +43,7 @@ internal sealed class VsockTestBed : IDisposable
             _folder = new TemporaryFolder();
             SocketPath = Path.Combine(_folder.Path, "v.sock");
         }
-        Options = new VirtioVsockOptions { GuestCid = GuestCid, UnixSocketPath = SocketPath, QueueSize = queueSize, Name = "vsock" };
+        Options = new VirtioVsockOptions { GuestCid = GuestCid, UnixSocketPath = SocketPath, QueueSize = queueSize, Name = "vsock", ServeOnVcpu = serveOnVcpu };
         Host = new VsockHost(Options, null, clock);
         Host.Start();
         Device = new VirtioVsockDevice(Memory, Host, Options, NullLogger<VirtioVsockDevice>.Instance);
@@ -78,7 +78,10 @@ internal sealed class VsockTestBed : IDisposable
         foreach (DriverBuffer buffer in RxPool)
             _rxBuffers[Rx.Add(buffer)] = buffer;
         Rx.Kick();
-        Device.Activate(new VirtioActivation(Features, [Rx.CreateQueue("vsock vq 0"), Tx.CreateQueue("vsock vq 1"), Event.CreateQueue("vsock vq 2")], Transport));
+        // Transmit kicks go through the queue, as the transport's MMIO path: served on this thread while the worker sleeps.
+        Virtqueue tx = Tx.CreateQueue("vsock vq 1");
+        Tx.NotifyThrough = tx;
+        Device.Activate(new VirtioActivation(Features, [Rx.CreateQueue("vsock vq 0"), tx, Event.CreateQueue("vsock vq 2")], Transport));
     }
 
     /// <summary>Posts <paramref name="count"/> more receive buffers (of the usual size), as a driver refilling its queue.</summary>
