@@ -43,6 +43,19 @@ internal static class DriverRing
         Interlocked.MemoryBarrier();
     }
 
+    /// <summary>
+    /// Whether the device wants a notification for the chains made available from <paramref name="oldAvail"/> to
+    /// <paramref name="newAvail"/>: with EVENT_IDX, whether they pass its avail_event (vring_need_event), as Linux's
+    /// virtqueue_kick_prepare decides; the fence orders the index store before the read, as its virtio_mb does. A device
+    /// that is busy (or polling) leaves avail_event behind, and the driver does not notify it.
+    /// </summary>
+    public static bool NeedsNotification(GuestMemory memory, GuestAddress ring, int size, ushort oldAvail, ushort newAvail)
+    {
+        Interlocked.MemoryBarrier();
+        ushort availEvent = memory.Read<ushort>(Used(ring, size).Offset(4 + 8UL * (ulong)size));
+        return (ushort)(newAvail - availEvent - 1) < (ushort)(newAvail - oldAvail);
+    }
+
     /// <summary>The device's used index.</summary>
     public static ushort UsedIndex(GuestMemory memory, GuestAddress ring, int size) => memory.ReadUInt16Acquire(Used(ring, size).Offset(2));
 }

@@ -39,6 +39,7 @@ public class VsockBenchmarks
     private EventNotifier _rxNotify = null!;
     private EventNotifier _txNotify = null!;
     private EventNotifier _eventNotify = null!;
+    private Virtqueue? _rxQueue, _txQueue; // the device's queues: notifications go through them, as a transport's
     private InterruptTransport _transport = null!;
     private VsockHost? _host;
     private VirtioVsockDevice? _device;
@@ -46,6 +47,8 @@ public class VsockBenchmarks
     private Socket? _near;          // the pair's writing end
     private byte[] _sink = null!;
     private ushort _rxAvail, _txAvail, _rxUsed;
+    private ushort[] _rxFree = [];  // receive descriptors not in the ring
+    private int _rxFreeCount;
     private uint _received;         // payload bytes the guest took: its fwd_cnt
     private uint _sent;             // payload bytes the guest sent
     private uint _deviceForwarded;  // the device's fwd_cnt, as its last packet told the guest
@@ -57,6 +60,12 @@ public class VsockBenchmarks
     /// <summary>Payload bytes per packet: Linux's receive buffer (4 KiB) and its largest packet (64 KiB).</summary>
     [Params(4096, 65536)]
     public int PacketBytes { get; set; }
+
+    /// <summary>
+    /// Whether the transmit queue's notifications are served on the notifying thread (the device's default, QEMU's
+    /// ioeventfd=off); false: each wakes the worker, as through KVM's ioeventfd.
+    /// </summary>
+    public bool ServeOnVcpu { get; set; } = true;
 
     /// <summary>Packets per round.</summary>
     public int Depth => RoundBytes / PacketBytes;
@@ -71,16 +80,13 @@ public class VsockBenchmarks
         using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         listener.Bind(new UnixDomainSocketEndPoint(uds + "_" + HostPort));
         listener.Listen(1);
-        var options = new VirtioVsockOptions { GuestCid = 3, UnixSocketPath = uds, QueueSize = QueueSize };
+        var options = new VirtioVsockOptions { GuestCid = 3, UnixSocketPath = uds, QueueSize = QueueSize, ServeOnVcpu = ServeOnVcpu };
         _host = new VsockHost(options);
         _host.Start();
         _device = new VirtioVsockDevice(_memory, _host, options);
-        _device.Activate(new VirtioActivation(Features,
-        [
-            new Virtqueue(0, Ring(RxRing, "bench rx"), _rxNotify),
-            new Virtqueue(1, Ring(TxRing, "bench tx"), _txNotify),
-            new Virtqueue(2, Ring(EventRing, "bench event"), _eventNotify),
-        ], _transport));
+        _rxQueue = new Virtqueue(0, Ring(RxRing, "bench rx"), _rxNotify);
+        _txQueue = new Virtqueue(1, Ring(TxRing, "bench tx"), _txNotify);
+        _device.Activate(new VirtioActivation(Features, [_rxQueue, _txQueue, new Virtqueue(2, Ring(EventRing, "bench event"), _eventNotify)], _transport));
 
         // The guest connects (its socket's buffer: 1 GiB, given back every round) and gets its RESPONSE.
         WriteTxPacket(0, VsockOp.Request, 0);
@@ -92,6 +98,11 @@ public class VsockBenchmarks
         WaitForUsed(RxRing, _rxAvail);
         _rxUsed = _rxAvail;
         _deviceForwarded = VsockHeader.Read(_memory.GetSpan(RxData, Header)).ForwardCount;
+        // As Linux, buffers wait in the ring before any data.
+        _rxFree = new ushort[Depth];
+        for (int i = 0; i < Depth; i++)
+            _rxFree[_rxFreeCount++] = (ushort)(Depth - 1 - i);
+        RefillReceive();
         StartReader();
     }
 
@@ -140,6 +151,7 @@ public class VsockBenchmarks
         while (left > 0)
         {
             bool published = false;
+            ushort batchStart = _txAvail;
             while (left > 0 && VsockConnectionCredit() >= (uint)PacketBytes && (ushort)(_txAvail - UsedIndex(TxRing)) < Depth)
             {
                 WriteTxPacket(_nextTx, VsockOp.ReadWrite, (uint)PacketBytes);
@@ -149,8 +161,8 @@ public class VsockBenchmarks
                 left -= PacketBytes;
                 published = true;
             }
-            if (published)
-                _txNotify.Signal();
+            if (published && DriverRing.NeedsNotification(_memory, TxRing, QueueSize, batchStart, _txAvail))
+                Notify(_txQueue, _txNotify);
             if (left > 0)
                 TakeCreditUpdates();
         }
@@ -177,34 +189,69 @@ public class VsockBenchmarks
     }
 
     /// <summary>
-    /// Host to guest: the host program writes a round, the guest posts receive buffers and takes the packets, then
-    /// tells the device its new fwd_cnt (a CREDIT_UPDATE, as Linux does once its buffer runs low).
+    /// Host to guest: the host program writes a round and the guest takes the packets, as Linux's virtio_vsock does:
+    /// its receive buffers are posted before the data comes (the driver refills them as it reaps, here once all are
+    /// used), it reaps every used entry an interrupt finds, asks for the next interrupt (used_event) and looks once
+    /// more before it sleeps; then it tells the device its new fwd_cnt (a CREDIT_UPDATE, as Linux does once its
+    /// buffer runs low) and goes on, as Linux does, without waiting for the device to take it.
     /// </summary>
     [Benchmark]
     public void DeviceReceive()
     {
         WriteToPeer();
         uint goal = _received + RoundBytes;
-        while (_received != goal)
+        while (true)
         {
-            // Buffers are posted again only when all are used: a descriptor is never in the ring twice.
-            if (_rxUsed == _rxAvail)
-                Publish(RxRing, ref _rxAvail, Depth, _rxNotify);
-            WaitForUsed(RxRing, (ushort)(_rxUsed + 1));
-            while (_rxUsed != UsedIndex(RxRing))
-            {
-                VringUsedElement used = _memory.Read<VringUsedElement>(Used(RxRing).Offset(4 + 8UL * (ulong)(_rxUsed % QueueSize)));
-                _rxUsed++;
-                var header = VsockHeader.Read(_memory.GetSpan(RxData.Offset(used.Id * (ulong)Stride), Header));
-                _deviceForwarded = header.ForwardCount;
-                if (header.Op == (ushort)VsockOp.ReadWrite)
-                    _received += header.Length;
-            }
+            ReapReceived();
+            if (_received == goal)
+                break;
+            DriverRing.SetUsedEvent(_memory, RxRing, QueueSize, _rxUsed);
+            if (_rxUsed == UsedIndex(RxRing))
+                _transport.Interrupt.Wait(timeoutMilliseconds: 1);
         }
-        // The credit update rides on transmit descriptor Depth, kept for it.
+        // The credit update rides on transmit descriptor Depth, kept for it: its last use must be over first (it is,
+        // unless the device has not looked at its transmit queue since the last round).
+        if (_txAvail != UsedIndex(TxRing))
+            WaitForUsed(TxRing, _txAvail);
         WriteTxPacket(Depth, VsockOp.CreditUpdate, 0);
         Publish(TxRing, ref _txAvail, 1, _txNotify, first: Depth);
-        WaitForUsed(TxRing, _txAvail);
+    }
+
+    // Takes every used receive buffer (its packet's fwd_cnt, and its payload if RW), then refills as Linux's rx_work does.
+    private void ReapReceived()
+    {
+        while (_rxUsed != UsedIndex(RxRing))
+        {
+            VringUsedElement used = _memory.Read<VringUsedElement>(Used(RxRing).Offset(4 + 8UL * (ulong)(_rxUsed % QueueSize)));
+            _rxUsed++;
+            if (used.Id >= (uint)Depth)
+                throw new InvalidOperationException($"the device used receive descriptor {used.Id}, never posted");
+            var header = VsockHeader.Read(_memory.GetSpan(RxData.Offset(used.Id * (ulong)Stride), Header));
+            _deviceForwarded = header.ForwardCount;
+            if (header.Op == (ushort)VsockOp.ReadWrite)
+                _received += header.Length;
+            _rxFree[_rxFreeCount++] = (ushort)used.Id;
+        }
+        if ((ushort)(_rxAvail - _rxUsed) < Depth / 2)
+            RefillReceive();
+    }
+
+    // Posts every free receive buffer again, notifying if the device asked: Linux's virtio_vsock_rx_fill, which its
+    // rx_work calls once fewer than half its buffers are posted. A descriptor is never in the ring twice.
+    private void RefillReceive()
+    {
+        if (_rxFreeCount == 0)
+            return;
+        ushort before = _rxAvail;
+        GuestAddress available = DriverRing.Available(RxRing, QueueSize);
+        while (_rxFreeCount > 0)
+        {
+            _memory.Write(available.Offset(4 + 2UL * (ulong)(_rxAvail % QueueSize)), _rxFree[--_rxFreeCount]);
+            _rxAvail++;
+        }
+        _memory.WriteUInt16Release(available.Offset(2), _rxAvail);
+        if (DriverRing.NeedsNotification(_memory, RxRing, QueueSize, before, _rxAvail))
+            Notify(_rxQueue, _rxNotify);
     }
 
     /// <summary>The same bytes through a socket pair: written by the host program, read from the device's end into the same guest buffers.</summary>
@@ -255,10 +302,23 @@ public class VsockBenchmarks
     }
 
     // Publishes descriptors first..first+count-1 (used_event on the last: one interrupt per round) and notifies.
+    // Notifies only when the device asked (EVENT_IDX's avail_event), as Linux's virtqueue_kick_prepare.
     private void Publish(GuestAddress ring, ref ushort avail, int count, EventNotifier notify, int first = 0)
     {
+        ushort before = avail;
         DriverRing.Publish(_memory, ring, QueueSize, ref avail, first, count);
-        notify.Signal();
+        if (DriverRing.NeedsNotification(_memory, ring, QueueSize, before, avail))
+            Notify(ring == TxRing ? _txQueue : ring == RxRing ? _rxQueue : null, notify);
+    }
+
+    // A notification as a transport delivers it: through the queue (its inline server, when the device serves it on
+    // the notifying thread, as in a vCPU's exit), or straight to the notifier (KVM's ioeventfd).
+    private static void Notify(Virtqueue? queue, EventNotifier notify)
+    {
+        if (queue is { ServesNotificationsInline: true })
+            queue.Notify();
+        else
+            notify.Signal();
     }
 
     private void WaitForUsed(GuestAddress ring, ushort until)
@@ -272,19 +332,11 @@ public class VsockBenchmarks
     // The guest's credit for sending: the device's buffer less what it has not said it forwarded.
     private uint VsockConnectionCredit() => (uint)RoundBytes - (_sent - _deviceForwarded);
 
-    // Keeps receive buffers posted and takes the device's packets: each carries its fwd_cnt (a credit update).
+    // Takes the device's packets, each with its fwd_cnt (a credit update), keeping receive buffers posted; sleeps
+    // until the next if none came.
     private void TakeCreditUpdates()
     {
-        if (_rxUsed == _rxAvail)
-            Publish(RxRing, ref _rxAvail, Depth, _rxNotify);
-        while (_rxUsed != UsedIndex(RxRing))
-        {
-            VringUsedElement used = _memory.Read<VringUsedElement>(Used(RxRing).Offset(4 + 8UL * (ulong)(_rxUsed % QueueSize)));
-            _rxUsed++;
-            _deviceForwarded = VsockHeader.Read(_memory.GetSpan(RxData.Offset(used.Id * (ulong)Stride), Header)).ForwardCount;
-            if (_rxUsed == _rxAvail)
-                Publish(RxRing, ref _rxAvail, Depth, _rxNotify);
-        }
+        ReapReceived();
         // Interrupt me at the next packet (used_event, EVENT_IDX), then look again before sleeping.
         DriverRing.SetUsedEvent(_memory, RxRing, QueueSize, _rxUsed);
         if (_rxUsed == UsedIndex(RxRing))
