@@ -24,6 +24,7 @@ public class VsockBenchmarks
     public const int RoundBytes = 256 * 1024;
 
     private const int QueueSize = 256;
+    private const int RxBytes = 1 << 20;
     private const uint GuestPort = 1025;
     private const uint HostPort = 5000;
     private const ulong Features = VirtioFeatures.Version1 | VirtioFeatures.RingEventIndex | VirtioFeatures.RingIndirectDescriptors;
@@ -70,6 +71,13 @@ public class VsockBenchmarks
     /// <summary>Packets per round.</summary>
     public int Depth => RoundBytes / PacketBytes;
 
+    /// <summary>
+    /// Receive buffers the guest keeps posted: a ring's worth, as Linux's virtio_vsock fills its receive queue (256 of
+    /// its 4 KiB buffers, 1 MiB), within 1 MiB for larger buffers. The socket pair reads into the first
+    /// <see cref="Depth"/>.
+    /// </summary>
+    public int RxPosted => Math.Min(QueueSize, RxBytes / PacketBytes);
+
     private int Stride => (Header + PacketBytes + 63) & ~63;
 
     [GlobalSetup(Targets = [nameof(DeviceTransmit), nameof(DeviceReceive)])]
@@ -99,9 +107,9 @@ public class VsockBenchmarks
         _rxUsed = _rxAvail;
         _deviceForwarded = VsockHeader.Read(_memory.GetSpan(RxData, Header)).ForwardCount;
         // As Linux, buffers wait in the ring before any data.
-        _rxFree = new ushort[Depth];
-        for (int i = 0; i < Depth; i++)
-            _rxFree[_rxFreeCount++] = (ushort)(Depth - 1 - i);
+        _rxFree = new ushort[RxPosted];
+        for (int i = 0; i < RxPosted; i++)
+            _rxFree[_rxFreeCount++] = (ushort)(RxPosted - 1 - i);
         RefillReceive();
         StartReader();
     }
@@ -224,7 +232,7 @@ public class VsockBenchmarks
         {
             VringUsedElement used = _memory.Read<VringUsedElement>(Used(RxRing).Offset(4 + 8UL * (ulong)(_rxUsed % QueueSize)));
             _rxUsed++;
-            if (used.Id >= (uint)Depth)
+            if (used.Id >= (uint)RxPosted)
                 throw new InvalidOperationException($"the device used receive descriptor {used.Id}, never posted");
             var header = VsockHeader.Read(_memory.GetSpan(RxData.Offset(used.Id * (ulong)Stride), Header));
             _deviceForwarded = header.ForwardCount;
@@ -232,7 +240,7 @@ public class VsockBenchmarks
                 _received += header.Length;
             _rxFree[_rxFreeCount++] = (ushort)used.Id;
         }
-        if ((ushort)(_rxAvail - _rxUsed) < Depth / 2)
+        if ((ushort)(_rxAvail - _rxUsed) < RxPosted / 2)
             RefillReceive();
     }
 
@@ -278,11 +286,14 @@ public class VsockBenchmarks
         _transport = new InterruptTransport();
         _sink = new byte[RoundBytes];
         _memory.Clear(RxRing, 0x60000);
-        // Receive descriptors 0..Depth-1 (header plus a packet each); transmit descriptors 0..Depth (the last for credit updates).
-        for (int i = 0; i <= Depth; i++)
+        // Receive descriptors 0..RxPosted-1 (header plus a packet each); transmit descriptors 0..Depth (the last for credit updates).
+        for (int i = 0; i < RxPosted; i++)
         {
             _memory.Write(RxRing.Offset((ulong)i * VringDescriptor.Size),
                 new VringDescriptor(RxData.Value + (ulong)(i * Stride), (uint)(Header + PacketBytes), VringDescriptor.FlagWrite, 0));
+        }
+        for (int i = 0; i <= Depth; i++)
+        {
             _memory.Write(TxRing.Offset((ulong)i * VringDescriptor.Size),
                 new VringDescriptor(TxData.Value + (ulong)(i * Stride), (uint)(Header + PacketBytes), 0, 0));
         }
