@@ -240,6 +240,7 @@ internal static class RunCommand
                 {
                     o.Tunnet = device.Tunnet!;
                     o.Offloads = netOffloads;
+                    o.TransmitOnVcpu = arguments.BlockOnVcpu;
                     if (pollMicroseconds is int netPoll)
                         o.MaxPollTime = TimeSpan.FromMicroseconds(netPoll);
                 });
@@ -250,6 +251,7 @@ internal static class RunCommand
                     o.TapName = device.Value;
                     o.Mac = device.Mac;
                     o.Offloads = netOffloads;
+                    o.TransmitOnVcpu = arguments.BlockOnVcpu;
                     if (pollMicroseconds is int tapPoll)
                         o.MaxPollTime = TimeSpan.FromMicroseconds(tapPoll);
                 });

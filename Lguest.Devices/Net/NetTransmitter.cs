@@ -64,14 +64,24 @@ internal sealed partial class NetTransmitter
     /// <exception cref="BadDriverException">The driver broke a rule of the ring.</exception>
     public void Run()
     {
-        OpenRing();
+        EnterOwner();
         try
         {
+            OpenRing();
+            OpenInline();
             Serve();
+            // Frames a vCPU left (the tap was full) and the worker did not get to are sent, or returned, before the
+            // ring goes: a paused ring holds no chain nobody will return.
+            if (HasPending)
+            {
+                SendPending();
+                Flush();
+            }
         }
         finally
         {
             CloseRing();
+            ExitOwner();
         }
     }
 
@@ -83,9 +93,14 @@ internal sealed partial class NetTransmitter
             if (stopped)
                 return;
             // A full batch means there may be more: look again before sleeping. Otherwise poll the
-            // ring for the window, then sleep.
-            if (served < Batch && !_ring.WaitForAvailable(_queue.Notifier, _stop, _pollWindow))
-                return;
+            // ring for the window, then sleep (letting the queue go to the vCPUs while asleep).
+            if (served < Batch)
+            {
+                PollWindow? poll = PollBeforeSleep;
+                _streaming &= served > 0; // a stream lasts while the worker finds frames of its own
+                if (!_ring.WaitForAvailable(_queue.Notifier, _stop, poll, _owner))
+                    return;
+            }
         }
     }
 
@@ -99,6 +114,13 @@ internal sealed partial class NetTransmitter
     {
         stopped = false;
         int served = 0;
+        // The frames a vCPU left first (it found the tap full): they were popped before anything still available.
+        if (!SendPending())
+        {
+            stopped = true;
+            Flush();
+            return served;
+        }
         while (served < Batch && _ring.TryPop(_chain))
         {
             // With io_uring the frame joins the batch (sent at the batch's end); else it is written now.

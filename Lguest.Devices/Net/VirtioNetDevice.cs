@@ -39,6 +39,7 @@ public sealed class VirtioNetDevice : VirtioDevice
     private readonly byte[] _config = new byte[ConfigurationSize];
     private readonly ushort[] _queueSizes;
     private readonly TimeSpan _maxPollTime;
+    private readonly bool _transmitOnVcpu;
     private readonly Lock _lock = new();
     private NetReceiver? _receiver; // the activation's: kept across a pause with the receive buffers it holds
 
@@ -62,6 +63,7 @@ public sealed class VirtioNetDevice : VirtioDevice
         Mac = mac;
         _queueSizes = [options.QueueSize, options.QueueSize];
         _maxPollTime = options.MaxPollTime;
+        _transmitOnVcpu = options.TransmitOnVcpu;
         DeviceFeatures = VirtioNetNegotiation.Offered(options) | VirtioFeatures.Version1;
         mac.CopyTo(_config);
         _config[StatusOffset] = (byte)VirtioNetFeatures.StatusLinkUp;
@@ -181,7 +183,9 @@ public sealed class VirtioNetDevice : VirtioDevice
         if (activation.Queues.Count > TransmitQueue && activation.Queues[TransmitQueue] is { } tx)
         {
             var transmitter = new NetTransmitter(_memory, tx, activation.Transport, _tap, activation.Features, Counters, workers.Stop, Name, Logger,
-                PollWindow.ForWorker(_maxPollTime));
+                PollWindow.ForWorker(_maxPollTime)) { ServesOnVcpu = _transmitOnVcpu };
+            if (_transmitOnVcpu)
+                workers.ServeNotificationsInline(tx, transmitter.ServeNotification);
             workers.Start(tx.Ring.Name, transmitter.Run);
         }
     }

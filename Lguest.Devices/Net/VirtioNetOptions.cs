@@ -42,6 +42,14 @@ public sealed class VirtioNetOptions
     /// </summary>
     public TimeSpan MaxPollTime { get; set; } = Virtio.PollWindow.DefaultMax;
 
+    /// <summary>
+    /// Write the frames of a transmit notification to the tap on the vCPU that notified, in its exit (QEMU's
+    /// <c>ioeventfd=off</c>), when the transmit worker is asleep: up to a batch of 64 frames with one system call, where
+    /// waking the worker would cost a thread wake-up each way. A full tap, more frames, or a host without io_uring
+    /// leave the frames to the worker. Default true; false: every notification wakes the worker (a KVM ioeventfd).
+    /// </summary>
+    public bool TransmitOnVcpu { get; set; } = true;
+
     /// <summary>The device's name in messages; null for "net" and its index among the network devices added.</summary>
     public string? Name { get; set; }
 

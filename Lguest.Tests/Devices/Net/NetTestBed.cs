@@ -93,7 +93,21 @@ internal sealed class NetTestBed : IDisposable
 
     public ulong Features { get; }
 
-    public void Activate() => Device.Activate(new VirtioActivation(Features, [Rx.CreateQueue("net0 vq 0"), Tx.CreateQueue("net0 vq 1")], Transport));
+    /// <summary>The transmit queue of the last activation: <see cref="Virtqueue.Notify"/> on it is a vCPU's notification.</summary>
+    public Virtqueue? TxQueue { get; private set; }
+
+    public void Activate()
+    {
+        TxQueue = Tx.CreateQueue("net0 vq 1");
+        Device.Activate(new VirtioActivation(Features, [Rx.CreateQueue("net0 vq 0"), TxQueue], Transport));
+    }
+
+    /// <summary>Publishes the transmit chains added and notifies as a transport delivers a vCPU's notification: <see cref="Virtqueue.Notify"/> on this thread.</summary>
+    public void KickTransmitFromVcpu()
+    {
+        Tx.Publish();
+        TxQueue!.Notify();
+    }
 
     /// <summary>A frame from the guest to the host's socket, with correct checksums.</summary>
     public byte[] GuestToHost(ReadOnlySpan<byte> payload) =>
