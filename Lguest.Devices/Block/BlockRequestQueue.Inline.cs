@@ -15,10 +15,14 @@ namespace Lguest.Devices;
 // and leave the driver waiting for an interrupt.
 internal sealed partial class BlockRequestQueue
 {
-    // The largest transfer done on the vCPU: a page-cache copy of 128 KiB takes about 10 µs, about what the hand-off
-    // costs; a larger one would hold the vCPU (its timer interrupts, its other work) longer than the wake-up it saves,
-    // so it goes in flight instead, as QEMU's ioeventfd=off submits it.
-    private const ulong MaxBytesOnVcpu = 128 * 1024;
+    // The largest transfer done on the vCPU: 1 MiB, what fio asks with bs=1M (the Debian bench's large requests). A
+    // page-cache copy of 1 MiB takes 20-25 µs of CPU here, and handing it to the worker cost more than that: two
+    // context switches per request (the worker's wake-up, then the driver's interrupt) and 32-37 µs of CPU in all
+    // (bench/README.md, issue 20's fifth pass: 1 MiB QD 1 reads 32.0 -> 21.8 µs, writes 37.0 -> 24.5 µs per request,
+    // 2.00 -> 0.02 switches; it was 128 KiB, a 10 µs copy, held to what the hand-off was thought to cost). A driver
+    // waiting on one such request has nothing else for the vCPU meanwhile; a read the page cache cannot answer still
+    // goes to the worker (RWF_NOWAIT), as do more requests than one and anything larger.
+    private const ulong MaxBytesOnVcpu = 1024 * 1024;
 
     private Lock? _owner;   // the queue's Owner, held by the worker except while it sleeps; null: not served inline
     private bool _closed;   // the worker has stopped: the inline server leaves the queue alone (its ring is disposed)

@@ -110,14 +110,14 @@ public class VirtioBlockServeOnVcpuTests
         bed.Driver.WaitForUsed(bed.Transport);
         Assert.That(bed.StatusOf(flush), Is.EqualTo(VirtioBlockStatus.Ok));
 
-        // 512 KiB: more than the vCPU copies; the worker serves it.
-        DriverBuffer large = bed.Driver.Writable(512 << 10), status = bed.Status();
+        // 2 MiB: more than the vCPU copies; the worker serves it.
+        DriverBuffer large = bed.Driver.Writable(2 << 20), status = bed.Status();
         WaitForTheWorkerToSleep(bed.Queue!);
         bed.Driver.Add(bed.Header(VirtioBlockRequestType.In, 2048), large, status);
         bed.KickFromVcpu();
         bed.Driver.WaitForUsed(bed.Transport);
         Assert.That(bed.StatusOf(status), Is.EqualTo(VirtioBlockStatus.Ok));
-        Assert.That(bed.Driver.ReadBuffer(large), Is.EqualTo(bed.PatternAt(2048, 1024)));
+        Assert.That(bed.Driver.ReadBuffer(large), Is.EqualTo(bed.PatternAt(2048, 4096)));
 
         // Forty requests behind one notification: the vCPU hands them to the worker.
         var reads = new List<(DriverBuffer Data, DriverBuffer Status, ulong Sector)>();
@@ -178,11 +178,12 @@ public class VirtioBlockServeOnVcpuTests
     public void A_pause_right_after_the_vcpu_left_a_large_request_to_the_worker_answers_it_or_leaves_it_in_the_ring(VirtioBlockIoEngine engine)
     {
         Require(engine);
-        using var bed = new BlockTestBed(imageBytes: 4 << 20, configure: o => o.IoEngine = engine);
+        using var bed = new BlockTestBed(imageBytes: 8 << 20, configure: o => o.IoEngine = engine);
         int answeredByThePause = 0;
+        DriverBuffer large = bed.Driver.Writable(2 << 20); // over the 1 MiB a vCPU copies; each round reads another pattern into it
         for (int i = 0; i < 10; i++)
         {
-            DriverBuffer large = bed.Driver.Writable(256 << 10), status = bed.Status();
+            DriverBuffer status = bed.Status();
             ulong sector = (ulong)i * 512;
             WaitForTheWorkerToSleep(bed.Queue!);
             ushort before = bed.Driver.UsedIndex;
@@ -198,7 +199,7 @@ public class VirtioBlockServeOnVcpuTests
             bed.Device.Resume();
             bed.Driver.WaitForUsed(bed.Transport);
             Assert.That(bed.StatusOf(status), Is.EqualTo(VirtioBlockStatus.Ok));
-            Assert.That(bed.Driver.ReadBuffer(large), Is.EqualTo(bed.PatternAt(sector, 512)));
+            Assert.That(bed.Driver.ReadBuffer(large), Is.EqualTo(bed.PatternAt(sector, 4096)));
         }
         Assert.That(answeredByThePause, Is.GreaterThan(0), "no request was in the device's hands at a pause: the test did not test it");
     }
