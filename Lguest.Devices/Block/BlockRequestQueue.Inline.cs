@@ -24,6 +24,12 @@ internal sealed partial class BlockRequestQueue
     // goes to the worker (RWF_NOWAIT), as do more requests than one and anything larger.
     private const ulong MaxBytesOnVcpu = 1024 * 1024;
 
+    // The most requests one notification's exit serves, one direct call each: a driver's batch of small requests
+    // (the host-side benchmark's 32) is a microsecond or two of page-cache work apiece, so 32 of them cost about what
+    // waking the worker and then the driver would (two context switches: 0.06 per request at QD 32, bench/README.md);
+    // a larger batch is the worker's, whole (its slots, merging, one system call for all).
+    private const int MaxRequestsOnVcpu = 32;
+
     private Lock? _owner;   // the queue's Owner, held by the worker except while it sleeps; null: not served inline
     private bool _closed;   // the worker has stopped: the inline server leaves the queue alone (its ring is disposed)
     private bool _onVcpu;   // the request being served is on the notifying thread
@@ -54,6 +60,7 @@ internal sealed partial class BlockRequestQueue
         {
             // Bounded by the queue size, as a worker's batch: a driver adding one request as each completes
             // (another vCPU) cannot keep this vCPU here.
+            ulong copied = 0;
             for (int served = 0; served < ring.Size; served++)
             {
                 int available = ring.AvailableCount();
@@ -64,18 +71,21 @@ internal sealed partial class BlockRequestQueue
                         return true;
                     continue; // one came as notifications were re-enabled
                 }
-                if (available > 1)
-                    break; // a batch: the worker's, whole (its slots, merging, one publish)
+                if (served + available > MaxRequestsOnVcpu)
+                    break; // a larger batch: the worker's, whole (its slots, merging, one publish)
                 if (!ring.TryPop(_chain))
                     break;
-                if (_chain.ReadableLength + _chain.WritableLength > MaxBytesOnVcpu + HeaderSize + 1)
+                ulong total = _chain.ReadableLength + _chain.WritableLength;
+                ulong data = total > HeaderSize + 1 ? total - HeaderSize - 1 : 0;
+                if (copied + data > MaxBytesOnVcpu)
                 {
-                    // Larger than the vCPU copies: the worker serves it as if it had popped it (its direct call,
+                    // More than the vCPU copies: the worker serves it as if it had popped it (its direct call,
                     // on its own thread), woken by the notifier as through an ioeventfd.
                     _handedOver = true;
                     PublishCompleted();
                     return false;
                 }
+                copied += data;
                 _lone = true;
                 uint used = Serve(_chain, inFlight: true, out bool submitted);
                 if (submitted)

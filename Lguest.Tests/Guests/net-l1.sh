@@ -74,6 +74,10 @@ case "$vmm" in
         status=2
         ;;
 esac
+# The helper reports once its nc has seen the guest close the connection, just before the guest powers off: give it
+# a few seconds to print (awk's fork and exec are slow on a TCG L1 with one CPU) before it is killed. A close that
+# never came still fails the test.
+for _ in $(seq 100); do kill -0 $helper 2> /dev/null || break; sleep 0.1; done
 kill $helper 2> /dev/null
 wait 2> /dev/null
 rm -rf "$work"
