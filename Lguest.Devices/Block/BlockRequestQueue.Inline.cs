@@ -9,10 +9,11 @@ namespace Lguest.Devices;
 // request costs the exit and the call. The vCPU takes the queue (Virtqueue.Owner) only while the worker sleeps
 // with nothing in flight; a request it cannot finish at once (a read the page cache cannot answer, a FLUSH) goes in
 // flight on the ring or the pool as the worker would have put it, and the worker is woken to finish it; a transfer
-// larger than MaxBytesOnVcpu is left to the worker as popped (it serves it first when it wakes, as before); more than one request available is the worker's, untouched (its batches, merging
-// and requests in flight are what depth needs). The worker polls its ring before sleeping only after a batch: after
-// a lone request the next one is the vCPU's to serve, and a polling worker (holding the queue) would take it from it
-// and leave the driver waiting for an interrupt.
+// past MaxBytesOnVcpu (in all, for the notification) is left to the worker as popped (it serves it first when it wakes,
+// as before); a batch of more than MaxRequestsOnVcpu is the worker's, untouched (its slots, merging and one system
+// call for all are what depth needs). The worker polls its ring before sleeping only after a batch of its own: after
+// the vCPU's the next notification is the vCPU's to serve, and a polling worker (holding the queue) would take it
+// from it and leave the driver waiting for an interrupt.
 internal sealed partial class BlockRequestQueue
 {
     // The largest transfer done on the vCPU: 1 MiB, what fio asks with bs=1M (the Debian bench's large requests). A
@@ -45,7 +46,7 @@ internal sealed partial class BlockRequestQueue
 
     /// <summary>
     /// The inline server (<see cref="DeviceWorkers.ServeNotificationsInline"/>): on the notifying thread, with the
-    /// queue's owner held, serves the one request available when it completes at once. True when nothing is left
+    /// queue's owner held, serves the requests available (up to 32, 1 MiB in all) that complete at once. True when nothing is left
     /// (notifications re-enabled, the ring looked at again); false to wake the worker.
     /// </summary>
     /// <exception cref="BadDriverException">The driver broke the ring's rules.</exception>
