@@ -72,6 +72,14 @@ public unsafe class BlockBenchmarks
     /// </summary>
     public TimeSpan DriverPollTime { get; set; }
 
+    /// <summary>
+    /// The driver wants no interrupt and polls the used index instead, as Linux's virtio-blk does on its poll queues
+    /// (<c>virtio_blk.poll_queues</c>, with io_uring's IOPOLL in the guest): <c>virtqueue_disable_cb</c> leaves
+    /// used_event far from the used index, so the device makes no interrupt's system call. False: used_event on the
+    /// round's last request, as the default interrupt-driven queues ask.
+    /// </summary>
+    public bool PolledDriver { get; set; }
+
     /// <summary>The device's I/O engine.</summary>
     public VirtioBlockIoEngine IoEngine { get; set; } = VirtioBlockIoEngine.IoUring;
 
@@ -219,7 +227,7 @@ public unsafe class BlockBenchmarks
         }
         // used_event: one interrupt when the last request of the round is used, as a driver that
         // reaps completions in bulk would ask.
-        _memory.Write(Available.Offset(4 + 2UL * QueueSize), (ushort)(_availIndex - 1));
+        _memory.Write(Available.Offset(4 + 2UL * QueueSize), PolledDriver ? (ushort)(_availIndex + 0x8000) : (ushort)(_availIndex - 1));
         _memory.WriteUInt16Release(Available.Offset(2), _availIndex);
         // Linux's virtqueue_kick_prepare: notify only when the device asked to be told (avail_event in
         // (old, new]); a device still polling its ring has not, and needs no eventfd write.
@@ -249,7 +257,12 @@ public unsafe class BlockBenchmarks
             }
         }
         while (_memory.ReadUInt16Acquire(Used.Offset(2)) != _availIndex)
-            _transport.Interrupt.Wait();
+        {
+            if (PolledDriver)
+                Thread.SpinWait(1); // no interrupt comes: the driver polls, as a poll queue does
+            else
+                _transport.Interrupt.Wait();
+        }
     }
 
     private void WriteDescriptor(int index, VringDescriptor descriptor) =>

@@ -22,6 +22,7 @@ internal static class DeviceBench
     public const string DeviceNoMerge = "lguest-device-nomerge";
     public const string DeviceBothPoll = "lguest-device-bothpoll";
     public const string DeviceIoEventFd = "lguest-device-ioeventfd";
+    public const string DevicePolled = "lguest-device-polled";
 
     /// <summary>The driver's spin before it sleeps in the <see cref="DeviceHaltPoll"/> column: KVM's default halt_poll_ns.</summary>
     private static readonly TimeSpan HaltPoll = TimeSpan.FromMicroseconds(200);
@@ -85,9 +86,14 @@ internal static class DeviceBench
                     // Issue 20's fourth pass: the device column serves a lone request on the notifying thread; this one
                     // wakes the worker for each, as before (every notification through the queue's eventfd, as KVM's
                     // ioeventfd writes it).
-                    BlockBenchmarks? polled = null, bothPolled = null, woken = null;
+                    // Issue 20's fifth pass: the same device with a driver that asks for no interrupt and polls the used
+                    // index (Linux's poll queues): what the interrupt's system call costs a lone request.
+                    BlockBenchmarks? polled = null, bothPolled = null, woken = null, noInterrupt = null;
                     if (depth == 1)
                     {
+                        noInterrupt = new BlockBenchmarks { RequestBytes = bytes, RandomOffsets = random, QueueDepth = depth, PolledDriver = true };
+                        noInterrupt.Setup();
+                        disposables.Add(noInterrupt.Cleanup);
                         woken = new BlockBenchmarks { RequestBytes = bytes, RandomOffsets = random, QueueDepth = depth, ServeOnVcpu = false };
                         woken.Setup();
                         disposables.Add(woken.Cleanup);
@@ -123,6 +129,8 @@ internal static class DeviceBench
                         sides.Add((DeviceThreads, pool));
                         if (woken is not null)
                             sides.Add((DeviceIoEventFd, verb == "read" ? woken.DeviceRead : woken.DeviceWrite));
+                        if (noInterrupt is not null)
+                            sides.Add((DevicePolled, verb == "read" ? noInterrupt.DeviceRead : noInterrupt.DeviceWrite));
                         if (polled is not null)
                             sides.Add((DeviceHaltPoll, verb == "read" ? polled.DeviceRead : polled.DeviceWrite));
                         if (bothPolled is not null)
@@ -254,12 +262,13 @@ internal static class DeviceBench
             LowerIsBetter = false,
             // The device over each host side; the other engines (more device columns) over the host's calls, and the
             // thread pool over the io_uring engine (which to make the default).
-            Ratios = [.. sides.Skip(1).Where(side => side.Column is not (DeviceSync or DeviceThreads or DeviceHaltPoll or DeviceBothPoll or DeviceNoMerge or DeviceIoEventFd)).Select(side => (Device, side.Column)),
+            Ratios = [.. sides.Skip(1).Where(side => side.Column is not (DeviceSync or DeviceThreads or DeviceHaltPoll or DeviceBothPoll or DeviceNoMerge or DeviceIoEventFd or DevicePolled)).Select(side => (Device, side.Column)),
                 // What merging adjacent requests buys (or costs: random offsets have nothing to merge).
                 .. sides.Any(side => side.Column == DeviceNoMerge) ? new[] { (Device, DeviceNoMerge), (DeviceNoMerge, Host) } : [],
                 .. sides.Any(side => side.Column == DeviceThreads) ? new[] { (DeviceThreads, Host), (DeviceThreads, Device) } : [],
                 // What serving a lone request on the notifying thread buys: the worker woken for each instead.
                 .. sides.Any(side => side.Column == DeviceIoEventFd) ? new[] { (DeviceIoEventFd, Host) } : [],
+                .. sides.Any(side => side.Column == DevicePolled) ? new[] { (DevicePolled, Host) } : [],
                 .. sides.Any(side => side.Column == DeviceHaltPoll) ? new[] { (DeviceHaltPoll, Host) } : [],
                 .. sides.Any(side => side.Column == DeviceBothPoll) ? new[] { (DeviceBothPoll, Host) } : [],
                 .. sides.Any(side => side.Column == DeviceSync) ? new[] { (DeviceSync, Host) } : []],
