@@ -17,26 +17,10 @@ public class VirtioBlockServeOnVcpuTests
 
     private static void Require(VirtioBlockIoEngine engine)
     {
-        if (engine != VirtioBlockIoEngine.IoUring)
-            return;
-        using IoUring? ring = IoUring.TryCreate(4, out int errno);
-        if (ring is null)
-            Assert.Ignore($"io_uring is not available here (errno {errno})");
+        if (engine == VirtioBlockIoEngine.IoUring)
+            InlineServing.RequireIoUring();
     }
 
-    // The worker lets the queue go only while it sleeps: once the queue can be taken, it is asleep (or between two
-    // sleeps, woken by a stale signal: then the notification goes to it, which the callers allow for).
-    private static void WaitForTheWorkerToSleep(Virtqueue queue)
-    {
-        long deadline = Environment.TickCount64 + 10_000;
-        while (!queue.Owner.TryEnter())
-        {
-            if (Environment.TickCount64 > deadline)
-                Assert.Fail("the worker never let the queue go");
-            Thread.Sleep(1);
-        }
-        queue.Owner.Exit();
-    }
 
     [TestCase(VirtioBlockIoEngine.IoUring)]
     [TestCase(VirtioBlockIoEngine.Threads)]
@@ -53,7 +37,7 @@ public class VirtioBlockServeOnVcpuTests
             var payload = new byte[4096];
             random.NextBytes(payload);
             DriverBuffer wstatus = bed.Status();
-            WaitForTheWorkerToSleep(bed.Queue);
+            InlineServing.WaitForTheWorkerToSleep(bed.Queue);
             ushort before = bed.Driver.UsedIndex;
             bed.Driver.Add(bed.Header(VirtioBlockRequestType.Out, sector), bed.Driver.Readable(payload), wstatus);
             bed.KickFromVcpu();
@@ -62,7 +46,7 @@ public class VirtioBlockServeOnVcpuTests
             bed.Driver.WaitForUsed(bed.Transport);
 
             DriverBuffer data = bed.Driver.Writable(4096), rstatus = bed.Status();
-            WaitForTheWorkerToSleep(bed.Queue);
+            InlineServing.WaitForTheWorkerToSleep(bed.Queue);
             before = bed.Driver.UsedIndex;
             bed.Driver.Add(bed.Header(VirtioBlockRequestType.In, sector), data, rstatus);
             bed.KickFromVcpu();
@@ -104,7 +88,7 @@ public class VirtioBlockServeOnVcpuTests
 
         // FLUSH: fdatasync is the worker's (it can take milliseconds).
         DriverBuffer flush = bed.Status();
-        WaitForTheWorkerToSleep(bed.Queue!);
+        InlineServing.WaitForTheWorkerToSleep(bed.Queue!);
         bed.Driver.Add(bed.Header(VirtioBlockRequestType.Flush, 0), flush);
         bed.KickFromVcpu();
         bed.Driver.WaitForUsed(bed.Transport);
@@ -112,7 +96,7 @@ public class VirtioBlockServeOnVcpuTests
 
         // 2 MiB: more than the vCPU copies; the worker serves it.
         DriverBuffer large = bed.Driver.Writable(2 << 20), status = bed.Status();
-        WaitForTheWorkerToSleep(bed.Queue!);
+        InlineServing.WaitForTheWorkerToSleep(bed.Queue!);
         bed.Driver.Add(bed.Header(VirtioBlockRequestType.In, 2048), large, status);
         bed.KickFromVcpu();
         bed.Driver.WaitForUsed(bed.Transport);
@@ -128,7 +112,7 @@ public class VirtioBlockServeOnVcpuTests
             bed.Driver.Add(bed.Header(VirtioBlockRequestType.In, sector), data, s);
             reads.Add((data, s, sector));
         }
-        WaitForTheWorkerToSleep(bed.Queue!);
+        InlineServing.WaitForTheWorkerToSleep(bed.Queue!);
         bed.KickFromVcpu();
         bed.Driver.WaitForUsed(bed.Transport, 40);
         Assert.Multiple(() =>
@@ -153,7 +137,7 @@ public class VirtioBlockServeOnVcpuTests
         bed.Driver.WriteRawDescriptor(60, new VringDescriptor(header.Address.Value, header.Length, VringDescriptor.FlagNext, 61));
         bed.Driver.WriteRawDescriptor(61, new VringDescriptor(data.Address.Value, data.Length, VringDescriptor.FlagNext | VringDescriptor.FlagWrite, 60));
         bed.Driver.AddRawHead(60);
-        WaitForTheWorkerToSleep(bed.Queue!);
+        InlineServing.WaitForTheWorkerToSleep(bed.Queue!);
         Assert.DoesNotThrow(bed.KickFromVcpu, "a bad chain is the device's error, never the vCPU's");
         Assert.That(bed.Transport.BadDriverReported.Wait(timeoutMilliseconds: 10_000), Is.True);
         Assert.That(bed.Transport.BadDrivers, Has.Count.EqualTo(1));
@@ -185,7 +169,7 @@ public class VirtioBlockServeOnVcpuTests
         {
             DriverBuffer status = bed.Status();
             ulong sector = (ulong)i * 512;
-            WaitForTheWorkerToSleep(bed.Queue!);
+            InlineServing.WaitForTheWorkerToSleep(bed.Queue!);
             ushort before = bed.Driver.UsedIndex;
             bed.Driver.Add(bed.Header(VirtioBlockRequestType.In, sector), large, status);
             bed.KickFromVcpu();
@@ -212,7 +196,7 @@ public class VirtioBlockServeOnVcpuTests
         var payload = new byte[4096];
         new Random(5).NextBytes(payload);
         DriverBuffer status = bed.Status();
-        WaitForTheWorkerToSleep(bed.Queue!);
+        InlineServing.WaitForTheWorkerToSleep(bed.Queue!);
         bed.Driver.Add(bed.Header(VirtioBlockRequestType.Out, 64), bed.Driver.Readable(payload), status);
         bed.KickFromVcpu();
         bed.Driver.WaitForUsed(bed.Transport);

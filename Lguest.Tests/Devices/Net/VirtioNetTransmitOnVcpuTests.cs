@@ -14,38 +14,17 @@ public class VirtioNetTransmitOnVcpuTests
 {
     private const int Attempts = 20;
 
-    private static void RequireIoUring()
-    {
-        using IoUring? ring = IoUring.TryCreate(4, out int errno);
-        if (ring is null)
-            Assert.Ignore($"io_uring is not available here (errno {errno})");
-    }
-
-    // The worker lets the queue go only while it sleeps: once the queue can be taken, it is asleep (or between two
-    // sleeps, woken by a stale signal: then the notification goes to it, which the callers allow for).
-    private static void WaitForTheWorkerToSleep(Virtqueue queue)
-    {
-        long deadline = Environment.TickCount64 + 10_000;
-        while (!queue.Owner.TryEnter())
-        {
-            if (Environment.TickCount64 > deadline)
-                Assert.Fail("the worker never let the queue go");
-            Thread.Sleep(1);
-        }
-        queue.Owner.Exit();
-    }
-
     [TestCase(1)]
     [TestCase(8)]
     public void Frames_notified_from_a_vcpu_are_on_the_tap_before_the_notification_returns(int frames)
     {
-        RequireIoUring();
+        InlineServing.RequireIoUring();
         using var bed = new NetTestBed();
         Assert.That(bed.TxQueue!.ServesNotificationsInline, Is.True);
         int onTheVcpu = 0;
         for (int i = 0; i < Attempts; i++)
         {
-            WaitForTheWorkerToSleep(bed.TxQueue);
+            InlineServing.WaitForTheWorkerToSleep(bed.TxQueue);
             ushort before = bed.Tx.UsedIndex;
             for (int f = 0; f < frames; f++)
                 bed.Tx.Add(bed.Tx.Readable(NetTestBed.Header()), bed.Tx.Readable(bed.GuestToHost([(byte)i, (byte)f, 3, 4])));
@@ -63,10 +42,10 @@ public class VirtioNetTransmitOnVcpuTests
     [Test]
     public void More_frames_than_a_batch_go_partly_to_the_worker_and_all_leave_in_order()
     {
-        RequireIoUring();
+        InlineServing.RequireIoUring();
         using var bed = new NetTestBed();
         const int Frames = 150; // more than the 64 a vCPU writes in one notification
-        WaitForTheWorkerToSleep(bed.TxQueue!);
+        InlineServing.WaitForTheWorkerToSleep(bed.TxQueue!);
         for (int f = 0; f < Frames; f++)
             bed.Tx.Add(bed.Tx.Readable([.. NetTestBed.Header(), .. bed.GuestToHost([(byte)f, 7])]));
         bed.KickTransmitFromVcpu();
@@ -80,11 +59,11 @@ public class VirtioNetTransmitOnVcpuTests
     [TestCase(true)]
     public void A_frame_of_more_buffers_than_a_slot_is_left_to_the_worker_in_order_even_across_a_pause(bool pause)
     {
-        RequireIoUring();
+        InlineServing.RequireIoUring();
         using var bed = new NetTestBed();
         for (int round = 0; round < 5; round++)
         {
-            WaitForTheWorkerToSleep(bed.TxQueue!);
+            InlineServing.WaitForTheWorkerToSleep(bed.TxQueue!);
             ushort before = bed.Tx.UsedIndex;
             bed.Tx.Add(bed.Tx.Readable(NetTestBed.Header()), bed.Tx.Readable(bed.GuestToHost([(byte)round, 1])));
             // 30 buffers of frame behind the header: more than the 20 a batch slot holds, written the blocking way.
@@ -119,9 +98,9 @@ public class VirtioNetTransmitOnVcpuTests
     [Test]
     public void A_malformed_frame_notified_from_a_vcpu_is_dropped_counted_and_the_next_sent()
     {
-        RequireIoUring();
+        InlineServing.RequireIoUring();
         using var bed = new NetTestBed();
-        WaitForTheWorkerToSleep(bed.TxQueue!);
+        InlineServing.WaitForTheWorkerToSleep(bed.TxQueue!);
         bed.Tx.Add(bed.Tx.Readable(new byte[11])); // shorter than the header
         bed.Tx.Add(bed.Tx.Readable(NetTestBed.Header()), bed.Tx.Readable(bed.GuestToHost([9, 9])));
         bed.KickTransmitFromVcpu();
@@ -134,14 +113,14 @@ public class VirtioNetTransmitOnVcpuTests
     [Test]
     public void A_looping_chain_notified_from_a_vcpu_is_reported_and_the_vcpu_carries_on()
     {
-        RequireIoUring();
+        InlineServing.RequireIoUring();
         using var bed = new NetTestBed();
         // Descriptors 200 and 201 (queue size 256, far from those Add hands out) point at each other.
         DriverBuffer header = bed.Tx.Readable(NetTestBed.Header()), frame = bed.Tx.Readable(bed.GuestToHost([1]));
         bed.Tx.WriteRawDescriptor(200, new VringDescriptor(header.Address.Value, header.Length, VringDescriptor.FlagNext, 201));
         bed.Tx.WriteRawDescriptor(201, new VringDescriptor(frame.Address.Value, frame.Length, VringDescriptor.FlagNext, 200));
         bed.Tx.AddRawHead(200);
-        WaitForTheWorkerToSleep(bed.TxQueue!);
+        InlineServing.WaitForTheWorkerToSleep(bed.TxQueue!);
         Assert.DoesNotThrow(bed.KickTransmitFromVcpu, "a bad chain is the device's error, never the vCPU's");
         Assert.That(bed.Transport.BadDriverReported.Wait(timeoutMilliseconds: 10_000), Is.True);
         Assert.That(bed.Transport.BadDrivers, Has.Count.EqualTo(1));
