@@ -46,10 +46,10 @@ internal sealed record RunArguments
                                  io_uring (default) or on a pool of I/O threads (QEMU's aio=threads),
                                  or one at a time with blocking calls; each disk has one request
                                  queue per vCPU
-          --io-on-vcpu=on|off    serve a disk's lone small request, and a network card's transmitted
-                                 frames, on the vCPU that notified, in its exit (default on, as QEMU's
-                                 ioeventfd=off); off: every notification wakes the device's worker
-                                 through an ioeventfd
+          --io-on-vcpu=on|off    serve a disk's small requests, a network card's transmitted frames and
+                                 vsock's transmitted packets on the vCPU that notified, in its exit
+                                 (default on, as QEMU's ioeventfd=off); off: every notification wakes
+                                 the device's worker through an ioeventfd
           --share=DIR:TAG[:ro]   share the host folder DIR with the guest (virtio-fs), which mounts it with
                                  mount -t virtiofs TAG /mnt; :ro refuses every change with EROFS
           --rng                  an entropy device fed from the host's random source
@@ -172,8 +172,8 @@ internal sealed record RunArguments
     /// <summary>The disks' I/O engine (<c>--io-engine</c>); io_uring unless given.</summary>
     public VirtioBlockIoEngine BlockIo { get; init; } = VirtioBlockIoEngine.IoUring;
 
-    /// <summary>Whether the disks serve lone small requests, and the network cards their transmitted frames, on the notifying vCPU (<c>--io-on-vcpu</c>); on unless given.</summary>
-    public bool BlockOnVcpu { get; init; } = true;
+    /// <summary>Whether the disks serve their requests, the network cards their transmitted frames and vsock its transmit queue on the notifying vCPU (<c>--io-on-vcpu</c>); on unless given.</summary>
+    public bool IoOnVcpu { get; init; } = true;
 
     /// <summary>MEM-IN-MB as typed; <see cref="RunCommand"/> checks it (a bad size is bad input, not bad usage).</summary>
     public string Memory { get; init; } = "";
@@ -488,7 +488,7 @@ internal sealed record RunArguments
                     error = $"--io-on-vcpu '{value}' is not on or off";
                     return false;
                 }
-                parsed = parsed with { BlockOnVcpu = value == "on" };
+                parsed = parsed with { IoOnVcpu = value == "on" };
                 return true;
             case "io-engine":
                 VirtioBlockIoEngine? engine = value switch

@@ -210,7 +210,8 @@ internal static class RunCommand
         return factory;
     }
 
-    private static void AddDevice(IServiceCollection services, DeviceOption device, RunArguments arguments)
+    /// <summary>Registers one device option's device with what the run's other options say of it.</summary>
+    internal static void AddDevice(IServiceCollection services, DeviceOption device, RunArguments arguments)
     {
         bool netOffloads = arguments.NetOffloads;
         int? pollMicroseconds = arguments.PollMicroseconds;
@@ -222,7 +223,7 @@ internal static class RunCommand
                     o.Path = device.Value!;
                     o.ReadOnly = device.ReadOnly;
                     o.IoEngine = device.IoEngine ?? arguments.BlockIo;
-                    o.ServeOnVcpu = arguments.BlockOnVcpu;
+                    o.ServeOnVcpu = arguments.IoOnVcpu;
                     // One request queue per vCPU, as QEMU's virtio-blk has by default: blk-mq maps each CPU to one.
                     o.NumQueues = (ushort)Math.Min(arguments.Cpus, VirtioBlockOptions.MaxNumQueues);
                     if (pollMicroseconds is int blockPoll)
@@ -240,7 +241,7 @@ internal static class RunCommand
                 {
                     o.Tunnet = device.Tunnet!;
                     o.Offloads = netOffloads;
-                    o.TransmitOnVcpu = arguments.BlockOnVcpu;
+                    o.TransmitOnVcpu = arguments.IoOnVcpu;
                     if (pollMicroseconds is int netPoll)
                         o.MaxPollTime = TimeSpan.FromMicroseconds(netPoll);
                 });
@@ -251,7 +252,7 @@ internal static class RunCommand
                     o.TapName = device.Value;
                     o.Mac = device.Mac;
                     o.Offloads = netOffloads;
-                    o.TransmitOnVcpu = arguments.BlockOnVcpu;
+                    o.TransmitOnVcpu = arguments.IoOnVcpu;
                     if (pollMicroseconds is int tapPoll)
                         o.MaxPollTime = TimeSpan.FromMicroseconds(tapPoll);
                 });
@@ -261,6 +262,7 @@ internal static class RunCommand
                 {
                     o.UnixSocketPath = device.Value;
                     o.GuestCid = device.GuestCid;
+                    o.ServeOnVcpu = arguments.IoOnVcpu;
                 });
                 break;
             default:

@@ -204,9 +204,9 @@ public class RunArgumentsTests
     [Test]
     public void The_disks_serve_lone_requests_on_the_vcpu_unless_io_on_vcpu_says_off_and_anything_else_is_refused()
     {
-        Assert.That(Parse("64", "k").BlockOnVcpu, Is.True);
-        Assert.That(Parse("--io-on-vcpu=off", "64", "k").BlockOnVcpu, Is.False);
-        Assert.That(Parse("--io-on-vcpu", "on", "64", "k").BlockOnVcpu, Is.True);
+        Assert.That(Parse("64", "k").IoOnVcpu, Is.True);
+        Assert.That(Parse("--io-on-vcpu=off", "64", "k").IoOnVcpu, Is.False);
+        Assert.That(Parse("--io-on-vcpu", "on", "64", "k").IoOnVcpu, Is.True);
         Assert.That(Refuse("--io-on-vcpu=maybe", "64", "k"), Is.EqualTo("--io-on-vcpu 'maybe' is not on or off"));
     }
 
