@@ -140,6 +140,9 @@ internal sealed class VsockWorker(Virtqueue rx, Virtqueue tx, VsockReceiver rece
     }
 
     // Waits in epoll_wait with the transmit queue's owner let go: a notification meanwhile may be served inline.
+    // Awake again, the worker tells the muxer so before it dispatches what woke it: the host data a socket reported
+    // is this thread's to deliver, and would otherwise signal the muxer's work eventfd (a write now, a read and a
+    // pass of epoll later) to wake the worker that is already running.
     private int Sleep(Epoll poller)
     {
         tx.Owner.Exit();
@@ -150,6 +153,7 @@ internal sealed class VsockWorker(Virtqueue rx, Virtqueue tx, VsockReceiver rece
         finally
         {
             tx.Owner.Enter();
+            muxer.Wake();
         }
     }
 
