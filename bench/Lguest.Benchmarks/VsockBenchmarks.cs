@@ -29,6 +29,7 @@ public class VsockBenchmarks
     private const uint HostPort = 5000;
     private const ulong Features = VirtioFeatures.Version1 | VirtioFeatures.RingEventIndex | VirtioFeatures.RingIndirectDescriptors;
     private const int Header = VsockHeader.Size;
+    private const int CreditSlots = 16; // transmit descriptors for the guest's credit updates (after the Depth data ones)
     private static readonly GuestAddress RxRing = new(0x10000);
     private static readonly GuestAddress TxRing = new(0x30000);
     private static readonly GuestAddress EventRing = new(0x50000);
@@ -54,6 +55,7 @@ public class VsockBenchmarks
     private uint _sent;             // payload bytes the guest sent
     private uint _deviceForwarded;  // the device's fwd_cnt, as its last packet told the guest
     private int _nextTx;            // the next transmit descriptor to use, round-robin over 0..Depth-1
+    private int _nextCredit;        // the next of the credit updates' descriptors, round-robin over Depth..Depth+CreditSlots-1
     private Thread? _reader;        // the host program: reads its end of the socket as fast as it can
     private long _read;             // what it read
     private volatile bool _stopping;
@@ -217,12 +219,16 @@ public class VsockBenchmarks
             if (_rxUsed == UsedIndex(RxRing))
                 _transport.Interrupt.Wait(timeoutMilliseconds: 1);
         }
-        // The credit update rides on transmit descriptor Depth, kept for it: its last use must be over first (it is,
-        // unless the device has not looked at its transmit queue since the last round).
-        if (_txAvail != UsedIndex(TxRing))
-            WaitForUsed(TxRing, _txAvail);
-        WriteTxPacket(Depth, VsockOp.CreditUpdate, 0);
-        Publish(TxRing, ref _txAvail, 1, _txNotify, first: Depth);
+        // The credit update rides on the next of the transmit descriptors kept for them, whose last use must be over
+        // first. Linux gives every packet a buffer of its own and waits for the device only when its transmit ring is
+        // full; with CreditSlots of them, the driver waits only when the device left that many unanswered.
+        ushort reusable = (ushort)(_txAvail - (CreditSlots - 1));
+        if ((short)(UsedIndex(TxRing) - reusable) < 0)
+            WaitForUsed(TxRing, reusable);
+        int slot = Depth + _nextCredit;
+        _nextCredit = (_nextCredit + 1) % CreditSlots;
+        WriteTxPacket(slot, VsockOp.CreditUpdate, 0);
+        Publish(TxRing, ref _txAvail, 1, _txNotify, first: slot);
     }
 
     // Takes every used receive buffer (its packet's fwd_cnt, and its payload if RW), then refills as Linux's rx_work does.
@@ -286,13 +292,14 @@ public class VsockBenchmarks
         _transport = new InterruptTransport();
         _sink = new byte[RoundBytes];
         _memory.Clear(RxRing, 0x60000);
-        // Receive descriptors 0..RxPosted-1 (header plus a packet each); transmit descriptors 0..Depth (the last for credit updates).
+        // Receive descriptors 0..RxPosted-1 (header plus a packet each); transmit descriptors 0..Depth+CreditSlots-1
+        // (those from Depth on for credit updates).
         for (int i = 0; i < RxPosted; i++)
         {
             _memory.Write(RxRing.Offset((ulong)i * VringDescriptor.Size),
                 new VringDescriptor(RxData.Value + (ulong)(i * Stride), (uint)(Header + PacketBytes), VringDescriptor.FlagWrite, 0));
         }
-        for (int i = 0; i <= Depth; i++)
+        for (int i = 0; i < Depth + CreditSlots; i++)
         {
             _memory.Write(TxRing.Offset((ulong)i * VringDescriptor.Size),
                 new VringDescriptor(TxData.Value + (ulong)(i * Stride), (uint)(Header + PacketBytes), 0, 0));
