@@ -48,7 +48,24 @@ public sealed class NestedBed
     /// Runs <paramref name="command"/> (a /bin/sh command line, run from the repository root) inside L1
     /// with <paramref name="l1Cpus"/> vCPUs. L1's stdin is empty, so an L2 console reads end-of-file.
     /// </summary>
+    /// <remarks>
+    /// When L1 itself vanishes before the command's end (bed.sh's 125: QEMU exited without a panic message and
+    /// without the BED-EXIT marker, as a reset of the emulated machine does), the command runs once more in a fresh
+    /// L1, and the test output shows the first run's transcript. L1 is the harness: a stock kernel under TCG's
+    /// emulated SVM, where a triple fault of its own was seen once in a CI run (an L2 of four vCPUs on L1's two,
+    /// SmpInBedTests). A VMM in L1 cannot reset L1 short of a host kernel bug, so a second vanishing is reported
+    /// as it is: the test sees 125 and fails with both transcripts in its output.
+    /// </remarks>
     public NestedBedRun Run(string command, TimeSpan? timeout = null, int l1Cpus = 1)
+    {
+        NestedBedRun run = RunOnce(command, timeout, l1Cpus);
+        if (run.ExitStatus != NestedBedRun.BedNeverFinished)
+            return run;
+        TestContext.Out.WriteLine($"bed: L1 ended without finishing the command; running it once more in a fresh L1. The first run:\n{run}");
+        return RunOnce(command, timeout, l1Cpus);
+    }
+
+    private NestedBedRun RunOnce(string command, TimeSpan? timeout, int l1Cpus)
     {
         using NestedBedSession session = Start(command, timeout, l1Cpus);
         return session.Finish();

@@ -16,6 +16,9 @@ namespace Lguest.Tests.Support;
 /// <param name="Elapsed">Wall time of the whole run, images refresh and L1 boot included.</param>
 public sealed record NestedBedRun(string Console, string Transcript, int ExitStatus, TimeSpan Elapsed)
 {
+    /// <summary>bed.sh's status when L1 ended before the command did (no BED-EXIT marker, not the timeout).</summary>
+    public const int BedNeverFinished = 125;
+
     /// <summary>How many lines of <see cref="Console"/> contain <paramref name="marker"/> (e.g. boots seen).</summary>
     public int CountLines(string marker) =>
         Console.Split('\n').Count(line => line.Contains(marker, StringComparison.Ordinal));
