@@ -220,6 +220,7 @@ internal sealed partial class BlockRequestQueue
             return true;
         }
         SubmitGroup(); // the ring sees the requests in the driver's order
+        _toRing |= _onVcpu;
         ref IoUringSqe sqe = ref _ring!.Next();
         sqe.Opcode = IoUringLibc.OpFsync;
         sqe.RwFlags = IoUringLibc.FsyncDatasync;

@@ -36,6 +36,7 @@ internal sealed partial class BlockRequestQueue
     private bool _onVcpu;   // the request being served is on the notifying thread
     private int _lastBatch; // requests the worker popped together last time it found any
     private bool _handedOver; // the vCPU popped a transfer too large for it into _chain: the worker serves it next
+    private bool _toRing;     // the vCPU wrote an entry to the ring (a FLUSH, a group a direct call could not finish)
 
     // The worker's poll window before it sleeps with nothing in flight: none after a lone request when the vCPU
     // serves those (see the top of this file).
@@ -57,6 +58,7 @@ internal sealed partial class BlockRequestQueue
             return false; // the worker has requests in flight (or is gone): they are its to finish
         Vring ring = _queue.Ring;
         _onVcpu = true;
+        _toRing = false;
         try
         {
             // Bounded by the queue size, as a worker's batch: a driver adding one request as each completes
@@ -67,7 +69,8 @@ internal sealed partial class BlockRequestQueue
                 int available = ring.AvailableCount();
                 if (available == 0)
                 {
-                    PublishCompleted();
+                    if (!FinishOnVcpu(inFlight))
+                        return false;
                     if (!ring.EnableNotifications())
                         return true;
                     continue; // one came as notifications were re-enabled
@@ -83,26 +86,26 @@ internal sealed partial class BlockRequestQueue
                     // More than the vCPU copies: the worker serves it as if it had popped it (its direct call,
                     // on its own thread), woken by the notifier as through an ioeventfd.
                     _handedOver = true;
-                    PublishCompleted();
+                    FinishOnVcpu(inFlight);
                     return false;
                 }
                 copied += data;
-                _lone = true;
+                // The last request of the notification with nothing gathered before it: one direct call (the
+                // driver at queue depth 1). Otherwise, on the io_uring engine, it is gathered as the worker would,
+                // so adjacent requests merge and each group is one direct call (SubmitGroup).
+                _lone = _ring is null || (available == 1 && _group < 0);
                 uint used = Serve(_chain, inFlight: true, out bool submitted);
-                if (submitted)
+                if (!submitted)
+                    AddUsed(ring, _chain.Head, used);
+                else if (_lone || _toRing || _pool is not null)
                 {
                     // In flight (a read the page cache could not answer, a FLUSH, a large transfer): the worker
                     // finishes it. This vCPU only hands the ring what it started.
-                    SubmitGroup();
-                    if (_ring is { } uring)
-                        SubmitAndReap(uring, inFlight, waitFor: 0);
-                    else
-                        PublishCompleted();
+                    FinishOnVcpu(inFlight);
                     return false;
                 }
-                AddUsed(ring, _chain.Head, used);
             }
-            PublishCompleted();
+            FinishOnVcpu(inFlight);
             return false;
         }
         finally
@@ -110,6 +113,20 @@ internal sealed partial class BlockRequestQueue
             _onVcpu = false;
             _lone = false;
         }
+    }
+
+    // The end of the vCPU's share: the group being gathered gets its direct call, what went in flight is handed to
+    // the ring, and what completed is published. True when nothing is in flight (the vCPU may go on).
+    private bool FinishOnVcpu(BlockInFlight inFlight)
+    {
+        SubmitGroup();
+        if (_toRing && _ring is { } uring)
+        {
+            SubmitAndReap(uring, inFlight, waitFor: 0);
+            return false;
+        }
+        PublishCompleted();
+        return inFlight.Count == 0;
     }
 
     // The worker's first duty after a wake-up: the request the vCPU popped and left to it (true: one was served).

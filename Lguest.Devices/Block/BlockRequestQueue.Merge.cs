@@ -26,6 +26,9 @@ internal sealed partial class BlockRequestQueue
     /// <summary>READV/WRITEV entries written to the ring so far (a merged group is one).</summary>
     internal long TransferSubmissions { get; private set; }
 
+    /// <summary>Groups (merged or of one request) the notifying vCPU transferred with one direct call each.</summary>
+    internal long DirectTransfers { get; private set; }
+
     // The request in slot (its iovecs set) goes to the ring: into the group being gathered when it continues it,
     // otherwise that group is submitted and this one starts the next.
     private void Gather(BlockInFlight inFlight, int slot)
@@ -52,6 +55,8 @@ internal sealed partial class BlockRequestQueue
             return;
         _group = -1;
         BlockInFlight inFlight = _inFlight!;
+        if (_onVcpu && !_lone && TryDirect(inFlight, lead)) // a lone request tried its direct call already
+            return;
         ref IoUringSqe sqe = ref _ring!.Next();
         sqe.Opcode = _groupType == VirtioBlockRequestType.In ? IoUringLibc.OpReadv : IoUringLibc.OpWritev;
         sqe.Fd = _fd;
@@ -60,6 +65,21 @@ internal sealed partial class BlockRequestQueue
         sqe.Len = (uint)inFlight.GroupSegments(lead);
         sqe.UserData = (ulong)lead;
         TransferSubmissions++;
+        _toRing |= _onVcpu;
+    }
+
+    // On the notifying vCPU a group is one direct call (preadv2 with RWF_NOWAIT, or pwritev) instead of an entry on
+    // the ring: the vCPU waits for its batch anyway, and the ring would cost a submission and a wake-up of the worker
+    // to reap it. A group the call cannot finish at once (a read the page cache cannot answer) goes to the ring whole.
+    private unsafe bool TryDirect(BlockInFlight inFlight, int lead)
+    {
+        ulong length = inFlight.GroupLength(lead);
+        if (!TryInline(_groupType, inFlight.IoVecs(lead), inFlight.GroupSegments(lead), inFlight[lead].Offset, length))
+            return false;
+        DirectTransfers++;
+        // A group is at most MaxMergedBytes, so its length fits the int a completion carries.
+        CompleteGroup(inFlight, lead, (int)length);
+        return true;
     }
 
     // A merged submission completed: every member succeeded when every byte moved; otherwise each member is done

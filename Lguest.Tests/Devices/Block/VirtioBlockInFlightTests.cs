@@ -188,6 +188,60 @@ public class VirtioBlockInFlightTests
         });
     }
 
+    [TestCase(true)]
+    [TestCase(false)]
+    public void A_batch_served_on_the_notifying_vcpu_merges_adjacent_requests_into_one_direct_call_each(bool merge)
+    {
+        RequireIoUring();
+        // Issue 20's sixth pass: 4 KiB requests walking the image at depth (a guest's sequential reads and writes)
+        // were one direct call each on the vCPU, 32 system calls where the worker's ring merged them into one.
+        using var bed = new BlockTestBed(imageBytes: 1 << 20, queueSize: 64, activate: false);
+        var settings = new BlockQueueSettings(false, false, VirtioBlockIoEngine.IoUring, 32, Merge: merge, ServeOnVcpu: true);
+        using var queue = new BlockRequestQueue(bed.Memory, bed.Handle, bed.Device.Capacity, false, new byte[20], "block0",
+            NullLogger.Instance, bed.Driver.CreateQueue(), bed.Transport, settings: settings);
+        var reads = new List<(DriverBuffer Data, DriverBuffer Status, ulong Sector)>();
+        for (int i = 0; i < 8; i++)
+        {
+            ulong sector = 64 + (ulong)i * 8;
+            DriverBuffer data = bed.Driver.Writable(4096), status = bed.Status();
+            bed.Driver.Add(bed.Header(VirtioBlockRequestType.In, sector), data, status);
+            reads.Add((data, status, sector));
+        }
+        var writes = new List<(byte[] Payload, DriverBuffer Status, ulong Sector)>();
+        var random = new Random(20);
+        foreach (ulong sector in new ulong[] { 512, 520, 528, 536, 1024 })
+        {
+            var payload = new byte[4096];
+            random.NextBytes(payload);
+            DriverBuffer status = bed.Status();
+            bed.Driver.Add(bed.Header(VirtioBlockRequestType.Out, sector), bed.Driver.Readable(payload), status);
+            writes.Add((payload, status, sector));
+        }
+        bed.Driver.Publish();
+
+        Assert.That(queue.ServeNotification(), Is.True, "the batch was finished on the notifying thread");
+        Assert.That(bed.Driver.UsedIndex, Is.EqualTo((ushort)13));
+        byte[] image = bed.ImageBytes();
+        Assert.Multiple(() =>
+        {
+            foreach ((DriverBuffer data, DriverBuffer status, ulong sector) in reads)
+            {
+                Assert.That(bed.StatusOf(status), Is.EqualTo(VirtioBlockStatus.Ok));
+                Assert.That(bed.Driver.ReadBuffer(data), Is.EqualTo(bed.PatternAt(sector, 8)), $"read at {sector}");
+            }
+            foreach ((byte[] payload, DriverBuffer status, ulong sector) in writes)
+            {
+                Assert.That(bed.StatusOf(status), Is.EqualTo(VirtioBlockStatus.Ok));
+                Assert.That(image.AsSpan((int)sector * 512, 4096).ToArray(), Is.EqualTo(payload), $"write at {sector}");
+            }
+            // Merged: the 8 reads, the 4 adjacent writes, the last write. Unmerged: one group per request but the last,
+            // which nothing gathered precedes: a lone request's own direct call.
+            Assert.That(queue.DirectTransfers, Is.EqualTo(merge ? 3 : 12), "direct calls of groups");
+            Assert.That(queue.TransferSubmissions, Is.Zero, "nothing went to the ring");
+            Assert.That(bed.Transport.Signals(0), Is.EqualTo(1), "one interrupt for the batch");
+        });
+    }
+
     [Test]
     public void Lone_reads_of_an_image_on_tmpfs_are_served_on_the_worker_without_the_ring()
     {
