@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Lguest.Devices.Interop;
 
 namespace Lguest.Devices;
@@ -22,9 +23,13 @@ internal sealed partial class BlockRequestQueue
     private int _group = -1; // the lead slot of the submission being gathered, or -1
     private uint _groupType;
     private long _groupEnd; // the file offset just past the group
+    private bool? _writeNoWait; // the image takes pwritev2(RWF_NOWAIT); null until the worker's first write group asks
 
     /// <summary>READV/WRITEV entries written to the ring so far (a merged group is one).</summary>
     internal long TransferSubmissions { get; private set; }
+
+    /// <summary>Write groups the worker wrote itself, with one direct call each (<see cref="TryWriteOnWorker"/>).</summary>
+    internal long WorkerWrites { get; private set; }
 
     /// <summary>Groups (merged or of one request) the notifying vCPU transferred with one direct call each.</summary>
     internal long DirectTransfers { get; private set; }
@@ -55,7 +60,7 @@ internal sealed partial class BlockRequestQueue
             return;
         _group = -1;
         BlockInFlight inFlight = _inFlight!;
-        if (_onVcpu && !_lone && TryDirect(inFlight, lead)) // a lone request tried its direct call already
+        if (_onVcpu ? !_lone && TryDirect(inFlight, lead) : TryWriteOnWorker(inFlight, lead)) // a lone request tried its direct call already
             return;
         ref IoUringSqe sqe = ref _ring!.Next();
         sqe.Opcode = _groupType == VirtioBlockRequestType.In ? IoUringLibc.OpReadv : IoUringLibc.OpWritev;
@@ -66,6 +71,40 @@ internal sealed partial class BlockRequestQueue
         sqe.UserData = (ulong)lead;
         TransferSubmissions++;
         _toRing |= _onVcpu;
+    }
+
+    // The worker's write group, on an image that cannot take a buffered write without blocking (ext4, tmpfs:
+    // pwritev2(RWF_NOWAIT) says EOPNOTSUPP, learned from the first group): io_uring would hand each to one of the
+    // kernel's io-wq threads, a context switch or two per submission, and those threads take the file's lock in turn
+    // anyway. The worker writes it itself with pwritev, as it writes a lone write (bench/README.md, issue 20's sixth
+    // pass: 1 MiB writes at QD 32). Where the file system takes them (RWF_NOWAIT works), the ring writes them inline.
+    private unsafe bool TryWriteOnWorker(BlockInFlight inFlight, int lead)
+    {
+        if (_groupType != VirtioBlockRequestType.Out || _writeNoWait == true)
+            return false;
+        IoVec* vectors = inFlight.IoVecs(lead);
+        int count = inFlight.GroupSegments(lead);
+        long offset = inFlight[lead].Offset;
+        ulong length = inFlight.GroupLength(lead);
+        nint done;
+        if (_writeNoWait is null)
+        {
+            done = IoUringLibc.Pwritev2(_fd, vectors, count, offset, IoUringLibc.RwfNoWait);
+            bool refused = done < 0 && Marshal.GetLastPInvokeError() == IoUringLibc.EOPNOTSUPP;
+            _writeNoWait = !refused;
+            if (!refused)
+                return done >= 0 && (ulong)done == length && Written(inFlight, lead, length);
+        }
+        done = IoUringLibc.Pwritev(_fd, vectors, count, offset);
+        // Anything short of the whole group (an error, EINTR) goes to the ring, whose path reports it per request.
+        return done >= 0 && (ulong)done == length && Written(inFlight, lead, length);
+    }
+
+    private bool Written(BlockInFlight inFlight, int lead, ulong length)
+    {
+        WorkerWrites++;
+        CompleteGroup(inFlight, lead, (int)length);
+        return true;
     }
 
     // On the notifying vCPU a group is one direct call (preadv2 with RWF_NOWAIT, or pwritev) instead of an entry on

@@ -61,6 +61,9 @@ internal static unsafe partial class IoUringLibc
     [LibraryImport("libc", EntryPoint = "preadv2", SetLastError = true)]
     public static partial nint Preadv2(int fd, IoVec* iov, int count, long offset, int flags);
 
+    [LibraryImport("libc", EntryPoint = "pwritev2", SetLastError = true)]
+    public static partial nint Pwritev2(int fd, IoVec* iov, int count, long offset, int flags);
+
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     public static partial int Close(int fd);
 
