@@ -146,6 +146,8 @@ internal sealed partial class BlockRequestQueue
     private unsafe Started TryStartTransfer(DescriptorChain chain, uint type, ulong sector, ulong length, int count, uint usedOnSuccess)
     {
         BlockInFlight? inFlight = _inFlight;
+        if (_onVcpu && inFlight is { HasFree: false })
+            SubmitGroup(); // the vCPU's group (fewer slots than its batch) gives its slots back with its direct call
         if (inFlight is null || !inFlight.HasFree || count > BlockInFlight.MaxSegments)
             return Started.No;
         long offset = (long)(sector << SectorShift);

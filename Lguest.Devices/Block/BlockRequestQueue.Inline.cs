@@ -25,10 +25,10 @@ internal sealed partial class BlockRequestQueue
     // goes to the worker (RWF_NOWAIT), as do more requests than one and anything larger.
     private const ulong MaxBytesOnVcpu = 1024 * 1024;
 
-    // The most requests one notification's exit serves, one direct call each: a driver's batch of small requests
-    // (the host-side benchmark's 32) is a microsecond or two of page-cache work apiece, so 32 of them cost about what
-    // waking the worker and then the driver would (two context switches: 0.06 per request at QD 32, bench/README.md);
-    // a larger batch is the worker's, whole (its slots, merging, one system call for all).
+    // The most requests one notification's exit serves, one direct call per group of adjacent ones: a driver's batch
+    // of small requests (the host-side benchmark's 32) is a microsecond or two of page-cache work apiece, so 32 of
+    // them cost about what waking the worker and then the driver would (two context switches: 0.06 per request at
+    // QD 32, bench/README.md); a larger batch is the worker's, whole (its slots, merging, one system call for all).
     private const int MaxRequestsOnVcpu = 32;
 
     private Lock? _owner;   // the queue's Owner, held by the worker except while it sleeps; null: not served inline

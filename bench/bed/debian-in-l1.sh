@@ -17,7 +17,8 @@
 #   that can say "would block" (FMODE_NOWAIT), so io_uring serves cached reads inline rather than in io-wq.
 #   tmpfs: L1's tmpfs, as before issue 20's fourth pass (every io_uring read there goes through io-wq).
 # --stats: where the time goes, per fio job (stderr, "debian-in-l1.sh: stats ..."): L1's KVM exits (all, MMIO, port
-#   I/O; debugfs), halt wake-ups and the VMM's context switches (every thread's, /proc), each over the job's requests.
+#   I/O; debugfs), halt wake-ups, the VMM's context switches (every thread's, /proc) and its read and write system
+#   calls (/proc/PID/io), each over the job's requests.
 #   Sampled every 0.5 s during the boot; a job's window is its last --fio-seconds before its GUEST-FIO line.
 set -uo pipefail
 
@@ -114,11 +115,13 @@ if (( stats )) && [[ ! -r "$kvm_stats/exits" ]]; then
     [[ -r "$kvm_stats/exits" ]] || { say "no KVM statistics in debugfs: --stats ignored"; stats=0; }
 fi
 
-# One line every 0.5 s: time (s since the launch), KVM exits, MMIO exits, port I/O exits, halt wake-ups, and the
-# context switches of every thread of the VMM process. Builtins only (no process per sample: under TCG a fork
+# One line every 0.5 s: time (s since the launch), KVM exits, MMIO exits, port I/O exits, halt wake-ups, the
+# context switches of every thread of the VMM process, and its read and write system calls (/proc/PID/io's syscr and
+# syscw: preadv2, pwritev, an eventfd or irqfd write, a tap's; io_uring's own requests are not counted there; KVM_RUN
+# is an ioctl, one per exit, counted by the exits). Builtins only (no process per sample: under TCG a fork
 # costs L1 tens of milliseconds, which would be taken from the guest being measured).
 sample() { # sample START BINARY
-    local start="$1" binary="$2" pid="" wait_fd e m i h n key value task tries
+    local start="$1" binary="$2" pid="" wait_fd e m i h n r w key value task tries
     exec {wait_fd}<> <(:)
     for (( tries = 0; tries < 40; tries++ )); do
         pid="$(pgrep -n -f "^$binary" || true)"
@@ -128,15 +131,18 @@ sample() { # sample START BINARY
     while true; do
         read -r e < "$kvm_stats/exits"; read -r m < "$kvm_stats/mmio_exits"
         read -r i < "$kvm_stats/io_exits"; read -r h < "$kvm_stats/halt_wakeup"
-        n=0
+        n=0 r=0 w=0
         if [[ -n "$pid" ]]; then
             for task in /proc/"$pid"/task/*/status; do
                 { while read -r key value _; do
                     [[ "$key" == *ctxt_switches: ]] && n=$(( n + value ))
                 done < "$task"; } 2> /dev/null
             done
+            { while read -r key value _; do
+                case "$key" in syscr:) r=$value ;; syscw:) w=$value ;; esac
+            done < /proc/"$pid"/io; } 2> /dev/null
         fi
-        printf '%s %s %s %s %s %s\n' "$EPOCHREALTIME" "$e" "$m" "$i" "$h" "$n"
+        printf '%s %s %s %s %s %s %s %s\n' "$EPOCHREALTIME" "$e" "$m" "$i" "$h" "$n" "$r" "$w"
         read -r -t 0.5 -u "$wait_fd" _
     done
 }
@@ -145,13 +151,13 @@ sample() { # sample START BINARY
 stats_for() {
     awk -v column="$1" -v round="$2" -v job="$3" -v end="$4" -v iops="$5" -v seconds="$fio_seconds" -v start="$start" '
         { $1 -= start }
-        $1 >= end - seconds - 0.3 && !first { first = 1; t0 = $1; e0 = $2; m0 = $3; i0 = $4; h0 = $5; c0 = $6 }
-        $1 <= end - 0.3 { t1 = $1; e1 = $2; m1 = $3; i1 = $4; h1 = $5; c1 = $6 }
+        $1 >= end - seconds - 0.3 && !first { first = 1; t0 = $1; e0 = $2; m0 = $3; i0 = $4; h0 = $5; c0 = $6; r0 = $7; w0 = $8 }
+        $1 <= end - 0.3 { t1 = $1; e1 = $2; m1 = $3; i1 = $4; h1 = $5; c1 = $6; r1 = $7; w1 = $8 }
         END {
             n = iops * (t1 - t0)
             if (!first || n <= 0) exit
-            printf "stats %s round %s %s: per request %.2f exits (%.2f MMIO, %.2f port I/O), %.2f halt wake-ups, %.2f VMM context switches\n",
-                column, round, job, (e1 - e0) / n, (m1 - m0) / n, (i1 - i0) / n, (h1 - h0) / n, (c1 - c0) / n
+            printf "stats %s round %s %s: per request %.2f exits (%.2f MMIO, %.2f port I/O), %.2f halt wake-ups, %.2f VMM context switches, %.2f VMM read and %.2f write system calls\n",
+                column, round, job, (e1 - e0) / n, (m1 - m0) / n, (i1 - i0) / n, (h1 - h0) / n, (c1 - c0) / n, (r1 - r0) / n, (w1 - w0) / n
         }' "$samples"
 }
 
