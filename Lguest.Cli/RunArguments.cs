@@ -46,9 +46,10 @@ internal sealed record RunArguments
                                  io_uring (default) or on a pool of I/O threads (QEMU's aio=threads),
                                  or one at a time with blocking calls; each disk has one request
                                  queue per vCPU
-          --io-on-vcpu=on|off    serve a disk's small requests and vsock's transmitted packets on the
-                                 vCPU that notified, in its exit (default on, as QEMU's ioeventfd=off);
-                                 off: every notification wakes the device's worker through an ioeventfd
+          --io-on-vcpu=on|off    serve a disk's small requests, a network card's transmitted frames and
+                                 vsock's transmitted packets on the vCPU that notified, in its exit
+                                 (default on, as QEMU's ioeventfd=off); off: every notification wakes
+                                 the device's worker through an ioeventfd
           --share=DIR:TAG[:ro]   share the host folder DIR with the guest (virtio-fs), which mounts it with
                                  mount -t virtiofs TAG /mnt; :ro refuses every change with EROFS
           --rng                  an entropy device fed from the host's random source
@@ -171,7 +172,7 @@ internal sealed record RunArguments
     /// <summary>The disks' I/O engine (<c>--io-engine</c>); io_uring unless given.</summary>
     public VirtioBlockIoEngine BlockIo { get; init; } = VirtioBlockIoEngine.IoUring;
 
-    /// <summary>Whether the disks serve their requests and vsock its transmit queue on the notifying vCPU (<c>--io-on-vcpu</c>); on unless given.</summary>
+    /// <summary>Whether the disks serve their requests, the network cards their transmitted frames and vsock its transmit queue on the notifying vCPU (<c>--io-on-vcpu</c>); on unless given.</summary>
     public bool IoOnVcpu { get; init; } = true;
 
     /// <summary>MEM-IN-MB as typed; <see cref="RunCommand"/> checks it (a bad size is bad input, not bad usage).</summary>

@@ -241,6 +241,7 @@ internal static class RunCommand
                 {
                     o.Tunnet = device.Tunnet!;
                     o.Offloads = netOffloads;
+                    o.TransmitOnVcpu = arguments.IoOnVcpu;
                     if (pollMicroseconds is int netPoll)
                         o.MaxPollTime = TimeSpan.FromMicroseconds(netPoll);
                 });
@@ -251,6 +252,7 @@ internal static class RunCommand
                     o.TapName = device.Value;
                     o.Mac = device.Mac;
                     o.Offloads = netOffloads;
+                    o.TransmitOnVcpu = arguments.IoOnVcpu;
                     if (pollMicroseconds is int tapPoll)
                         o.MaxPollTime = TimeSpan.FromMicroseconds(tapPoll);
                 });

@@ -115,18 +115,17 @@ internal sealed partial class BlockRequestQueue
         }
     }
 
-    // The end of the vCPU's share: the group being gathered gets its direct call, what went in flight is handed to
-    // the ring, and what completed is published. True when nothing is in flight (the vCPU may go on).
+    // The end of the vCPU's share: the group being gathered gets its direct call, what went in flight stays queued in
+    // the ring's submission queue for the worker, and what completed is published. True when nothing is in flight (the
+    // vCPU may go on). The vCPU never enters the io_uring itself: a thread that submitted to a ring is sent task work
+    // (TWA_SIGNAL) for the completions the kernel finishes later and when the ring is torn down (every pause and reset),
+    // and a vCPU thread gets it in KVM_RUN: an exit for nothing under KVM, and on kvm_pvm hosts a vCPU that never
+    // entered the guest again until the next signal (NetTransmitter.Inline.cs). The worker, woken for it, submits.
     private bool FinishOnVcpu(BlockInFlight inFlight)
     {
         SubmitGroup();
-        if (_toRing && _ring is { } uring)
-        {
-            SubmitAndReap(uring, inFlight, waitFor: 0);
-            return false;
-        }
         PublishCompleted();
-        return inFlight.Count == 0;
+        return !(_toRing && _ring is not null) && inFlight.Count == 0;
     }
 
     // The worker's first duty after a wake-up: the request the vCPU popped and left to it (true: one was served).

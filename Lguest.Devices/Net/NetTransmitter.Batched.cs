@@ -46,24 +46,13 @@ internal sealed unsafe partial class NetTransmitter
         _queued = 0;
     }
 
-    /// <summary>
-    /// Checks the popped chain and queues it for the batch's write (or drops it); false when stopped. On a vCPU
-    /// (<paramref name="onVcpu"/>) a frame of more buffers than a slot is left to the worker, with the frames queued
-    /// before it written first: false, and <see cref="HasPending"/>.
-    /// </summary>
-    private bool Queue(bool onVcpu = false)
+    /// <summary>Checks the popped chain and queues it for the batch's write (or drops it); false when stopped.</summary>
+    private bool Queue()
     {
         if (!Prepare(out int count))
         {
             _ring.AddUsed(_chain.Head, 0);
             return true;
-        }
-        if (count > SlotBuffers && onVcpu)
-        {
-            // Written the blocking way, which a vCPU must not do: by the worker, after what is queued before it.
-            SendQueued(onVcpu: true);
-            _pendingLarge = count;
-            return false;
         }
         if (count > SlotBuffers)
         {
@@ -97,14 +86,8 @@ internal sealed unsafe partial class NetTransmitter
     }
 
     /// <summary>Writes the queued frames, in order, and adds them to the used ring; false when stopped on a full tap.</summary>
-    private bool SendQueued() => SendQueued(onVcpu: false);
-
-    /// <summary>
-    /// Writes the queued frames, in order, and adds them to the used ring; false when stopped on a full tap. On a vCPU
-    /// (<paramref name="onVcpu"/>), which must not wait, a frame the tap could not take and the ones after it are left
-    /// pending for the worker (<see cref="HasPending"/>) instead of written the blocking way.
-    /// </summary>
-    private bool SendQueued(bool onVcpu)
+    /// <summary>Writes the queued frames, in order, and adds them to the used ring; false when stopped on a full tap.</summary>
+    private bool SendQueued()
     {
         int n = _queued;
         if (n == 0)
@@ -146,13 +129,6 @@ internal sealed unsafe partial class NetTransmitter
             if (result >= 0)
             {
                 _counters.Transmitted(_queuedLengths[slot]);
-            }
-            else if (onVcpu && result is -IoUringLibc.EAGAIN or -IoUringLibc.ECANCELED)
-            {
-                // The tap is full: this frame and the ones after it wait in their slots for the worker, in order.
-                _pendingFrom = slot;
-                _pendingTo = n;
-                return true;
             }
             else if (result is -IoUringLibc.EAGAIN or -IoUringLibc.ECANCELED)
             {

@@ -44,14 +44,11 @@ public sealed class VirtioNetOptions
 
     /// <summary>
     /// Write the frames of a transmit notification to the tap on the vCPU that notified, in its exit (QEMU's
-    /// <c>ioeventfd=off</c>), when the transmit worker is asleep: up to a batch of 64 frames with one system call, where
-    /// waking the worker would cost a thread wake-up each way. A full tap, more frames, or a host without io_uring
-    /// leave the frames to the worker. Default false (every notification wakes the worker through a KVM ioeventfd):
-    /// with it on, a guest paused and resumed every few milliseconds lost its network in 4 of 57 runs of
-    /// ApiPauseProbeTests (two sets of the card's workers were left running; none in 40 runs with it off), a cause not
-    /// yet found.
+    /// <c>ioeventfd=off</c>), when the transmit worker is asleep: up to 64 frames or 128 KiB, one writev each, where
+    /// waking the worker would cost a thread wake-up each way. A full tap or more frames leave the rest to the worker.
+    /// Default true; false: every notification wakes the worker (a KVM ioeventfd).
     /// </summary>
-    public bool TransmitOnVcpu { get; set; }
+    public bool TransmitOnVcpu { get; set; } = true;
 
     /// <summary>The device's name in messages; null for "net" and its index among the network devices added.</summary>
     public string? Name { get; set; }

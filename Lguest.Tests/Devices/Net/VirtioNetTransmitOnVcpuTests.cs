@@ -14,15 +14,11 @@ public class VirtioNetTransmitOnVcpuTests
 {
     private const int Attempts = 20;
 
-    // Opt-in since the ApiPauseProbeTests race (see VirtioNetOptions.TransmitOnVcpu).
-    private static VirtioNetOptions OnVcpu => new() { TransmitOnVcpu = true };
-
     [TestCase(1)]
     [TestCase(8)]
     public void Frames_notified_from_a_vcpu_are_on_the_tap_before_the_notification_returns(int frames)
     {
-        InlineServing.RequireIoUring();
-        using var bed = new NetTestBed(options: OnVcpu);
+        using var bed = new NetTestBed();
         Assert.That(bed.TxQueue!.ServesNotificationsInline, Is.True);
         int onTheVcpu = 0;
         for (int i = 0; i < Attempts; i++)
@@ -45,8 +41,7 @@ public class VirtioNetTransmitOnVcpuTests
     [Test]
     public void More_frames_than_a_batch_go_partly_to_the_worker_and_all_leave_in_order()
     {
-        InlineServing.RequireIoUring();
-        using var bed = new NetTestBed(options: OnVcpu);
+        using var bed = new NetTestBed();
         const int Frames = 150; // more than the 64 a vCPU writes in one notification
         InlineServing.WaitForTheWorkerToSleep(bed.TxQueue!);
         for (int f = 0; f < Frames; f++)
@@ -60,16 +55,15 @@ public class VirtioNetTransmitOnVcpuTests
 
     [TestCase(false)]
     [TestCase(true)]
-    public void A_frame_of_more_buffers_than_a_slot_is_left_to_the_worker_in_order_even_across_a_pause(bool pause)
+    public void A_frame_of_many_buffers_notified_from_a_vcpu_leaves_in_order_even_across_a_pause(bool pause)
     {
-        InlineServing.RequireIoUring();
-        using var bed = new NetTestBed(options: OnVcpu);
+        using var bed = new NetTestBed();
         for (int round = 0; round < 5; round++)
         {
             InlineServing.WaitForTheWorkerToSleep(bed.TxQueue!);
             ushort before = bed.Tx.UsedIndex;
             bed.Tx.Add(bed.Tx.Readable(NetTestBed.Header()), bed.Tx.Readable(bed.GuestToHost([(byte)round, 1])));
-            // 30 buffers of frame behind the header: more than the 20 a batch slot holds, written the blocking way.
+            // 30 buffers of frame behind the header: more than the 20 a worker's batch slot holds.
             byte[] frame = bed.GuestToHost(EthernetFrames.Pattern(600, round));
             var buffers = new List<DriverBuffer> { bed.Tx.Readable(NetTestBed.Header()) };
             int piece = (frame.Length + 29) / 30;
@@ -101,8 +95,7 @@ public class VirtioNetTransmitOnVcpuTests
     [Test]
     public void A_malformed_frame_notified_from_a_vcpu_is_dropped_counted_and_the_next_sent()
     {
-        InlineServing.RequireIoUring();
-        using var bed = new NetTestBed(options: OnVcpu);
+        using var bed = new NetTestBed();
         InlineServing.WaitForTheWorkerToSleep(bed.TxQueue!);
         bed.Tx.Add(bed.Tx.Readable(new byte[11])); // shorter than the header
         bed.Tx.Add(bed.Tx.Readable(NetTestBed.Header()), bed.Tx.Readable(bed.GuestToHost([9, 9])));
@@ -116,8 +109,7 @@ public class VirtioNetTransmitOnVcpuTests
     [Test]
     public void A_looping_chain_notified_from_a_vcpu_is_reported_and_the_vcpu_carries_on()
     {
-        InlineServing.RequireIoUring();
-        using var bed = new NetTestBed(options: OnVcpu);
+        using var bed = new NetTestBed();
         // Descriptors 200 and 201 (queue size 256, far from those Add hands out) point at each other.
         DriverBuffer header = bed.Tx.Readable(NetTestBed.Header()), frame = bed.Tx.Readable(bed.GuestToHost([1]));
         bed.Tx.WriteRawDescriptor(200, new VringDescriptor(header.Address.Value, header.Length, VringDescriptor.FlagNext, 201));
