@@ -107,7 +107,7 @@ internal static class LauncherSystemCalls
         SystemCallRule.Any("preadv", "block reads of a scattered request"),
         SystemCallRule.Any("pwritev", "block writes of a scattered request"),
         SystemCallRule.Any("preadv2", "block reads with flags"),
-        SystemCallRule.Any("pwritev2", "block writes with flags (RWF_DSYNC)"),
+        SystemCallRule.Any("pwritev2", "block writes with flags (RWF_NOWAIT: whether the image takes non-blocking buffered writes)"),
         SystemCallRule.Any("readv", "the tap: one frame in from scattered buffers"),
         SystemCallRule.Any("writev", "the tap: one frame out from scattered buffers"),
         SystemCallRule.Any("poll", "the console's and tap's waits"),
