@@ -67,20 +67,7 @@ public class VirtioBlockInFlightTests
         }
         bed.Driver.Kick();
         bed.Driver.WaitForUsed(bed.Transport, 60);
-        byte[] image = bed.ImageBytes();
-        Assert.Multiple(() =>
-        {
-            foreach ((DriverBuffer data, DriverBuffer status, ulong sector) in reads)
-            {
-                Assert.That(bed.StatusOf(status), Is.EqualTo(VirtioBlockStatus.Ok));
-                Assert.That(bed.Driver.ReadBuffer(data), Is.EqualTo(bed.PatternAt(sector, 4)), $"read at {sector}");
-            }
-            foreach ((byte[] payload, DriverBuffer status, ulong sector) in writes)
-            {
-                Assert.That(bed.StatusOf(status), Is.EqualTo(VirtioBlockStatus.Ok));
-                Assert.That(image.AsSpan((int)sector * 512, 4096).ToArray(), Is.EqualTo(payload), $"write at {sector}");
-            }
-        });
+        Assert.Multiple(() => AssertServed(bed, reads, 4, writes));
     }
 
     [TestCase(VirtioBlockIoEngine.IoUring)]
@@ -226,19 +213,9 @@ public class VirtioBlockInFlightTests
 
         Assert.That(queue.ServeNotification(), Is.True, "the batch was finished on the notifying thread");
         Assert.That(bed.Driver.UsedIndex, Is.EqualTo((ushort)13));
-        byte[] image = bed.ImageBytes();
         Assert.Multiple(() =>
         {
-            foreach ((DriverBuffer data, DriverBuffer status, ulong sector) in reads)
-            {
-                Assert.That(bed.StatusOf(status), Is.EqualTo(VirtioBlockStatus.Ok));
-                Assert.That(bed.Driver.ReadBuffer(data), Is.EqualTo(bed.PatternAt(sector, 8)), $"read at {sector}");
-            }
-            foreach ((byte[] payload, DriverBuffer status, ulong sector) in writes)
-            {
-                Assert.That(bed.StatusOf(status), Is.EqualTo(VirtioBlockStatus.Ok));
-                Assert.That(image.AsSpan((int)sector * 512, 4096).ToArray(), Is.EqualTo(payload), $"write at {sector}");
-            }
+            AssertServed(bed, reads, 8, writes);
             // Merged: the 8 reads, the 4 adjacent writes, the last write. Unmerged: one group per request but the last,
             // which nothing gathered precedes: a lone request's own direct call.
             Assert.That(queue.DirectTransfers, Is.EqualTo(merge ? 3 : 12), "direct calls of groups");
@@ -372,5 +349,22 @@ public class VirtioBlockInFlightTests
         }
         Assert.That(results.OrderBy(r => r.Item1), Is.EqualTo(new[] { (1, -1), (2, -2), (3, -3), (4, -4) }));
         Assert.That(performed, Is.EqualTo(10));
+    }
+
+    // Each read answered OK with the image's bytes (readSectors of them at its sector), each 4 KiB write OK and in the image.
+    private static void AssertServed(BlockTestBed bed, List<(DriverBuffer Data, DriverBuffer Status, ulong Sector)> reads, int readSectors,
+        List<(byte[] Payload, DriverBuffer Status, ulong Sector)> writes)
+    {
+        byte[] image = bed.ImageBytes();
+        foreach ((DriverBuffer data, DriverBuffer status, ulong sector) in reads)
+        {
+            Assert.That(bed.StatusOf(status), Is.EqualTo(VirtioBlockStatus.Ok));
+            Assert.That(bed.Driver.ReadBuffer(data), Is.EqualTo(bed.PatternAt(sector, readSectors)), $"read at {sector}");
+        }
+        foreach ((byte[] payload, DriverBuffer status, ulong sector) in writes)
+        {
+            Assert.That(bed.StatusOf(status), Is.EqualTo(VirtioBlockStatus.Ok));
+            Assert.That(image.AsSpan((int)sector * 512, 4096).ToArray(), Is.EqualTo(payload), $"write at {sector}");
+        }
     }
 }
