@@ -23,6 +23,8 @@
 #   BED-API-CYCLES <pause/resume pairs answered 204> <of>
 #   BED-API-STUCK <thread name/tid> <state> <wchan> <syscall> <kernel stack>, for each thread, when a pause or resume got
 #   no answer (then BED-API-GDB lines: every thread's stack, NativeAOT's managed frames named, where gdb is installed)
+#   BED-API-FROZEN done-connected <yes|no> ticks <n> last <tick line>, then BED-API-STUCK lines, when the guest did not
+#   reach its end (GUEST-API-NET-SENT) after the cycles
 #   BED-API-NET-RECEIVED <md5> <bytes>
 #   BED-API-EXIT <lguest's exit status> socket-removed <yes|no>
 set -u
@@ -178,8 +180,16 @@ if wait_for 'GUEST-API-TICK 4 ' 900; then
     echo "BED-API-CYCLES $ok $cycles"
     if [[ -z "$hung" ]]; then
         # "done": the guest listens once its load is over, and then ends.
-        for _ in $(seq 600); do busybox nc "$guest" 5004 < /dev/null 2> /dev/null && break; sleep 0.5; done
-        wait_for 'GUEST-API-NET-SENT' 900
+        done_sent=no
+        for _ in $(seq 600); do busybox nc "$guest" 5004 < /dev/null 2> /dev/null && done_sent=yes && break; sleep 0.5; done
+        if ! wait_for 'GUEST-API-NET-SENT' 900; then
+            # A guest that stopped short of its end: whether its network still answered ("done" connected), its last
+            # tick, and where each of lguest's threads is (seen once in CI: ticks stopped 2 s after the last resume,
+            # L1 idle, the bed's hang protection ending the run without a word).
+            echo "BED-API-FROZEN done-connected $done_sent ticks $(ticks) last $(grep 'GUEST-API-TICK' "$console" | tail -n 1 | tr -d '\r')"
+            hung=yes
+            stuck
+        fi
         sleep 1
     fi
     echo "BED-API-NET-RECEIVED $(md5sum < "$work/received" | cut -d' ' -f1) $(stat -c %s "$work/received")"
