@@ -137,8 +137,10 @@ internal static class DeviceBench
                             sides.Add((DeviceBothPoll, verb == "read" ? bothPolled.DeviceRead : bothPolled.DeviceWrite));
                         if (unmerged is not null)
                             sides.Add((DeviceNoMerge, verb == "read" ? unmerged.DeviceRead : unmerged.DeviceWrite));
+                        // Every side starts its timed part from the same page cache: nothing dirty, nothing under
+                        // writeback (PageCache says why).
                         cases.Add(new Case($"block {verb} {what}, QD {depth}: virtio-blk requests vs {call} (and io_uring) on the same file",
-                            $"block {verb} {chart}", unit, BlockBenchmarks.Depth, scale, sides, 0.9));
+                            $"block {verb} {chart}", unit, BlockBenchmarks.Depth, scale, sides, 0.9) { Settle = PageCache.Settle });
                     }
                 }
             }
@@ -203,7 +205,8 @@ internal static class DeviceBench
             {
                 c.Counters = counters;
                 c.Calibrate();
-                log($"devices: {c.Name}: {c.Invocations} invocations of {c.Depth} per measurement");
+                log($"devices: {c.Name}: {c.Invocations} invocations of {c.Depth} per measurement"
+                    + (c.Settle is null ? "" : $" (dirty + writeback after each settle: at most {c.TakeMostDirtyKiB() / 1024.0:0.#} MiB)"));
             }
 
             for (int round = 1; round <= rounds; round++)
@@ -214,7 +217,8 @@ internal static class DeviceBench
                     IEnumerable<(string Column, Action Act)> order = round % 2 == 1 ? c.Sides : Enumerable.Reverse(c.Sides);
                     foreach ((string column, Action act) in order.ToList())
                         c.Figure.Add(column, c.Measure(column, act));
-                    log($"round {round} {c.Name}: " + string.Join(' ', c.Sides.Select(side => $"{side.Column} {c.Figure.Values[side.Column][^1]:G4}")) + $" {c.Figure.Unit}");
+                    log($"round {round} {c.Name}: " + string.Join(' ', c.Sides.Select(side => $"{side.Column} {c.Figure.Values[side.Column][^1]:G4}")) + $" {c.Figure.Unit}"
+                        + (c.Settle is null ? "" : $" (dirty + writeback at the starts: at most {c.TakeMostDirtyKiB() / 1024.0:0.#} MiB)"));
                 }
             }
         }
@@ -238,6 +242,23 @@ internal static class DeviceBench
         public List<(string Column, Action Act)> Sides { get; } = sides;
 
         public int Invocations { get; private set; }
+
+        /// <summary>
+        /// Called before each side's warm-up and timed part, untimed and uncounted, to bring the machine to the same
+        /// state for every side (<see cref="PageCache.Settle"/>: returns what was left dirty, in KiB); null: nothing.
+        /// </summary>
+        public Func<long>? Settle { get; init; }
+
+        private long _mostDirtyKiB;
+
+        /// <summary>The most dirty + writeback memory (KiB) a settle left since the last call, for the round's log line.</summary>
+        public long TakeMostDirtyKiB() => Interlocked.Exchange(ref _mostDirtyKiB, 0);
+
+        private void SettleBefore()
+        {
+            if (Settle is not null)
+                _mostDirtyKiB = Math.Max(_mostDirtyKiB, Settle());
+        }
 
         /// <summary>Counters of the process's threads, read around each measurement; null: no counts.</summary>
         public ThreadCounters? Counters { get; set; }
@@ -281,6 +302,7 @@ internal static class DeviceBench
             double fastest = 0;
             foreach ((_, Action side) in Sides)
             {
+                SettleBefore();
                 long start = Stopwatch.GetTimestamp();
                 int n = 0;
                 while (Stopwatch.GetElapsedTime(start) < WarmUp)
@@ -299,6 +321,7 @@ internal static class DeviceBench
         /// </summary>
         public double Measure(string column, Action side)
         {
+            SettleBefore();
             ThreadCounters.Sample before = Counters?.Read() ?? default;
             long start = Stopwatch.GetTimestamp();
             for (int i = 0; i < Invocations; i++)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# debian-in-l1.sh [--rounds N] [--columns LIST] [--fio-seconds S] [--fio-mb MB] [--images ext4|tmpfs] [--stats] [--logs DIR]: inside the bed
+# debian-in-l1.sh [--rounds N] [--columns LIST] [--fio-seconds S] [--fio-jobs LIST] [--fio-mb MB] [--images ext4|tmpfs] [--stats] [--logs DIR]: inside the bed
 # (L1), the Debian guest (Lguest.Tests/Guests/debian-image.sh; its LGUEST_DEBIAN_* variables in the
 # environment) under lguest and QEMU -M pc side by side, interleaved round by round: the same root image and
 # the same fio scratch disk (vdb), the same memory, one vCPU each. Each boot runs the image's fio scenario
@@ -12,6 +12,7 @@
 #   same, --io-on-vcpu=off: every notification wakes the disk's worker through KVM's ioeventfd),
 #   qemu-pc-threads (-drive aio=threads), qemu-pc-uring (-drive aio=io_uring); both QEMUs virtio-blk-pci with
 #   MSI-X, cache=writeback (QEMU's default), qboot.
+# --fio-jobs: only these of the scenario's jobs (rr1,rr32,rw1,rw32,sr,sw; default all); the others' lines are nan.
 # --images: where L1 keeps the two image files. ext4 (default): an ext4 file system on a loop device made here
 #   (its modules from LGUEST_GENERIC_MODULES, the L1 kernel's tree), as a host's images sit on a real file system
 #   that can say "would block" (FMODE_NOWAIT), so io_uring serves cached reads inline rather than in io-wq.
@@ -32,12 +33,14 @@ memory=512
 logs=""
 images=ext4
 stats=0
-usage() { echo "usage: debian-in-l1.sh [--rounds N] [--columns LIST] [--fio-seconds S] [--fio-mb MB] [--images ext4|tmpfs] [--stats] [--logs DIR]" >&2; exit 2; }
+fio_jobs=""
+usage() { echo "usage: debian-in-l1.sh [--rounds N] [--columns LIST] [--fio-seconds S] [--fio-jobs LIST] [--fio-mb MB] [--images ext4|tmpfs] [--stats] [--logs DIR]" >&2; exit 2; }
 while (( $# > 0 )); do
     case "$1" in
         --rounds) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || usage; rounds="$2"; shift 2 ;;
         --columns) [[ $# -ge 2 && "$2" =~ ^[a-z_,-]+$ ]] || usage; columns="$2"; shift 2 ;;
         --fio-seconds) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || usage; fio_seconds="$2"; shift 2 ;;
+        --fio-jobs) [[ $# -ge 2 && "$2" =~ ^(rr1|rr32|rw1|rw32|sr|sw)(,(rr1|rr32|rw1|rw32|sr|sw))*$ ]] || usage; fio_jobs="$2"; shift 2 ;;
         --fio-mb) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || usage; fio_mb="$2"; shift 2 ;;
         --images) [[ $# -ge 2 && "$2" =~ ^(ext4|tmpfs)$ ]] || usage; images="$2"; shift 2 ;;
         --stats) stats=1; shift ;;
@@ -80,7 +83,7 @@ if [[ "$images" == ext4 ]]; then
     mount -t ext4 "$loop" "$work/fs" || { say "mounting $loop failed"; exit 1; }
     images_dir="$work/fs"
 fi
-say "images on $images ($(findmnt -n -o FSTYPE --target "$images_dir"))"
+say "images on $images ($(findmnt -n -o FSTYPE --target "$images_dir")), L1 CPUs $(nproc)"
 disk="$images_dir/root.img"
 scratch="$images_dir/fio.img"
 cp --sparse=always "$LGUEST_DEBIAN_IMAGE" "$disk"
@@ -88,7 +91,7 @@ cp --sparse=always "$LGUEST_DEBIAN_IMAGE" "$disk"
 dd if=/dev/zero of="$scratch" bs=1M count="$fio_mb" status=none
 section="Debian guest in the nested bed"
 bench() { printf 'BENCH\t%s\t%s\t%s\t%s\t%s\t%s\n' "$section" "$1" "$2" "$3" "$4" "$5"; }
-append="console=ttyS0 root=/dev/vda rw quiet panic=-1 lguest.scenario=fio lguest.fio.seconds=$fio_seconds"
+append="console=ttyS0 root=/dev/vda rw quiet panic=-1 lguest.scenario=fio lguest.fio.seconds=$fio_seconds${fio_jobs:+ lguest.fio.jobs=$fio_jobs}"
 
 vmm_command() { # vmm_command COLUMN: sets cmd=(...)
     local qemu=(qemu-system-x86_64 -M pc ${qboot:+-bios "$qboot"} -accel kvm -cpu host -smp 1 -m "$memory" -display none
@@ -177,6 +180,7 @@ run_once() { # run_once COLUMN ROUND
     grep -q 'GUEST-DEBIAN-READY 0' "$log" || say "$column round $round: not ready or failed units: $(grep -a -m1 GUEST-DEBIAN-READY "$log") (log $log)"
     bench "launch to multi-user.target (GUEST-DEBIAN-READY)" s "$column" "$round" "${ready:-nan}"
     for job in rr1 rr32 rw1 rw32 sr sw; do
+        [[ -z "$fio_jobs" || ",$fio_jobs," == *,$job,* ]] || continue
         # Anywhere on a line: the kernel's messages share the serial console and can land in front of it.
         read -r iops kib < <(awk -v m="GUEST-FIO $job " 'i = index($0, m) { split(substr($0, i + length(m)), f, " "); print f[1], f[2]; exit }' "$log")
         if (( stats )) && [[ -n "$iops" ]]; then
