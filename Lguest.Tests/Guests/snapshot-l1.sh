@@ -31,7 +31,8 @@
 #   BED-SNAP-DD before <last chunk written before the snapshot> after <first after restore> stopped <last>
 #   BED-SNAP-DD-CHECK files <n> bad <n>        BED-SNAP-FSCK exit <e2fsck -f -n status> <its last line>
 #   BED-SNAP-PING before <ok|fail> after <ok|fail>
-#   BED-SNAP-VSOCK <the echo L1 got back over vsock after restore>
+#   BED-SNAP-VSOCK <the echo L1 got back over vsock after restore>; without one, BED-SNAP-VSOCK-STUCK (the counter, lguest's
+#   state) and BED-SNAP-VSOCK-LOG lines (the restored guest's console and lguest's log, last 15)
 #   BED-SNAP-FS held <held.log's lines, comma-joined> read <what the guest read of L1's file> wrote <the guest's file>
 #   BED-SNAP-CLONE <i> exit <status> disk <what its file holds> fsck <status> rss-kib <VmRSS while running>
 #   BED-SNAP-BAD <case> exit <status> lines <stderr lines> <first stderr line>
@@ -170,8 +171,11 @@ pin_tap_mac() {
 }
 
 # Not anchored: with -v, lguest's log lines share the console and a marker can follow one on a line.
-last_of() { grep -a -o -E "$1 [0-9]+" "$2" | tail -n 1 | awk '{ print $NF }'; }
-first_of() { grep -a -o -E "$1 [0-9]+" "$2" | head -n 1 | awk '{ print $NF }'; }
+# last_of / first_of MARKER FILE: the number of the last / first whole "MARKER <n>" line. Whole: a pause can land
+# mid-line (the UART sends a byte at a time), and lguest's own line on stderr then follows the half line in the same
+# log: "GUEST-COUNT 6" and "18:35:02.113 info: ..." read as count 618 (seen in CI).
+last_of() { grep -a -o -E "$1 [0-9]+"$'\r'"?$" "$2" | tail -n 1 | tr -d '\r' | awk '{ print $NF }'; }
+first_of() { grep -a -o -E "$1 [0-9]+"$'\r'"?$" "$2" | head -n 1 | tr -d '\r' | awk '{ print $NF }'; }
 
 # The devices of the proofs' guest, in order, for launcher NAME: its disk, a tap, its vsock socket, the share.
 devices() { echo "--block=$work/$1.img --tunnet=10.0.2.1/24 --vsock=$work/$1.vsock --share=$work/share:snapfs"; }
@@ -307,12 +311,20 @@ ping_after="$(grep -a -o -E 'GUEST-PING-AFTER (ok|fail)' "$work/restored.log" | 
 echo "BED-SNAP-PING before ${ping_before:-?} after ${ping_after:-?}"
 # socat, as Firecracker's docs/vsock.md uses it: "CONNECT <port>\n", then "OK <port>\n", then the stream (an echo).
 reply=""
-for _ in $(seq 20); do
+for _ in $(seq 8); do
     reply="$({ printf 'CONNECT 5000\n'; sleep 1; printf 'echo after restore\n'; sleep 2; } | timeout 30 socat - "UNIX-CONNECT:$work/restored.vsock" 2> /dev/null)"
     [[ "$reply" == OK* ]] && break
     sleep 1
 done
 echo "BED-SNAP-VSOCK $(printf '%s\n' "$reply" | sed -n 2p)"
+if [[ "$reply" != OK* ]]; then
+    # Seen once in CI: no answer for minutes, L1 idle. Whether the guest still runs (its counter goes on), and the
+    # last lines of its console and of lguest's log.
+    counted="$(last_of GUEST-COUNT "$work/restored.log")"
+    sleep 5
+    echo "BED-SNAP-VSOCK-STUCK reply '$(printf '%s' "$reply" | head -n 1)' counter $counted then $(last_of GUEST-COUNT "$work/restored.log") lguest $(kill -0 "${pids[restored]}" 2> /dev/null && echo alive || echo gone)"
+    grep -a -v 'GUEST-COUNT' "$work/restored.log" | tail -n 15 | tr -d '\r' | sed 's/^/BED-SNAP-VSOCK-LOG /'
+fi
 type_line restored 'sh /scenarios/snapshot finish'
 wait_for restored 'GUEST-SNAP-FINISHED'
 dd_check="$(grep -a -o -E 'GUEST-DD-CHECK [0-9]+ [0-9]+' "$work/restored.log" | head -n 1)"
