@@ -24,7 +24,8 @@
 #   BED-API-STUCK <thread name/tid> <state> <wchan> <syscall> <kernel stack>, for each thread, when a pause or resume got
 #   no answer (then BED-API-GDB lines: every thread's stack, NativeAOT's managed frames named, where gdb is installed)
 #   BED-API-FROZEN done-connected <yes|no> ticks <n> last <tick line>, then BED-API-STUCK lines, when the guest did not
-#   reach its end (GUEST-API-NET-SENT) after the cycles
+#   reach its end (GUEST-API-NET-SENT) after the cycles; then BED-API-KICK <pause status> <resume status> and
+#   BED-API-KICKED guest-ticks <n in the 10 s after> net-sent <0|1>: whether a pause and resume woke it
 #   BED-API-NET-RECEIVED <md5> <bytes>
 #   BED-API-EXIT <lguest's exit status> socket-removed <yes|no>
 set -u
@@ -162,7 +163,7 @@ if wait_for 'GUEST-API-TICK 4 ' 900; then
 
     busybox nc -l -p 5001 < <(sleep 100000) > "$work/received" &
     pids+=($!)
-    for _ in $(seq 120); do busybox nc "$guest" 5003 < /dev/null 2> /dev/null && break; sleep 0.5; done
+    for _ in $(seq 120); do busybox nc -w 2 "$guest" 5003 < /dev/null 2> /dev/null && break; sleep 0.5; done
     wait_for 'GUEST-API-LOAD' 60
     ok=0 hung=""
     for i in $(seq "$cycles"); do
@@ -181,14 +182,26 @@ if wait_for 'GUEST-API-TICK 4 ' 900; then
     if [[ -z "$hung" ]]; then
         # "done": the guest listens once its load is over, and then ends.
         done_sent=no
-        for _ in $(seq 600); do busybox nc "$guest" 5004 < /dev/null 2> /dev/null && done_sent=yes && break; sleep 0.5; done
-        if ! wait_for 'GUEST-API-NET-SENT' 900; then
+        # Each try has a connect timeout (a frozen guest answers no SYN: busybox nc would wait out TCP's retries, over
+        # two minutes a try), and all of them a deadline: the load's rounds, about 26 s each, and a margin.
+        deadline=$((SECONDS + 120 + rounds * 60))
+        while ((SECONDS < deadline)); do
+            busybox nc -w 2 "$guest" 5004 < /dev/null 2> /dev/null && done_sent=yes && break
+            sleep 0.5
+        done
+        if ! wait_for 'GUEST-API-NET-SENT' 60; then
             # A guest that stopped short of its end: whether its network still answered ("done" connected), its last
             # tick, and where each of lguest's threads is (seen once in CI: ticks stopped 2 s after the last resume,
             # L1 idle, the bed's hang protection ending the run without a word).
             echo "BED-API-FROZEN done-connected $done_sent ticks $(ticks) last $(grep 'GUEST-API-TICK' "$console" | tail -n 1 | tr -d '\r')"
             hung=yes
             stuck
+            # Whether a pause and resume (a signal to each vCPU, out of KVM_RUN and back) wakes it: it did for the
+            # vCPU stalled by io_uring task work (70380be).
+            before="$(ticks)"
+            echo "BED-API-KICK $(vm Paused) $(vm Resumed)"
+            sleep 10
+            echo "BED-API-KICKED guest-ticks $(($(ticks) - before)) net-sent $(grep -c 'GUEST-API-NET-SENT' "$console")"
         fi
         sleep 1
     fi
