@@ -13,6 +13,7 @@
 #   bed.msize=<9p msize bytes>               optional, default 512000
 #   bed.cache=<9p cache mode>                optional, default loose (none, mmap, fscache, loose)
 #   bed.share=<base64 of a host path>        optional: 9p tag "share" (read-write) mounted at that path
+#   bed.hatch=1                              optional: a root shell in the root on /dev/ttyS1 (bed.sh's hatch)
 # Markers: BED-KVM yes|no (whether /dev/kvm exists), BED-COMMAND-START, BED-EXIT <status>.
 # shellcheck shell=sh
 
@@ -39,6 +40,7 @@ if [ -c /dev/kvm ]; then echo "BED-KVM yes"; else echo "BED-KVM no"; fi
 ip link set lo up
 
 cmd=""
+hatch=""
 share=""
 msize=512000
 cache=loose
@@ -49,6 +51,7 @@ for word in $cmdline; do
         bed.script=*) cmd="exec /bin/sh '${word#bed.script=}'" ;;
         bed.msize=*) msize="${word#bed.msize=}" ;;
         bed.cache=*) cache="${word#bed.cache=}" ;;
+        bed.hatch=1) hatch=yes ;;
         bed.share=*) share="$(echo "${word#bed.share=}" | base64 -d)" || { say "bed.share is not base64"; finish 125; } ;;
     esac
 done
@@ -95,6 +98,11 @@ if [ -n "$share" ]; then
     fi
 fi
 
+# The hatch (bed.sh): a root shell in the root on the second serial port, for looking into a run that hangs.
+if [ -n "$hatch" ] && [ -c /dev/ttyS1 ]; then
+    setsid sh -c 'exec env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb \
+        chroot /host /bin/sh -i < /dev/ttyS1 > /dev/ttyS1 2>&1' &
+fi
 echo BED-COMMAND-START
 # A clean, root-like environment; everything a program would write under $HOME goes to the tmpfs.
 env -i \

@@ -112,10 +112,16 @@ append="console=ttyS0 panic=-1 no_timer_check nosoftlockup $extra_append $comman
 (( verbose )) || append="quiet loglevel=1 $append"
 
 log="$work/console.log"
+# The hatch: L1's second serial port, a Unix socket here, where L1 keeps a root shell in its root (bed-init.sh), so
+# a run that hangs can be looked into while it hangs: socat -,raw,echo=0 UNIX-CONNECT:<path> (nothing waits for it).
+hatch="${TMPDIR:-/tmp}/lguest-bed-hatch.$$"
+trap 'rm -rf "$work" "${command_file:-}" "$hatch"' EXIT
+append="$append bed.hatch=1"
 set +e
 timeout --foreground --kill-after=10 "$timeout" \
     qemu-system-x86_64 -accel tcg -cpu max -m "$memory" -smp "$smp" "${firmware[@]}" \
         -display none -chardev stdio,id=console,signal=off -serial chardev:console -monitor none -no-reboot -nic none \
+        -chardev "socket,id=hatch,path=$hatch,server=on,wait=off" -serial chardev:hatch \
         -kernel "$kernel" -initrd "$bed_image" -append "$append" \
         -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap "${share_device[@]}" |
     tee "$log"
