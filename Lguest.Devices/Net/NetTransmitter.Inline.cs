@@ -92,20 +92,7 @@ internal sealed partial class NetTransmitter
             _ring.AddUsed(_chain.Head, 0);
             return true; // dropped
         }
-        bool written;
-        try
-        {
-            written = _memory.TryWriteTo(_tap.Handle, _header, _frame.AsSpan(0, count), out _);
-            if (written)
-                _counters.Transmitted((int)(_chain.ReadableLength - VirtioNetHeader.Size));
-        }
-        catch (IOException e)
-        {
-            // As the worker's path: the host kernel refused what we let through; the frame is lost, not the device.
-            Drop(VirtioNetDrop.TransmitHostRefused, e.Message);
-            written = true;
-        }
-        if (!written)
+        if (WriteOnce(_header, _frame.AsSpan(0, count)) == TapWrite.Full)
         {
             _pendingFrame = count;
             return false;

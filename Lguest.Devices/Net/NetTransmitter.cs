@@ -206,32 +206,47 @@ internal sealed partial class NetTransmitter
     /// <summary>One blocking writev of a checked frame: waits while the tap is full; false when stopped meanwhile.</summary>
     private bool Write(ReadOnlySpan<byte> headerCopy, ReadOnlySpan<GuestBuffer> frame)
     {
-        int frameLength = 0;
-        foreach (GuestBuffer b in frame)
-            frameLength += (int)b.Length;
-        while (true)
+        // The tap's send buffer is full: wait until it drains, or until stopped.
+        while (WriteOnce(headerCopy, frame) == TapWrite.Full)
         {
-            bool written;
-            try
-            {
-                written = _memory.TryWriteTo(_tap.Handle, headerCopy, frame, out _);
-            }
-            catch (IOException e)
-            {
-                // The host kernel checks the header and frame again (virtio_net_hdr_to_skb) and may refuse
-                // what we let through (a segment size it does not like): the frame is lost, not the device.
-                Drop(VirtioNetDrop.TransmitHostRefused, e.Message);
-                return true;
-            }
-            if (written)
-                break;
-            // The tap's send buffer is full: wait until it drains, or until stopped.
             _poll.Wait();
             if ((_poll.Returned(_stopSlot) & NetLibc.PollIn) != 0)
                 return false;
         }
-        _counters.Transmitted(frameLength);
         return true;
+    }
+
+    /// <summary>
+    /// One writev of a checked frame that never waits: the worker's blocking write and the vCPU's (which leaves a frame
+    /// the tap cannot take to the worker) both go through it. Counts what it wrote and what the host refused.
+    /// </summary>
+    private TapWrite WriteOnce(ReadOnlySpan<byte> headerCopy, ReadOnlySpan<GuestBuffer> frame)
+    {
+        try
+        {
+            if (!_memory.TryWriteTo(_tap.Handle, headerCopy, frame, out _))
+                return TapWrite.Full;
+        }
+        catch (IOException e)
+        {
+            // The host kernel checks the header and frame again (virtio_net_hdr_to_skb) and may refuse
+            // what we let through (a segment size it does not like): the frame is lost, not the device.
+            Drop(VirtioNetDrop.TransmitHostRefused, e.Message);
+            return TapWrite.Refused;
+        }
+        int frameLength = 0;
+        foreach (GuestBuffer b in frame)
+            frameLength += (int)b.Length;
+        _counters.Transmitted(frameLength);
+        return TapWrite.Written;
+    }
+
+    // What one writev to the tap did.
+    private enum TapWrite
+    {
+        Written,
+        Full,    // EAGAIN: the tap's send buffer is full, nothing written
+        Refused, // the host kernel refused the frame: dropped and counted
     }
 
     // Always false: Prepare's answer for a dropped chain.
