@@ -31,6 +31,16 @@ internal static class DeviceBench
     /// <summary>Target length of one measurement; the invocation count is fixed from it once, in the warm-up.</summary>
     private static readonly TimeSpan MeasurementTarget = TimeSpan.FromMilliseconds(300);
 
+    /// <summary>
+    /// Slices of each block measurement: the sides take turns slice by slice (about 50 ms each) instead of one 0.3 s
+    /// run after another. A buffered write's cost on this host moves by 2-4x within seconds (4 KiB writes into the
+    /// image's large folios walk every buffer head of the folio, memory-bound, so a neighbour's burst or a journal
+    /// commit slows them), and a side measured whole during such a spell read as the device's fault or merit: random
+    /// 4 KiB write rounds swung 0.47-1.19 with a settled page cache (issue 20's seventh pass). Turn by turn, every
+    /// side meets the same spells.
+    /// </summary>
+    private const int BlockSlices = 6;
+
     /// <summary>Warm-up per case: long enough for tiered compilation to reach its optimized code.</summary>
     private static readonly TimeSpan WarmUp = TimeSpan.FromMilliseconds(700);
 
@@ -145,7 +155,7 @@ internal static class DeviceBench
                         // Every side starts its timed part from the same page cache: nothing dirty, nothing under
                         // writeback (PageCache says why).
                         cases.Add(new Case($"block {verb} {what}, QD {depth}: virtio-blk requests vs {call} (and io_uring) on the same file",
-                            $"block {verb} {chart}", unit, BlockBenchmarks.Depth, scale, sides, 0.9) { Settle = PageCache.Settle });
+                            $"block {verb} {chart}", unit, BlockBenchmarks.Depth, scale, sides, 0.9) { Settle = PageCache.Settle, Slices = BlockSlices });
                     }
                 }
             }
@@ -220,8 +230,16 @@ internal static class DeviceBench
                 {
                     // Alternate which side goes first, so none always runs on a cache another warmed.
                     IEnumerable<(string Column, Action Act)> order = round % 2 == 1 ? c.Sides : Enumerable.Reverse(c.Sides);
-                    foreach ((string column, Action act) in order.ToList())
-                        c.Figure.Add(column, c.Measure(column, act));
+                    if (c.Slices > 1)
+                    {
+                        foreach ((string column, double rate) in c.MeasureInTurns(order.ToList()))
+                            c.Figure.Add(column, rate);
+                    }
+                    else
+                    {
+                        foreach ((string column, Action act) in order.ToList())
+                            c.Figure.Add(column, c.Measure(column, act));
+                    }
                     log($"round {round} {c.Name}: " + string.Join(' ', c.Sides.Select(side => $"{side.Column} {c.Figure.Values[side.Column][^1]:G4}")) + $" {c.Figure.Unit}"
                         + (c.Settle is null ? "" : $" (dirty + writeback at the starts: at most {c.TakeMostDirtyKiB() / 1024.0:0.#} MiB)"));
                 }
@@ -253,6 +271,12 @@ internal static class DeviceBench
         /// state for every side (<see cref="PageCache.Settle"/>: returns what was left dirty, in KiB); null: nothing.
         /// </summary>
         public Func<long>? Settle { get; init; }
+
+        /// <summary>
+        /// How many turns a round's measurement of each side is cut into (<see cref="MeasureInTurns"/>); 1: each side
+        /// measured whole, one after another (<see cref="Measure"/>).
+        /// </summary>
+        public int Slices { get; init; } = 1;
 
         private long _mostDirtyKiB;
 
@@ -341,6 +365,52 @@ internal static class DeviceBench
                 CountFigures[2].Add(column, used.CpuNanoseconds / 1e3 / requests);
             }
             return (double)Invocations * Depth / seconds * scale;
+        }
+
+        /// <summary>
+        /// One round of every side, taken in turns: one settle for the round (the sides then share the page cache as
+        /// it evolves), then <see cref="Slices"/> turns, each side doing its share of <see cref="Invocations"/> per
+        /// turn, the order reversed every other turn; each side's rate is its invocations over its own timed
+        /// slices, its counts per request the sum over them.
+        /// </summary>
+        public List<(string Column, double Rate)> MeasureInTurns(List<(string Column, Action Act)> order)
+        {
+            int perSlice = Math.Max(1, (Invocations + Slices - 1) / Slices);
+            var seconds = new double[order.Count];
+            var used = new ThreadCounters.Sample[order.Count];
+            SettleBefore();
+            for (int slice = 0; slice < Slices; slice++)
+            {
+                for (int k = 0; k < order.Count; k++)
+                {
+                    int i = slice % 2 == 0 ? k : order.Count - 1 - k;
+                    Action side = order[i].Act;
+                    ThreadCounters.Sample before = Counters?.Read() ?? default;
+                    long start = Stopwatch.GetTimestamp();
+                    for (int n = 0; n < perSlice; n++)
+                        side();
+                    seconds[i] += Stopwatch.GetElapsedTime(start).TotalSeconds;
+                    if (Counters is not null)
+                    {
+                        ThreadCounters.Sample after = Counters.Read() - before;
+                        used[i] = new ThreadCounters.Sample(used[i].SystemCalls + after.SystemCalls,
+                            used[i].ContextSwitches + after.ContextSwitches, used[i].CpuNanoseconds + after.CpuNanoseconds);
+                    }
+                }
+            }
+            double requests = (double)perSlice * Slices * Depth;
+            var rates = new List<(string Column, double Rate)>(order.Count);
+            for (int i = 0; i < order.Count; i++)
+            {
+                if (Counters is not null)
+                {
+                    CountFigures[0].Add(order[i].Column, used[i].SystemCalls / requests);
+                    CountFigures[1].Add(order[i].Column, used[i].ContextSwitches / requests);
+                    CountFigures[2].Add(order[i].Column, used[i].CpuNanoseconds / 1e3 / requests);
+                }
+                rates.Add((order[i].Column, requests / seconds[i] * scale));
+            }
+            return rates;
         }
     }
 }
