@@ -62,9 +62,16 @@ internal sealed unsafe class IoUring : IDisposable
     /// errno when the kernel has no io_uring, forbids it (io_uring_disabled, a seccomp filter) or lacks a
     /// feature this class relies on (one mapping for both rings, no dropped completions: Linux 5.5).
     /// </summary>
-    public static IoUring? TryCreate(uint entries, out int errno)
+    public static IoUring? TryCreate(uint entries, out int errno) => TryCreate(entries, 0, out errno);
+
+    /// <summary>
+    /// As <see cref="TryCreate(uint, out int)"/>, with io_uring_setup(2) flags (IORING_SETUP_*): a kernel that does not
+    /// know one answers EINVAL, which the caller may take as the cue to try with fewer.
+    /// </summary>
+    public static IoUring? TryCreate(uint entries, uint setupFlags, out int errno)
     {
         IoUringParams p = default;
+        p.Flags = setupFlags;
         int fd = IoUringLibc.Setup(entries, &p);
         if (fd < 0)
         {

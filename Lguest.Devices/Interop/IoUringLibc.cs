@@ -21,6 +21,8 @@ internal static unsafe partial class IoUringLibc
     public const uint EnterGetEvents = 1;   // IORING_ENTER_GETEVENTS
     public const uint FeatSingleMmap = 1;   // IORING_FEAT_SINGLE_MMAP
     public const uint FeatNoDrop = 2;       // IORING_FEAT_NODROP
+    public const uint SetupSingleIssuer = 1 << 12;  // IORING_SETUP_SINGLE_ISSUER (6.0): one thread submits
+    public const uint SetupDeferTaskrun = 1 << 13;  // IORING_SETUP_DEFER_TASKRUN (6.1): completion work runs only in that thread's waits
 
     public const long OffSqRing = 0;            // IORING_OFF_SQ_RING
     public const long OffCqRing = 0x8000000;    // IORING_OFF_CQ_RING
@@ -36,6 +38,7 @@ internal static unsafe partial class IoUringLibc
     public const nint MapFailed = -1;
 
     public const int EINTR = 4;
+    public const int EINVAL = 22;
     public const int EAGAIN = 11;
     public const int EOPNOTSUPP = 95;
     public const int ECANCELED = 125;

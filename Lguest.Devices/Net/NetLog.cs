@@ -20,4 +20,12 @@ internal static partial class NetLog
 
     [LoggerMessage(EventId = 3303, Level = LogLevel.Information, Message = "{Device}: stopped; {Counters}")]
     public static partial void Stopped(this ILogger logger, string device, VirtioNetCounters counters);
+
+    [LoggerMessage(EventId = 3304, Level = LogLevel.Warning,
+        Message = "{Device}: no io_uring for transmit on the vCPUs ({Reason}): each frame is written with its own writev")]
+    public static partial void VcpuRingRefused(this ILogger logger, string device, string reason);
+
+    [LoggerMessage(EventId = 3305, Level = LogLevel.Warning,
+        Message = "{Device}: the tap takes no RWF_NOWAIT io_uring writes (an older kernel): each frame is written with its own writev")]
+    public static partial void NoWaitRefused(this ILogger logger, string device);
 }

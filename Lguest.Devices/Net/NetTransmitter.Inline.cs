@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Threading;
 using Lguest.Virtio;
 
@@ -7,16 +8,14 @@ namespace Lguest.Devices;
 // a driver notifies only when the worker has gone to sleep, and waking it costs a thread wake-up and a context switch
 // each way (the worker's, then the driver's for its interrupt): tens of microseconds on a host whose idle cores halt,
 // against about a microsecond of kernel work per frame written to the tap. So the notification's own exit writes up to
-// MaxFramesOnVcpu frames, one writev each, and the worker sleeps on.
-// The vCPU takes the queue (Virtqueue.Owner) only while the worker sleeps with nothing pending, and never waits: a
-// frame the tap cannot take now (its queue is full) is left to the worker, which is woken and sends it first, the
-// blocking way, before anything still in the ring. More frames than the bound: the rest are the worker's (a guest
-// streaming keeps it awake, polling, and then does not notify at all).
-// Plain writev, not the worker's io_uring: a thread that ever submitted to an io_uring is sent task work (TWA_SIGNAL)
-// when that ring is torn down (io_ring_exit_work, at every pause and reset here) and for completions the kernel
-// finishes later. A vCPU thread gets it in KVM_RUN: KVM leaves the guest for it (an exit for nothing), and kvm_pvm
-// hosts were seen never to enter the guest again until the next signal (the vCPU thread spinning in
-// exit_to_user_mode_loop, the guest frozen: 8 of 105 runs of ApiPauseProbeTests' pause loop; 0 of 107 with writev).
+// MaxFramesOnVcpu frames and the worker sleeps on: all of them in one io_uring_enter on the ring of the vCPU's thread
+// (VcpuTapRing: its own, never the worker's, and kept for the thread's life), or one writev each where the thread has
+// no ring.
+// The vCPU takes the queue (Virtqueue.Owner) only while the worker sleeps with nothing pending, and never waits: the
+// ring's writes carry RWF_NOWAIT, and a frame the tap cannot take now (its queue is full) is left to the worker with the
+// ones after it, in their slots; the worker is woken and sends them first, the blocking way, before anything still in
+// the ring. So a full tap never stalls a vCPU, nor a pause waiting for the vCPUs to leave their exits. More frames than
+// the bound: the rest are the worker's (a guest streaming keeps it awake, polling, and then does not notify at all).
 internal sealed partial class NetTransmitter
 {
     // Frames written in one notification's exit: at most a batch and about 128 KiB. A tap write is about a microsecond
@@ -30,6 +29,8 @@ internal sealed partial class NetTransmitter
     private Lock? _owner;       // the queue's Owner, held by the worker except while it sleeps; null: not served inline
     private volatile bool _open; // the worker holds the queue and is serving: the inline server may serve
     private int _pendingFrame;  // buffers of the frame in _chain/_header/_frame the vCPU could not write; 0: none
+    private int _pendingFrom;   // slots [_pendingFrom, _pendingTo) the vCPU's ring could not write, before _pendingFrame
+    private int _pendingTo;
     private bool _streaming;    // the vCPU left frames beyond its bound: the worker polls before it sleeps, as without it
 
     // The worker's poll window before it sleeps: only in a stream when the vCPUs serve notifications. Otherwise the
@@ -40,19 +41,20 @@ internal sealed partial class NetTransmitter
     /// <summary>Whether the worker serves this queue's notifications on the notifying thread too (set before it starts).</summary>
     public bool ServesOnVcpu { get; init; }
 
-    private bool HasPending => _pendingFrame != 0;
+    private bool HasPending => _pendingFrame != 0 || _pendingTo != _pendingFrom;
 
     /// <summary>
     /// The inline server (<see cref="DeviceWorkers.ServeNotificationsInline"/>): on the notifying thread, with the
-    /// queue's owner held, writes the frames available (up to the bounds) to the tap, one writev each. True when
-    /// nothing is left (notifications re-enabled, the ring looked at again); false to wake the worker (more than the
-    /// bounds, the tap full, or the worker not serving yet).
+    /// queue's owner held, writes the frames available (up to the bounds) to the tap, in one io_uring_enter where the
+    /// thread has a ring, else one writev each. True when nothing is left (notifications re-enabled, the ring looked at
+    /// again); false to wake the worker (more than the bounds, the tap full, or the worker not serving yet).
     /// </summary>
     /// <exception cref="BadDriverException">The driver broke a rule of the ring.</exception>
     public bool ServeNotification()
     {
         if (!_open || HasPending)
             return false;
+        VcpuTapRing? ring = _noWaitRefused ? null : VcpuTapRing.ForCurrentThread(_logger, _device);
         _ring.DisableNotifications(); // without EVENT_IDX the driver would exit again for every frame it adds meanwhile
         int served = 0;
         ulong bytes = 0;
@@ -67,15 +69,11 @@ internal sealed partial class NetTransmitter
             }
             if (served >= MaxFramesOnVcpu || bytes >= MaxBytesOnVcpu)
                 break;
-            while (served < MaxFramesOnVcpu && bytes < MaxBytesOnVcpu && _ring.TryPop(_chain))
+            bool sent = ring is null ? SendOnVcpu(ref served, ref bytes) : SendBatchOnVcpu(ring, ref served, ref bytes);
+            if (!sent)
             {
-                bytes += _chain.ReadableLength;
-                served++;
-                if (!TrySendOnVcpu())
-                {
-                    Flush();
-                    return false; // the tap is full: this frame is the worker's, sent first
-                }
+                Flush();
+                return false; // the tap is full: what the vCPU could not write is the worker's, sent first
             }
         }
         Flush();
@@ -83,15 +81,96 @@ internal sealed partial class NetTransmitter
         return false; // the bounds reached, more available: the worker's, as a stream
     }
 
+    // Without a ring: pops and writes frames one writev each, within the bounds; false when the tap is full (that frame
+    // left for the worker).
+    private bool SendOnVcpu(ref int served, ref ulong bytes)
+    {
+        while (served < MaxFramesOnVcpu && bytes < MaxBytesOnVcpu && _ring.TryPop(_chain))
+        {
+            bytes += _chain.ReadableLength;
+            served++;
+            if (!TrySendOnVcpu())
+                return false;
+        }
+        return true;
+    }
+
+    // With the thread's ring: pops frames within the bounds into slots and writes them in one submission (a frame of
+    // more buffers than a slot takes ends the batch and is written alone after it). False when the tap did not take
+    // them all: the rest, from the first it refused, are left for the worker.
+    private unsafe bool SendBatchOnVcpu(VcpuTapRing ring, ref int served, ref ulong bytes)
+    {
+        int queued = 0;
+        while (served < MaxFramesOnVcpu && bytes < MaxBytesOnVcpu && _ring.TryPop(_chain))
+        {
+            bytes += _chain.ReadableLength;
+            served++;
+            if (!Prepare(out int count))
+            {
+                _ring.AddUsed(_chain.Head, 0); // dropped
+                continue;
+            }
+            if (count <= SlotBuffers)
+            {
+                FillSlot(queued++, count);
+                continue;
+            }
+            // Too many buffers for a slot: the frames before it first, then it alone, in order.
+            if (!WriteSlotsOnVcpu(ring, queued))
+            {
+                _pendingFrame = count; // after the slots left
+                return false;
+            }
+            queued = 0;
+            if (!TrySendPopped(count))
+                return false;
+        }
+        return WriteSlotsOnVcpu(ring, queued);
+    }
+
+    // Writes slots 0..count-1 with the thread's ring and adds those the tap took to the used ring; false when it did not
+    // take them all (from the first it did not, they are left for the worker).
+    private unsafe bool WriteSlotsOnVcpu(VcpuTapRing ring, int count)
+    {
+        if (count == 0)
+            return true;
+        WriteSlots(ring.Uring, ring.Vectors, count);
+        ring.Submitted(count);
+        for (int slot = 0; slot < count; slot++)
+        {
+            int result = _results[slot];
+            if (result >= 0)
+            {
+                _counters.Transmitted(_slotLengths[slot]);
+            }
+            else if (NotTaken(result))
+            {
+                _pendingFrom = slot;
+                _pendingTo = count;
+                return false;
+            }
+            else
+            {
+                Drop(VirtioNetDrop.TransmitHostRefused, $"writev failed: {Marshal.GetPInvokeErrorMessage(-result)}");
+            }
+            _ring.AddUsed(_slotHeads[slot], 0);
+        }
+        return true;
+    }
+
     // One writev of the popped chain (or its drop), never waiting; false when the tap is full, with the frame left in
     // _chain/_header/_frame for the worker.
-    private bool TrySendOnVcpu()
+    private bool TrySendOnVcpu() => !Prepare(out int count) ? DropPopped() : TrySendPopped(count);
+
+    private bool DropPopped()
     {
-        if (!Prepare(out int count))
-        {
-            _ring.AddUsed(_chain.Head, 0);
-            return true; // dropped
-        }
+        _ring.AddUsed(_chain.Head, 0);
+        return true;
+    }
+
+    // The popped chain, checked (count buffers in _frame), in one writev; false when the tap is full (left for the worker).
+    private bool TrySendPopped(int count)
+    {
         if (WriteOnce(_header, _frame.AsSpan(0, count)) == TapWrite.Full)
         {
             _pendingFrame = count;
@@ -124,16 +203,25 @@ internal sealed partial class NetTransmitter
     }
 
     /// <summary>
-    /// Sends the frame the vCPU left (the tap was full), the blocking way, and adds it to the used ring; false when
-    /// stopped on a full tap (it is lost and returned, as <see cref="Send"/> does).
+    /// Sends the frames the vCPU left (the tap was full), in order, the blocking way, and adds them to the used ring;
+    /// false when stopped on a full tap (they are lost and returned, as <see cref="Send"/> does).
     /// </summary>
     private bool SendPending()
     {
-        if (_pendingFrame == 0)
-            return true;
-        bool sending = Write(_header, _frame.AsSpan(0, _pendingFrame));
-        _ring.AddUsed(_chain.Head, 0);
-        _pendingFrame = 0;
+        bool sending = true;
+        for (int slot = _pendingFrom; slot < _pendingTo; slot++)
+        {
+            // Once stopped, the rest are returned unsent.
+            sending = sending && Write(SlotHeader(slot), SlotFrame(slot));
+            _ring.AddUsed(_slotHeads[slot], 0);
+        }
+        _pendingFrom = _pendingTo = 0;
+        if (_pendingFrame != 0)
+        {
+            sending = sending && Write(_header, _frame.AsSpan(0, _pendingFrame));
+            _ring.AddUsed(_chain.Head, 0);
+            _pendingFrame = 0;
+        }
         return sending;
     }
 }

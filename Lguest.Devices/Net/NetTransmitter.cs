@@ -12,8 +12,9 @@ namespace Lguest.Devices;
 /// The header is copied out of guest memory once, checked against the negotiated features and
 /// sanitised, and written to the tap from that copy, followed by the frame's buffers straight from
 /// guest memory, in one writev. The worker (<see cref="Run"/>) hands a whole batch of such writes to the
-/// kernel in one io_uring_enter (NetTransmitter.Batched.cs), where the host has io_uring; otherwise, and
-/// when called directly (<see cref="ServeAvailable"/>), one writev per frame. Malformed chains are
+/// kernel in one io_uring_enter (NetTransmitter.Batched.cs), where the host has io_uring, and so does a vCPU
+/// serving a notification, with its thread's own ring (NetTransmitter.Inline.cs); otherwise, and when called
+/// directly (<see cref="ServeAvailable"/>), one writev per frame. Malformed chains are
 /// dropped, counted and returned with used length 0; the device keeps running.
 /// </summary>
 internal sealed partial class NetTransmitter
@@ -82,6 +83,8 @@ internal sealed partial class NetTransmitter
         {
             CloseRing();
             ExitOwner();
+            // The rings of vCPU threads that have ended (a machine's end joins them before its devices stop).
+            VcpuTapRing.CloseEnded();
         }
     }
 

@@ -99,6 +99,13 @@ internal sealed partial class TapDevice : IDisposable
     }
 
     /// <summary>
+    /// Takes <paramref name="fd"/>, a non-blocking descriptor that takes a whole frame with its header per write as a
+    /// tap does, for a transmitter to write to: in tests, one end of a datagram socket pair, whose other end can leave
+    /// the queue full at will (a real tap's is full only under the host's load). Closed with this object.
+    /// </summary>
+    internal static TapDevice Adopt(int fd, string name) => new(new NetDescriptor(fd), name);
+
+    /// <summary>
     /// TUNSETOFFLOAD: what the host may send the guest unfinished (partial checksums, TSO), which must
     /// be exactly what the guest accepted (VIRTIO_NET_F_GUEST_*).
     /// </summary>
