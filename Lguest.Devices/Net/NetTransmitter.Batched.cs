@@ -27,6 +27,7 @@ internal sealed unsafe partial class NetTransmitter
     private IoUring? _uring;
     private IoVec* _vectors;               // the worker's: Batch × SlotVectors
     private bool _noWaitRefused;           // the tap answered RWF_NOWAIT with EOPNOTSUPP (an older kernel): writev only
+    private static int s_noWaitWarned;
 
     // The slots, shared by the worker's batch and a vCPU's: each is used under the queue's owner, and the worker sends
     // what a vCPU left in them (SendPending) before it queues anything of its own.
@@ -157,8 +158,8 @@ internal sealed unsafe partial class NetTransmitter
     {
         if (result == -IoUringLibc.EOPNOTSUPP)
         {
-            if (!_noWaitRefused)
-                _logger.NoWaitRefused(_device);
+            if (!_noWaitRefused && Interlocked.Exchange(ref s_noWaitWarned, 1) == 0)
+                _logger.NoWaitRefused(_device); // the kernel's answer for every tap: once per process
             _noWaitRefused = true;
             return true;
         }

@@ -1,17 +1,16 @@
-using System.Net.Sockets;
 using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 using Lguest.Devices;
 using Lguest.Tests.Support;
 using Lguest.Virtio;
-using Microsoft.Extensions.Logging;
+using Microsoft.Win32.SafeHandles;
 
 namespace Lguest.Tests.Devices.Net;
 
 /// <summary>
 /// A transmitter served on the notifying thread, as <see cref="VirtioNetDevice"/> wires it (its worker under
 /// <see cref="DeviceWorkers"/>, its inline server on the queue), writing either to the bed's real tap or to one end of
-/// a datagram socket pair whose other end the test reads (<see cref="Peer"/>) or leaves full: a tap whose queue is full
+/// a datagram socket pair whose other end the test reads (<see cref="Receive"/>) or leaves full: a tap whose queue is full
 /// on demand. Each datagram is a frame with its 12-byte header, as a tap takes it.
 /// </summary>
 internal sealed partial class TransmitRig : IDisposable
@@ -24,6 +23,7 @@ internal sealed partial class TransmitRig : IDisposable
     private const int SoSndbuf = 7;              // SO_SNDBUF
 
     private readonly TapDevice? _pairTap;
+    private readonly SafeFileHandle? _peer; // the pair's reading end
 
     public TransmitRig(NetTestBed bed, bool socketPair)
     {
@@ -37,7 +37,7 @@ internal sealed partial class TransmitRig : IDisposable
             _ = SetSockOpt(sender, SolSocket, SoSndbuf, ref size, sizeof(int));
             _pairTap = TapDevice.Adopt(sender, "pair");
             tap = _pairTap;
-            Peer = new Socket(new SafeSocketHandle(receiver, ownsHandle: true)) { Blocking = true, ReceiveTimeout = VirtqueueDriver.PatienceMilliseconds };
+            _peer = new SafeFileHandle(receiver, ownsHandle: true);
         }
         Queue = bed.Tx.CreateQueue("net0 vq 1");
         Workers = new DeviceWorkers("net0", bed.Transport);
@@ -58,9 +58,6 @@ internal sealed partial class TransmitRig : IDisposable
     public NetTransmitter Transmitter { get; }
 
     public RecordingLogger<NetTransmitter> Logger { get; } = new();
-
-    /// <summary>The socket pair's other end (null on the real tap): each datagram is a header and a frame.</summary>
-    public Socket? Peer { get; }
 
     /// <summary>The pair's writing end, the transmitter's "tap".</summary>
     public SafeHandle PairTap => _pairTap!.Handle;
@@ -83,11 +80,17 @@ internal sealed partial class TransmitRig : IDisposable
     }
 
     /// <summary>The next datagram the pair's other end receives.</summary>
-    public byte[] Receive()
+    public unsafe byte[] Receive()
     {
+        // The pair's ends are non-blocking (as a tap is): wait for the datagram first.
+        var poll = new PollFd { Fd = (int)_peer!.DangerousGetHandle(), Events = 1 /* POLLIN */ };
+        if (Poll(&poll, 1, VirtqueueDriver.PatienceMilliseconds) != 1)
+            Assert.Fail($"no datagram on the pair within {VirtqueueDriver.PatienceMilliseconds} ms");
         var buffer = new byte[65536];
-        int n = Peer!.Receive(buffer);
-        return buffer[..n];
+        nint n = Read(_peer, buffer, buffer.Length);
+        if (n < 0)
+            Assert.Fail($"read from the pair failed: errno {Marshal.GetLastPInvokeError()}");
+        return buffer[..(int)n];
     }
 
     /// <summary>Runs <paramref name="body"/> on a thread of its own (as a vCPU's), failing the test if it does not end in time.</summary>
@@ -132,7 +135,7 @@ internal sealed partial class TransmitRig : IDisposable
     public void Dispose()
     {
         Workers.StopAndJoin();
-        Peer?.Dispose();
+        _peer?.Dispose();
         _pairTap?.Dispose();
     }
 
@@ -149,6 +152,20 @@ internal sealed partial class TransmitRig : IDisposable
 
     [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
     private static partial int SetSockOpt(int fd, int level, int name, ref int value, int length);
+
+    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
+    private static partial nint Read(SafeHandle fd, byte[] buffer, nint count);
+
+    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
+    private static unsafe partial int Poll(PollFd* fds, nuint count, int timeoutMilliseconds);
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct PollFd // struct pollfd, <poll.h>
+    {
+        public int Fd;
+        public short Events;
+        public short Returned;
+    }
 
     [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
     private static partial nint Write(SafeHandle fd, byte[] buffer, nint count);
