@@ -64,7 +64,11 @@ internal static class Program
             // The vsock cases are the vsock section's, unless named.
             List<Figure> figures = DeviceBench.Run(options.Runs, Log, options.Cases, options.Cases.Count > 0 ? null : ["vsock"]);
             string conditions = Conditions(load, options.Runs) + (options.Cases.Count > 0 ? $"; only the cases named {string.Join(", ", options.Cases)}" : "");
-            results.Replace("devices", [.. figures.GroupBy(f => f.Section).Select(g => new SectionResult(g.Key, conditions, [.. g]))]);
+            List<SectionResult> sections = [.. figures.GroupBy(f => f.Section).Select(g => new SectionResult(g.Key, conditions, [.. g]))];
+            if (options.Cases.Count > 0)
+                results.Merge("devices", sections); // the cases not rerun keep their figures
+            else
+                results.Replace("devices", sections);
         }
 
         // vsock (issue 16): the device against a Unix socket pair with no guest CPU, then (unless --no-bed) one stream

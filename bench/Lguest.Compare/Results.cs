@@ -41,6 +41,51 @@ internal sealed class Results
 
     public void Save(string path) => File.WriteAllText(path, JsonSerializer.Serialize(this, Json) + "\n");
 
+    /// <summary>
+    /// Puts the figures of a rerun of some of a section's cases (bench/run.sh --cases) into the sections
+    /// <paramref name="source"/> wrote last time: a figure of the same name is replaced where it stood, a new one is
+    /// added, the others are kept, so rerunning one case does not drop the rest of the table. The section's conditions
+    /// then say both when the rerun cases and when the kept ones were taken.
+    /// </summary>
+    public void Merge(string source, List<SectionResult> fresh)
+    {
+        var merged = new List<SectionResult>();
+        foreach (SectionResult section in fresh)
+        {
+            SectionResult? old = Sections.Find(s => s.Source == source && s.Name == section.Name);
+            if (old is null)
+            {
+                merged.Add(section);
+                continue;
+            }
+            var figures = new List<Figure>(old.Figures);
+            foreach (Figure figure in section.Figures)
+            {
+                int at = figures.FindIndex(f => f.Name == figure.Name);
+                if (at >= 0)
+                    figures[at] = figure;
+                else
+                    figures.Add(figure);
+            }
+            bool keptAny = old.Figures.Exists(f => !section.Figures.Exists(n => n.Name == f.Name));
+            string conditions = keptAny ? $"{section.Date}: {section.Conditions}{EarlierCases}{EarlierOf(old)}" : section.Conditions;
+            merged.Add(new SectionResult(section.Name, conditions, figures));
+        }
+        Replace(source, [.. merged, .. Sections.Where(s => s.Source == source && !fresh.Exists(f => f.Name == s.Name))]);
+    }
+
+    private const string EarlierCases = "; the other cases as taken earlier: ";
+
+    // What an old section's conditions said of when its figures were taken, without its own earlier-cases tail twice.
+    private static string EarlierOf(SectionResult old)
+    {
+        int tail = old.Conditions.IndexOf(EarlierCases, StringComparison.Ordinal);
+        string own = tail < 0 ? old.Conditions : old.Conditions[..tail];
+        string earlier = tail < 0 ? "" : old.Conditions[(tail + EarlierCases.Length)..];
+        string stamped = old.Date.Length < 10 || own.StartsWith(old.Date[..10], StringComparison.Ordinal) ? own : $"{old.Date}: {own}";
+        return tail < 0 ? stamped : $"{stamped}; {earlier}";
+    }
+
     /// <summary>Replaces every section that <paramref name="source"/> (direct, devices, bed) wrote last time.</summary>
     public void Replace(string source, List<SectionResult> fresh)
     {
