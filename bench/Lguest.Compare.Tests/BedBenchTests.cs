@@ -52,6 +52,22 @@ public class BedBenchTests
     }
 
     [Test]
+    public void ToFigures_holds_where_the_time_goes_to_no_goal_and_draws_no_ratio()
+    {
+        const string Section = "Debian guest in the nested bed: " + BedBench.WhereTheTimeGoes;
+        List<Figure> figures = BedBench.ToFigures(
+        [
+            new BenchLine(Section, "fio randread 4 KiB iodepth 1: KVM exits per request", "exits", "lguest-aot", 1, 1.5),
+            new BenchLine(Section, "fio randread 4 KiB iodepth 1: KVM exits per request", "exits", "qemu-pc-uring", 1, 3.5),
+            new BenchLine("Debian guest in the nested bed", "fio randread 4 KiB iodepth 1", "req/s", "lguest-aot", 1, 2000),
+            new BenchLine("Debian guest in the nested bed", "fio randread 4 KiB iodepth 1", "req/s", "qemu-pc-uring", 1, 1000),
+        ]);
+
+        Assert.That(figures.Select(f => (f.Goal is null, f.Ratios.Count)), Is.EqualTo(new[] { (true, 0), (false, 1) }));
+        Assert.That(figures[0].Summarize("qemu-pc-uring").Median, Is.EqualTo(3.5));
+    }
+
+    [Test]
     public void ToFigures_keeps_figures_of_one_name_and_different_units_apart()
     {
         List<Figure> figures = BedBench.ToFigures([Line("dd", "MB/s", "qemu-pc", 1, 1), Line("dd", "s", "qemu-pc", 1, 1)]);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bed-bench.sh [--rounds N] [--parts boot,io,debian,fs] [--dd M1,M4] [--tcp-mib N] [--columns LIST] [--stats] [--l1-smp N] [--fio-jobs LIST] [--build]:
+# bed-bench.sh [--rounds N] [--parts boot,io,debian,fs] [--dd M1,M4] [--tcp-mib N] [--columns LIST] [--stats] [--l1-smp N] [--guest-cpus N] [--fio-jobs LIST] [--build]:
 # the nested-bed benchmarks, run from the host. Prepares the guests (Lguest.Tests/Guests/prepare.sh: kernels and
 # images, cached), boots L1 once with bed.sh and runs bench/bed/run-in-l1.sh in it: lguest (NativeAOT and JIT)
 # and QEMU (-M pc, -M microvm) as the L2 VMM on the same guest, interleaved round by round.
@@ -27,10 +27,14 @@
 #   --dd M1,M4      MiB read per io boot in 1 MiB and in 4 KiB direct reads (default 32,2)
 #   --tcp-mib N     MiB moved each way over TCP per io boot, a multiple of 4 (default 4)
 #   --columns LIST  default lguest-aot,lguest-jit,qemu-pc,qemu-microvm
-#   --stats         debian: also say where the time goes per fio job (debian-in-l1.sh --stats: KVM exits, halt
-#                   wake-ups and the VMM's context switches per request; its sampler costs L1 a little CPU)
+#   --stats         debian: also say where the time goes per fio job and request (debian-in-l1.sh --stats: KVM exits
+#                   and interrupts, the vCPUs' time on an L1 CPU, waiting for one and halted, the VMM's other threads'
+#                   time, system calls and context switches), as BENCH lines of a section of their own; its sampler
+#                   costs L1 a little CPU (it says how much)
 #   --l1-smp N      L1's vCPUs (bed.sh --smp; default 1). The VMMs' own guests keep one vCPU: a second L1 CPU lets a
 #                   VMM's I/O thread run beside the vCPU thread (issue 20: fio's depth scaling), for every column alike
+#   --guest-cpus N  debian: N vCPUs for every column's guest (lguest --cpus=N, QEMU -smp N; default 1), and so N
+#                   request queues per disk (lguest's num_queues follows --cpus, QEMU 7.2's virtio-blk-pci -smp)
 #   --fio-jobs LIST debian: only these fio jobs (the scenario's lguest.fio.jobs: rr1,rr32,rw1,rw32,sr,sw; default all)
 #   --build         first publish the NativeAOT launcher if a source is newer (cake LauncherBinary) and build
 #                   the Release Lguest.Cli.dll; without it the launchers are used as they are (a missing one:
@@ -52,7 +56,8 @@ columns_given=0
 fs_mib=32
 l1_smp=1
 fio_jobs=""
-usage() { echo "usage: bed-bench.sh [--rounds N] [--parts boot,io,debian,fs] [--dd M1,M4] [--tcp-mib N] [--fs-mib N] [--columns LIST] [--stats] [--l1-smp N] [--fio-jobs LIST] [--build]" >&2; exit 2; }
+guest_cpus=""
+usage() { echo "usage: bed-bench.sh [--rounds N] [--parts boot,io,debian,fs] [--dd M1,M4] [--tcp-mib N] [--fs-mib N] [--columns LIST] [--stats] [--l1-smp N] [--guest-cpus N] [--fio-jobs LIST] [--build]" >&2; exit 2; }
 while (( $# > 0 )); do
     case "$1" in
         --rounds) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || usage; rounds="$2"; shift 2 ;;
@@ -63,6 +68,7 @@ while (( $# > 0 )); do
         --columns) [[ $# -ge 2 && "$2" =~ ^[a-z,-]+$ ]] || usage; columns="$2"; columns_given=1; shift 2 ;;
         --stats) stats=" --stats"; shift ;;
         --l1-smp) [[ $# -ge 2 && "$2" =~ ^[1-9]$ ]] || usage; l1_smp="$2"; shift 2 ;;
+        --guest-cpus) [[ $# -ge 2 && "$2" =~ ^[1-8]$ ]] || usage; guest_cpus=" --guest-cpus $2"; shift 2 ;;
         --fio-jobs) [[ $# -ge 2 && "$2" =~ ^(rr1|rr32|rw1|rw32|sr|sw)(,(rr1|rr32|rw1|rw32|sr|sw))*$ ]] || usage; fio_jobs=" --fio-jobs $2"; shift 2 ;;
         --build) build=1; shift ;;
         *) usage ;;
@@ -86,7 +92,7 @@ console="$out/console.log"
 bench="$out/bench.tsv"
 # A launch is ~20 s on a loaded host, an io boot a minute or more; the bed's hang protection is generous.
 timeout=$(( 600 + rounds * 900 ))
-say "rounds $rounds, parts $parts, dd $dd_spec MiB, TCP $tcp_mib MiB, columns $columns, L1 CPUs $l1_smp; L1 console in $console"
+say "rounds $rounds, parts $parts, dd $dd_spec MiB, TCP $tcp_mib MiB, columns $columns, L1 CPUs $l1_smp${guest_cpus:+, guest CPUs ${guest_cpus##* }}; L1 console in $console"
 # run-in-l1.sh does boot and io; debian-in-l1.sh the Debian guest; fs-in-l1.sh the shared folders, on the
 # generic kernel and its own image.
 l1_parts="$(tr ',' '\n' <<< "$parts" | { grep -Ev '^(debian|fs|vsock)$' || true; } | paste -sd, -)"
@@ -99,7 +105,7 @@ if [[ ",$parts," == *,debian,* ]]; then
     # The lguest and QEMU columns of --columns that debian-in-l1.sh knows (its default set when none is).
     debian_columns="$(tr , '\n' <<< "$columns" | { grep -E '^(lguest-aot(-threads|-sync|-ioeventfd)?|qemu-pc-(threads|uring))$' || true; } | paste -sd, -)"
     (( columns_given )) && [[ -n "$debian_columns" ]] || debian_columns=""
-    l1+=("$debian LGUEST_GENERIC_MODULES=$LGUEST_GENERIC_MODULES bench/bed/debian-in-l1.sh --rounds $rounds$stats$fio_jobs${debian_columns:+ --columns $debian_columns}")
+    l1+=("$debian LGUEST_GENERIC_MODULES=$LGUEST_GENERIC_MODULES bench/bed/debian-in-l1.sh --rounds $rounds$stats$guest_cpus$fio_jobs${debian_columns:+ --columns $debian_columns}")
     timeout=$(( timeout + rounds * 1800 ))
 fi
 if [[ ",$parts," == *,fs,* ]]; then

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# debian-in-l1.sh [--rounds N] [--columns LIST] [--fio-seconds S] [--fio-jobs LIST] [--fio-mb MB] [--images ext4|tmpfs] [--stats] [--logs DIR]: inside the bed
+# debian-in-l1.sh [--rounds N] [--columns LIST] [--fio-seconds S] [--fio-jobs LIST] [--fio-mb MB] [--images ext4|tmpfs] [--stats] [--guest-cpus N] [--logs DIR]: inside the bed
 # (L1), the Debian guest (Lguest.Tests/Guests/debian-image.sh; its LGUEST_DEBIAN_* variables in the
 # environment) under lguest and QEMU -M pc side by side, interleaved round by round: the same root image and
-# the same fio scratch disk (vdb), the same memory, one vCPU each. Each boot runs the image's fio scenario
+# the same fio scratch disk (vdb), the same memory, one vCPU each (--guest-cpus N: N each, lguest --cpus=N and QEMU
+# -smp N, and so N request queues per disk: lguest's num_queues follows --cpus, QEMU 7.2's virtio-blk-pci -smp). Each boot runs the image's fio scenario
 # (randread/randwrite 4 KiB at iodepth 1 and 32, read/write 1 MiB, --direct=1, libaio) and powers off.
 # stdout: BENCH<TAB>Debian guest in the nested bed<TAB>figure<TAB>unit<TAB>column<TAB>round<TAB>value
 #   launch to multi-user.target (GUEST-DEBIAN-READY)   s
@@ -17,10 +18,14 @@
 #   (its modules from LGUEST_GENERIC_MODULES, the L1 kernel's tree), as a host's images sit on a real file system
 #   that can say "would block" (FMODE_NOWAIT), so io_uring serves cached reads inline rather than in io-wq.
 #   tmpfs: L1's tmpfs, as before issue 20's fourth pass (every io_uring read there goes through io-wq).
-# --stats: where the time goes, per fio job (stderr, "debian-in-l1.sh: stats ..."): L1's KVM exits (all, MMIO, port
-#   I/O; debugfs), halt wake-ups, the VMM's context switches (every thread's, /proc) and its read and write system
-#   calls (/proc/PID/io), each over the job's requests.
-#   Sampled every 0.5 s during the boot; a job's window is its last --fio-seconds before its GUEST-FIO line.
+# --stats: where the time goes, per fio job and per request, as BENCH lines of the section "Debian guest in the nested
+#   bed: where the time goes per fio request" (figure "<job>: <what> per request") and one line on stderr
+#   ("debian-in-l1.sh: stats ..."): the VMM runs under `perf stat -I 1000` (its threads' CPU time, context switches and
+#   system calls; its vCPUs' KVM exits, exits to its user space, interrupts injected and halts), and a sampler reads
+#   the vCPUs' time halted and halt-polling (L1's KVM, debugfs), the vCPU threads' time on an L1 CPU (and in L2) and
+#   waiting for one (schedstat).
+#   Sampled once a second during the boot (the sampler says what it cost L1); a job's window runs from 0.8 s before its
+#   timed part (into fio's 1 s ramp, at the same depth) to 0.3 s before its GUEST-FIO line.
 set -uo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -34,7 +39,8 @@ logs=""
 images=ext4
 stats=0
 fio_jobs=""
-usage() { echo "usage: debian-in-l1.sh [--rounds N] [--columns LIST] [--fio-seconds S] [--fio-jobs LIST] [--fio-mb MB] [--images ext4|tmpfs] [--stats] [--logs DIR]" >&2; exit 2; }
+guest_cpus=1
+usage() { echo "usage: debian-in-l1.sh [--rounds N] [--columns LIST] [--fio-seconds S] [--fio-jobs LIST] [--fio-mb MB] [--images ext4|tmpfs] [--stats] [--guest-cpus N] [--logs DIR]" >&2; exit 2; }
 while (( $# > 0 )); do
     case "$1" in
         --rounds) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || usage; rounds="$2"; shift 2 ;;
@@ -44,6 +50,7 @@ while (( $# > 0 )); do
         --fio-mb) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || usage; fio_mb="$2"; shift 2 ;;
         --images) [[ $# -ge 2 && "$2" =~ ^(ext4|tmpfs)$ ]] || usage; images="$2"; shift 2 ;;
         --stats) stats=1; shift ;;
+        --guest-cpus) [[ $# -ge 2 && "$2" =~ ^[1-8]$ ]] || usage; guest_cpus="$2"; shift 2 ;;
         --logs) [[ $# -ge 2 ]] || usage; logs="$2"; shift 2 ;;
         *) usage ;;
     esac
@@ -90,15 +97,17 @@ cp --sparse=always "$LGUEST_DEBIAN_IMAGE" "$disk"
 # Written through, so every read finds data (a hole would read as zero pages without touching the file).
 dd if=/dev/zero of="$scratch" bs=1M count="$fio_mb" status=none
 section="Debian guest in the nested bed"
+stats_section="Debian guest in the nested bed: where the time goes per fio request"
 bench() { printf 'BENCH\t%s\t%s\t%s\t%s\t%s\t%s\n' "$section" "$1" "$2" "$3" "$4" "$5"; }
 append="console=ttyS0 root=/dev/vda rw quiet panic=-1 lguest.scenario=fio lguest.fio.seconds=$fio_seconds${fio_jobs:+ lguest.fio.jobs=$fio_jobs}"
 
 vmm_command() { # vmm_command COLUMN: sets cmd=(...)
-    local qemu=(qemu-system-x86_64 -M pc ${qboot:+-bios "$qboot"} -accel kvm -cpu host -smp 1 -m "$memory" -display none
+    local qemu=(qemu-system-x86_64 -M pc ${qboot:+-bios "$qboot"} -accel kvm -cpu host -smp "$guest_cpus" -m "$memory" -display none
         -serial stdio -monitor none -no-reboot -nic none -kernel "$LGUEST_DEBIAN_VMLINUZ" -initrd "$LGUEST_DEBIAN_INITRD" -append "$append")
     case "$1" in
         lguest-aot | lguest-aot-sync | lguest-aot-threads | lguest-aot-ioeventfd)
             cmd=("$aot" --no-reboot --block="$disk" --block="$scratch" "$memory" "$LGUEST_DEBIAN_VMLINUZ" --initrd="$LGUEST_DEBIAN_INITRD")
+            (( guest_cpus == 1 )) || cmd+=(--cpus="$guest_cpus")
             [[ "$1" == lguest-aot-sync ]] && cmd+=(--io-engine=sync)
             [[ "$1" == lguest-aot-ioeventfd ]] && cmd+=(--io-on-vcpu=off)
             [[ "$1" == lguest-aot-threads ]] && cmd+=(--io-engine=threads)
@@ -113,18 +122,32 @@ vmm_command() { # vmm_command COLUMN: sets cmd=(...)
 }
 
 kvm_stats=/sys/kernel/debug/kvm
-if (( stats )) && [[ ! -r "$kvm_stats/exits" ]]; then
+if (( stats )) && [[ ! -r "$kvm_stats/halt_wait_ns" ]]; then
     mount -t debugfs none /sys/kernel/debug 2> /dev/null
-    [[ -r "$kvm_stats/exits" ]] || { say "no KVM statistics in debugfs: --stats ignored"; stats=0; }
+    [[ -r "$kvm_stats/halt_wait_ns" ]] || { say "no KVM statistics in debugfs: --stats ignored"; stats=0; }
+fi
+# The VMM runs under `perf stat` (counting, no sampling; the events of every thread it starts, in the kernel, read once
+# a second): its CPU time, context switches and system calls, and its vCPUs' KVM exits, exits to its user space (MMIO
+# and port I/O), interrupts injected (the disks' and the timer's) and halts ended. The rest comes from the sampler
+# below. Tried first: tracefs histograms by thread id read by the sampler, but each read of one cost a TCG L1 20-80 ms.
+perf_events=task-clock,context-switches,raw_syscalls:sys_enter,kvm:kvm_exit,kvm:kvm_userspace_exit,kvm:kvm_inj_virq,kvm:kvm_vcpu_wakeup
+if (( stats )); then
+    [[ -e /sys/kernel/tracing/events ]] || mount -t tracefs nodev /sys/kernel/tracing 2> /dev/null
+    perf stat -x, -e "$perf_events" -- true > /dev/null 2>&1 ||
+        { say "perf stat cannot count $perf_events here: --stats ignored"; stats=0; }
 fi
 
-# One line every 0.5 s: time (s since the launch), KVM exits, MMIO exits, port I/O exits, halt wake-ups, the
-# context switches of every thread of the VMM process, and its read and write system calls (/proc/PID/io's syscr and
-# syscw: preadv2, pwritev, an eventfd or irqfd write, a tap's; io_uring's own requests are not counted there; KVM_RUN
-# is an ioctl, one per exit, counted by the exits). Builtins only (no process per sample: under TCG a fork
-# costs L1 tens of milliseconds, which would be taken from the guest being measured).
-sample() { # sample START BINARY
-    local start="$1" binary="$2" pid="" wait_fd e m i h n r w key value task tries
+# One line a second, fields: 1 time (EPOCHREALTIME); from L1's KVM (debugfs): 2 ns the vCPUs were halted
+# (halt_wait_ns), 3 ns they halt-polled (halt_poll_success_ns + halt_poll_fail_ns); the VMM's vCPU threads (lguest
+# "vCPU N", QEMU "CPU N/KVM"): 4 ns on an L1 CPU and 5 ns runnable waiting for one (schedstat), 6 ticks in the guest
+# (stat's guest_time, USER_HZ); 7 this sampler's own ns on a CPU (what watching cost L1). Builtins only and few reads:
+# under TCG a fork costs L1 tens of milliseconds and every read of the sampler's a dozen system calls, all taken from
+# the guest being measured.
+sample() { # sample BINARY
+    local binary="$1" pid="" wait_fd tries dir tid name run wait line rest own hw hs hf
+    local vrun=0 vwait=0 vguest=0
+    local -A name_of=() run_of=() wait_of=() guest_of=()
+    local -a f
     exec {wait_fd}<> <(:)
     for (( tries = 0; tries < 40; tries++ )); do
         pid="$(pgrep -n -f "^$binary" || true)"
@@ -132,45 +155,101 @@ sample() { # sample START BINARY
         read -r -t 0.25 -u "$wait_fd" _
     done
     while true; do
-        read -r e < "$kvm_stats/exits"; read -r m < "$kvm_stats/mmio_exits"
-        read -r i < "$kvm_stats/io_exits"; read -r h < "$kvm_stats/halt_wakeup"
-        n=0 r=0 w=0
         if [[ -n "$pid" ]]; then
-            for task in /proc/"$pid"/task/*/status; do
-                { while read -r key value _; do
-                    [[ "$key" == *ctxt_switches: ]] && n=$(( n + value ))
-                done < "$task"; } 2> /dev/null
+            for dir in /proc/"$pid"/task/*; do
+                tid="${dir##*/}"
+                [[ -n "${name_of[$tid]+set}" ]] || read -r name_of[$tid] < "$dir/comm" || name_of[$tid]=""
+                name="${name_of[$tid]}"
+                [[ "$name" == "vCPU "* || "$name" == "CPU "*"/KVM" ]] || continue
+                read -r run wait _ < "$dir/schedstat" || continue
+                vrun=$(( vrun + run - ${run_of[$tid]:-0} )); run_of[$tid]=$run
+                vwait=$(( vwait + wait - ${wait_of[$tid]:-0} )); wait_of[$tid]=$wait
+                if read -r line < "$dir/stat"; then
+                    rest="${line##*) }"
+                    f=($rest) # from field 3 (state): guest_time is field 43
+                    vguest=$(( vguest + ${f[40]:-0} - ${guest_of[$tid]:-0} )); guest_of[$tid]=${f[40]:-0}
+                fi
             done
-            { while read -r key value _; do
-                case "$key" in syscr:) r=$value ;; syscw:) w=$value ;; esac
-            done < /proc/"$pid"/io; } 2> /dev/null
         fi
-        printf '%s %s %s %s %s %s %s %s\n' "$EPOCHREALTIME" "$e" "$m" "$i" "$h" "$n" "$r" "$w"
-        read -r -t 0.5 -u "$wait_fd" _
+        hw=- hs=- hf=-
+        read -r hw < "$kvm_stats/halt_wait_ns"
+        read -r hs < "$kvm_stats/halt_poll_success_ns"
+        read -r hf < "$kvm_stats/halt_poll_fail_ns"
+        [[ "$hs" == - || "$hf" == - ]] && hs=- || hs=$(( hs + hf ))
+        read -r own _ < /proc/$BASHPID/schedstat
+        printf '%s %s %s %s %s %s %s\n' "$EPOCHREALTIME" "${hw:--}" "$hs" "$vrun" "$vwait" "$vguest" "$own"
+        read -r -t 1 -u "$wait_fd" _
     done
 }
 
-# stats_for COLUMN ROUND JOB END IOPS: the per-request figures of the job whose GUEST-FIO line came at END.
+# stats_for COLUMN ROUND JOB END IOPS: where the time went in the job whose GUEST-FIO line came at END, per request
+# (the job's rate times the time covered): BENCH lines in the section "$stats_section" (nan where a counter is missing)
+# and one line on stderr. The window: from 0.8 s before the job's timed --fio-seconds (fio's 1 s ramp runs at the same
+# depth) to 0.3 s before its GUEST-FIO line (fio prints it as it finishes); the sampler's lines and perf's intervals
+# (each the second before its time) inside it.
 stats_for() {
-    awk -v column="$1" -v round="$2" -v job="$3" -v end="$4" -v iops="$5" -v seconds="$fio_seconds" -v start="$start" '
-        { $1 -= start }
-        $1 >= end - seconds - 0.3 && !first { first = 1; t0 = $1; e0 = $2; m0 = $3; i0 = $4; h0 = $5; c0 = $6; r0 = $7; w0 = $8 }
-        $1 <= end - 0.3 { t1 = $1; e1 = $2; m1 = $3; i1 = $4; h1 = $5; c1 = $6; r1 = $7; w1 = $8 }
+    awk -v column="$1" -v round="$2" -v job="$3" -v end="$4" -v iops="$5" -v seconds="$fio_seconds" -v start="$start" \
+        -v section="$stats_section" -v label="$(job_label "$3")" -v samples="$samples" -F '[ ,]+' '
+        function per(k, scale) { return (b[k] == "-" || a[k] == "-" || n <= 0) ? "nan" : sprintf("%.4g", (b[k] - a[k]) * scale / n) }
+        function counted(event, scale) { return (event in bad || !(event in sum) || m <= 0) ? "nan" : sprintf("%.4g", sum[event] * scale / m) }
+        function line(figure, unit, value) { printf "BENCH\t%s\t%s: %s\t%s\t%s\t%s\t%s\n", section, label, figure, unit, column, round, value }
+        BEGIN { from = end - seconds - 0.8; to = end - 0.3 }
+        # perf stat -I -x,: "TIME,COUNT,UNIT,EVENT,..." (leading blanks; TIME from its start, the launch)
+        FILENAME != samples && /^ *[0-9]/ {
+            sub(/^ +/, ""); split($0, p, ",")
+            if (p[1] - 1 < from - 0.05 || p[1] > to) next
+            if (p[1] > last) { if (!seen) covered_from = p[1] - 1; seen = 1; last = p[1] }
+            if (p[2] !~ /^[0-9.]+$/) bad[p[4]] = 1; else sum[p[4]] += p[2]
+            next
+        }
+        FILENAME == samples { $1 -= start }
+        FILENAME == samples && $1 >= from && !first { first = 1; for (k = 1; k <= NF; k++) a[k] = $k }
+        FILENAME == samples && $1 <= to { for (k = 1; k <= NF; k++) b[k] = $k }
         END {
-            n = iops * (t1 - t0)
-            if (!first || n <= 0) exit
-            printf "stats %s round %s %s: per request %.2f exits (%.2f MMIO, %.2f port I/O), %.2f halt wake-ups, %.2f VMM context switches, %.2f VMM read and %.2f write system calls\n",
-                column, round, job, (e1 - e0) / n, (m1 - m0) / n, (i1 - i0) / n, (h1 - h0) / n, (c1 - c0) / n, (r1 - r0) / n, (w1 - w0) / n
-        }' "$samples"
+            n = first ? iops * (b[1] - a[1]) : 0
+            m = seen ? iops * (last - covered_from) : 0
+            if (n <= 0 && m <= 0) exit
+            other = (counted("task-clock", 1e3) == "nan" || per(4, 1e-3) == "nan") ? "nan" : sprintf("%.4g", sum["task-clock"] * 1e3 / m - (b[4] - a[4]) * 1e-3 / n)
+            line("KVM exits per request", "exits", counted("kvm:kvm_exit", 1))
+            line("exits to the VMM (MMIO and port I/O) per request", "exits", counted("kvm:kvm_userspace_exit", 1))
+            line("interrupts injected per request (disk and timer)", "interrupts", counted("kvm:kvm_inj_virq", 1))
+            line("halts per request", "halts", counted("kvm:kvm_vcpu_wakeup", 1))
+            line("vCPU threads on an L1 CPU per request", "µs", per(4, 1e-3))
+            line("of that in the guest (L2) per request", "µs", per(6, 1e4))
+            line("vCPU threads waiting for an L1 CPU per request", "µs", per(5, 1e-3))
+            line("vCPUs halted per request", "µs", per(2, 1e-3))
+            line("vCPUs halt-polling per request", "µs", per(3, 1e-3))
+            line("the VMM'"'"'s other threads on an L1 CPU per request", "µs", other)
+            line("the VMM'"'"'s system calls per request, all threads", "calls", counted("raw_syscalls:sys_enter", 1))
+            line("the VMM'"'"'s context switches per request, all threads", "switches", counted("context-switches", 1))
+            printf "debian-in-l1.sh: stats %s round %s %s: %.0f requests in %.1f s (perf) and %.0f in %.1f s (sampler); per request %s exits (%s to the VMM), %s interrupts injected, %s halts; µs per request: vCPU on a CPU %s (in L2 %s), waiting %s, halted %s, polling %s, other threads %s; %s system calls, %s context switches; the sampler took %.1f%% of a CPU\n",
+                column, round, job, m, last - covered_from, n, b[1] - a[1], counted("kvm:kvm_exit", 1), counted("kvm:kvm_userspace_exit", 1),
+                counted("kvm:kvm_inj_virq", 1), counted("kvm:kvm_vcpu_wakeup", 1), per(4, 1e-3), per(6, 1e4), per(5, 1e-3), per(2, 1e-3),
+                per(3, 1e-3), other, counted("raw_syscalls:sys_enter", 1), counted("context-switches", 1),
+                (n > 0 ? (b[7] - a[7]) / 1e7 / (b[1] - a[1]) : 0) > "/dev/stderr"
+        }' "$perf_out" "$samples"
+}
+
+job_label() { # job_label JOB: the job as the rate's figure names it
+    case "$1" in
+        rr1) echo "fio randread 4 KiB iodepth 1" ;;
+        rr32) echo "fio randread 4 KiB iodepth 32" ;;
+        rw1) echo "fio randwrite 4 KiB iodepth 1" ;;
+        rw32) echo "fio randwrite 4 KiB iodepth 32" ;;
+        sr) echo "fio read 1 MiB" ;;
+        sw) echo "fio write 1 MiB" ;;
+    esac
 }
 
 run_once() { # run_once COLUMN ROUND
     local column="$1" round="$2" log="$logs/debian-$1-$2.log" start ready job iops kib sampler="" samples="$logs/stats-$1-$2.txt" end
+    local perf_out="$logs/perf-$1-$2.csv"
     vmm_command "$column" || return
     start=$EPOCHREALTIME
     if (( stats )); then
-        sample "$start" "${cmd[0]}" > "$samples" &
+        sample "${cmd[0]}" > "$samples" 2> /dev/null & # a thread gone between the listing and its read: nothing to say
         sampler=$!
+        cmd=(perf stat -I 1000 -x, -o "$perf_out" -e "$perf_events" -- "${cmd[@]}")
     fi
     timeout --kill-after=10 900 "${cmd[@]}" < /dev/null 2>&1 | while IFS= read -r line; do
         printf '%s %s\n' "$EPOCHREALTIME" "${line%$'\r'}"
@@ -183,18 +262,14 @@ run_once() { # run_once COLUMN ROUND
         [[ -z "$fio_jobs" || ",$fio_jobs," == *,$job,* ]] || continue
         # Anywhere on a line: the kernel's messages share the serial console and can land in front of it.
         read -r iops kib < <(awk -v m="GUEST-FIO $job " 'i = index($0, m) { split(substr($0, i + length(m)), f, " "); print f[1], f[2]; exit }' "$log")
+        case "$job" in
+            rr* | rw*) bench "$(job_label "$job")" req/s "$column" "$round" "${iops:-nan}" ;;
+            *) bench "$(job_label "$job")" MB/s "$column" "$round" "$(awk -v k="${kib:-nan}" 'BEGIN { printf "%.2f", k * 1024 / 1e6 }')" ;;
+        esac
         if (( stats )) && [[ -n "$iops" ]]; then
             end="$(awk -v m="GUEST-FIO $job " 'index($0, m) { print $1; exit }' "$log")"
-            say "$(stats_for "$column" "$round" "$job" "$end" "$iops")"
+            stats_for "$column" "$round" "$job" "$end" "$iops"
         fi
-        case "$job" in
-            rr1) bench "fio randread 4 KiB iodepth 1" req/s "$column" "$round" "${iops:-nan}" ;;
-            rr32) bench "fio randread 4 KiB iodepth 32" req/s "$column" "$round" "${iops:-nan}" ;;
-            rw1) bench "fio randwrite 4 KiB iodepth 1" req/s "$column" "$round" "${iops:-nan}" ;;
-            rw32) bench "fio randwrite 4 KiB iodepth 32" req/s "$column" "$round" "${iops:-nan}" ;;
-            sr) bench "fio read 1 MiB" MB/s "$column" "$round" "$(awk -v k="${kib:-nan}" 'BEGIN { printf "%.2f", k * 1024 / 1e6 }')" ;;
-            sw) bench "fio write 1 MiB" MB/s "$column" "$round" "$(awk -v k="${kib:-nan}" 'BEGIN { printf "%.2f", k * 1024 / 1e6 }')" ;;
-        esac
     done
     grep -a -q "GUEST-FIO-ERROR" "$log" && say "$column round $round: $(grep -a GUEST-FIO-ERROR "$log" | head -n 2)"
 }
