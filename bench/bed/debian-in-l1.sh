@@ -102,7 +102,8 @@ bench() { printf 'BENCH\t%s\t%s\t%s\t%s\t%s\t%s\n' "$section" "$1" "$2" "$3" "$4
 append="console=ttyS0 root=/dev/vda rw quiet panic=-1 lguest.scenario=fio lguest.fio.seconds=$fio_seconds${fio_jobs:+ lguest.fio.jobs=$fio_jobs}"
 
 vmm_command() { # vmm_command COLUMN: sets cmd=(...)
-    local qemu=(qemu-system-x86_64 -M pc ${qboot:+-bios "$qboot"} -accel kvm -cpu host -smp "$guest_cpus" -m "$memory" -display none
+    # debug-threads=on names QEMU's threads ("CPU 0/KVM", "worker"), nothing else: --stats finds the vCPU threads by name.
+    local qemu=(qemu-system-x86_64 -name debian,debug-threads=on -M pc ${qboot:+-bios "$qboot"} -accel kvm -cpu host -smp "$guest_cpus" -m "$memory" -display none
         -serial stdio -monitor none -no-reboot -nic none -kernel "$LGUEST_DEBIAN_VMLINUZ" -initrd "$LGUEST_DEBIAN_INITRD" -append "$append")
     case "$1" in
         lguest-aot | lguest-aot-sync | lguest-aot-threads | lguest-aot-ioeventfd)
@@ -140,11 +141,13 @@ fi
 # One line a second, fields: 1 time (EPOCHREALTIME); from L1's KVM (debugfs): 2 ns the vCPUs were halted
 # (halt_wait_ns), 3 ns they halt-polled (halt_poll_success_ns + halt_poll_fail_ns); the VMM's vCPU threads (lguest
 # "vCPU N", QEMU "CPU N/KVM"): 4 ns on an L1 CPU and 5 ns runnable waiting for one (schedstat), 6 ticks in the guest
-# (stat's guest_time, USER_HZ); 7 this sampler's own ns on a CPU (what watching cost L1). Builtins only and few reads:
-# under TCG a fork costs L1 tens of milliseconds and every read of the sampler's a dozen system calls, all taken from
-# the guest being measured.
+# (stat's guest_time, USER_HZ); 7 this sampler's own ns on a CPU (what watching cost L1); 8 the VMM's other threads'
+# ns on an L1 CPU: the process's user and system time (its ticks keep the threads that ended) less the vCPU threads'
+# ns, within 10 ms a sample (perf's task-clock less field 4 would mix two windows). Builtins only and few reads: under
+# TCG a fork costs L1 tens of milliseconds and every read of the sampler's a dozen system calls, all taken from the
+# guest being measured.
 sample() { # sample BINARY
-    local binary="$1" pid="" wait_fd tries dir tid name run wait line rest own hw hs hf
+    local binary="$1" pid="" wait_fd tries dir tid name run wait line rest own hw hs hf other
     local vrun=0 vwait=0 vguest=0
     local -A name_of=() run_of=() wait_of=() guest_of=()
     local -a f
@@ -154,6 +157,12 @@ sample() { # sample BINARY
         [[ -z "$pid" ]] || break
         read -r -t 0.25 -u "$wait_fd" _
     done
+    # When the VMM's process began (perf's counting and its -I times start there): now, L1's uptime and the process's
+    # start in ticks since boot (stat field 22), for stats_for to place perf's intervals on this clock.
+    if [[ -n "$pid" ]] && read -r line < /proc/"$pid"/stat && read -r rest _ < /proc/uptime; then
+        f=(${line##*) })
+        printf '# launched %s %s %s\n' "$EPOCHREALTIME" "$rest" "${f[19]}"
+    fi
     while true; do
         if [[ -n "$pid" ]]; then
             for dir in /proc/"$pid"/task/*; do
@@ -171,13 +180,19 @@ sample() { # sample BINARY
                 fi
             done
         fi
+        other=-
+        if [[ -n "$pid" ]] && read -r line < /proc/"$pid"/stat; then
+            rest="${line##*) }"
+            f=($rest) # utime 14, stime 15, in USER_HZ ticks (100 a second)
+            other=$(( (f[11] + f[12]) * 10000000 - vrun ))
+        fi
         hw=- hs=- hf=-
         read -r hw < "$kvm_stats/halt_wait_ns"
         read -r hs < "$kvm_stats/halt_poll_success_ns"
         read -r hf < "$kvm_stats/halt_poll_fail_ns"
         [[ "$hs" == - || "$hf" == - ]] && hs=- || hs=$(( hs + hf ))
         read -r own _ < /proc/$BASHPID/schedstat
-        printf '%s %s %s %s %s %s %s\n' "$EPOCHREALTIME" "${hw:--}" "$hs" "$vrun" "$vwait" "$vguest" "$own"
+        printf '%s %s %s %s %s %s %s %s\n' "$EPOCHREALTIME" "${hw:--}" "$hs" "$vrun" "$vwait" "$vguest" "$own" "$other"
         read -r -t 1 -u "$wait_fd" _
     done
 }
@@ -189,27 +204,30 @@ sample() { # sample BINARY
 # (each the second before its time) inside it.
 stats_for() {
     awk -v column="$1" -v round="$2" -v job="$3" -v end="$4" -v iops="$5" -v seconds="$fio_seconds" -v start="$start" \
-        -v section="$stats_section" -v label="$(job_label "$3")" -v samples="$samples" -F '[ ,]+' '
+        -v section="$stats_section" -v label="$(job_label "$3")" -v samples="$samples" '
         function per(k, scale) { return (b[k] == "-" || a[k] == "-" || n <= 0) ? "nan" : sprintf("%.4g", (b[k] - a[k]) * scale / n) }
         function counted(event, scale) { return (event in bad || !(event in sum) || m <= 0) ? "nan" : sprintf("%.4g", sum[event] * scale / m) }
         function line(figure, unit, value) { printf "BENCH\t%s\t%s: %s\t%s\t%s\t%s\t%s\n", section, label, figure, unit, column, round, value }
         BEGIN { from = end - seconds - 0.8; to = end - 0.3 }
-        # perf stat -I -x,: "TIME,COUNT,UNIT,EVENT,..." (leading blanks; TIME from its start, the launch)
+        # The sampler lines first: when the VMM began (perf counts from there), then the samples.
+        FILENAME == samples && $1 == "#" && $2 == "launched" { launched = $3 - $4 + $5 / 100 - start; next }
+        FILENAME == samples { $1 -= start }
+        FILENAME == samples && $1 >= from && !first { first = 1; for (k = 1; k <= NF; k++) a[k] = $k }
+        FILENAME == samples && $1 <= to { for (k = 1; k <= NF; k++) b[k] = $k }
+        # perf stat -I -x,: "TIME,COUNT,UNIT,EVENT,..." (leading blanks; TIME from when the VMM began)
         FILENAME != samples && /^ *[0-9]/ {
             sub(/^ +/, ""); split($0, p, ",")
+            p[1] += launched
             if (p[1] - 1 < from - 0.05 || p[1] > to) next
             if (p[1] > last) { if (!seen) covered_from = p[1] - 1; seen = 1; last = p[1] }
             if (p[2] !~ /^[0-9.]+$/) bad[p[4]] = 1; else sum[p[4]] += p[2]
             next
         }
-        FILENAME == samples { $1 -= start }
-        FILENAME == samples && $1 >= from && !first { first = 1; for (k = 1; k <= NF; k++) a[k] = $k }
-        FILENAME == samples && $1 <= to { for (k = 1; k <= NF; k++) b[k] = $k }
         END {
             n = first ? iops * (b[1] - a[1]) : 0
             m = seen ? iops * (last - covered_from) : 0
             if (n <= 0 && m <= 0) exit
-            other = (counted("task-clock", 1e3) == "nan" || per(4, 1e-3) == "nan") ? "nan" : sprintf("%.4g", sum["task-clock"] * 1e3 / m - (b[4] - a[4]) * 1e-3 / n)
+            other = per(8, 1e-3)
             line("KVM exits per request", "exits", counted("kvm:kvm_exit", 1))
             line("exits to the VMM (MMIO and port I/O) per request", "exits", counted("kvm:kvm_userspace_exit", 1))
             line("interrupts injected per request (disk and timer)", "interrupts", counted("kvm:kvm_inj_virq", 1))
@@ -220,6 +238,7 @@ stats_for() {
             line("vCPUs halted per request", "µs", per(2, 1e-3))
             line("vCPUs halt-polling per request", "µs", per(3, 1e-3))
             line("the VMM'"'"'s other threads on an L1 CPU per request", "µs", other)
+            line("the VMM on an L1 CPU per request, all threads (perf task-clock)", "µs", counted("task-clock", 1e3))
             line("the VMM'"'"'s system calls per request, all threads", "calls", counted("raw_syscalls:sys_enter", 1))
             line("the VMM'"'"'s context switches per request, all threads", "switches", counted("context-switches", 1))
             printf "debian-in-l1.sh: stats %s round %s %s: %.0f requests in %.1f s (perf) and %.0f in %.1f s (sampler); per request %s exits (%s to the VMM), %s interrupts injected, %s halts; µs per request: vCPU on a CPU %s (in L2 %s), waiting %s, halted %s, polling %s, other threads %s; %s system calls, %s context switches; the sampler took %.1f%% of a CPU\n",
@@ -227,7 +246,7 @@ stats_for() {
                 counted("kvm:kvm_inj_virq", 1), counted("kvm:kvm_vcpu_wakeup", 1), per(4, 1e-3), per(6, 1e4), per(5, 1e-3), per(2, 1e-3),
                 per(3, 1e-3), other, counted("raw_syscalls:sys_enter", 1), counted("context-switches", 1),
                 (n > 0 ? (b[7] - a[7]) / 1e7 / (b[1] - a[1]) : 0) > "/dev/stderr"
-        }' "$perf_out" "$samples"
+        }' "$samples" "$perf_out"
 }
 
 job_label() { # job_label JOB: the job as the rate's figure names it
