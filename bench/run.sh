@@ -4,10 +4,11 @@
 # bench/bed/bed-bench.sh is there) real Linux in the nested bed. Writes bench/results.md,
 # bench/results.json and bench/ratios.png (a rerun overwrites them).
 #
-#   bench/run.sh [--runs N] [--sections direct,devices,bed,debian,fs,snapshot,vsock] [--no-bed] [--bed-args 'ARGS'] [--fs-args 'ARGS'] [--snapshot-args 'ARGS'] [--cases WORDS,...]
+#   bench/run.sh [--runs N] [--sections direct,devices,bed,debian,fs,snapshot,vsock|none] [--no-bed] [--bed-args 'ARGS'] [--fs-args 'ARGS'] [--snapshot-args 'ARGS'] [--cases WORDS,...]
 #
+# --sections none measures nothing and writes results.md and ratios.png again from results.json (after a merge).
 # --cases keeps only the device cases whose short name (the chart's label, e.g. 'block read 4K rand QD1')
-# contains one of the comma-separated words; the devices section then holds only those.
+# contains one of the comma-separated words; their figures replace the same figures in results.json, the others stay.
 # --bed-args passes its words to bench/bed/bed-bench.sh as they are (e.g. --bed-args '--rounds 10').
 # The debian section is bed-bench.sh --parts debian: the Debian 12 guest (built with
 # Lguest.Tests/Guests/debian-image.sh when missing) with fio and its boot, lguest beside QEMU -M pc with
@@ -38,7 +39,7 @@ while (($#)); do
 		shift
 		;;
 	*)
-		say "unknown argument '$1' (usage: bench/run.sh [--runs N] [--sections direct,devices,bed,debian,fs,snapshot,vsock] [--no-bed] [--bed-args 'ARGS'] [--fs-args 'ARGS'] [--snapshot-args 'ARGS'] [--cases WORDS,...])"
+		say "unknown argument '$1' (usage: bench/run.sh [--runs N] [--sections direct,devices,bed,debian,fs,snapshot,vsock|none] [--no-bed] [--bed-args 'ARGS'] [--fs-args 'ARGS'] [--snapshot-args 'ARGS'] [--cases WORDS,...])"
 		exit 2
 		;;
 	esac

@@ -42,7 +42,7 @@ public class ResultsMergeTests
         results.Merge("devices", [new SectionResult("devices", "third", [Named("c", 30)])]);
 
         string conditions = results.Sections.Single(s => s.Source == "devices").Conditions;
-        Assert.That(conditions, Does.StartWith(results.Sections[0].Date[..10]).And.Contain(": third; the other cases as taken earlier: "));
+        Assert.That(conditions, Does.StartWith("third; the other cases as taken earlier: "));
         Assert.That(conditions.Split("the other cases as taken earlier").Length, Is.EqualTo(2), conditions);
         Assert.That(conditions, Does.Contain("second").And.Contain("5 rounds, load 1.0"));
     }

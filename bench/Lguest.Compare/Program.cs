@@ -9,7 +9,7 @@ namespace Lguest.Compare;
 internal static class Program
 {
     private const string Usage =
-        "usage: Lguest.Compare --root DIR --probe probe.elf --aot LGUEST --jit Lguest.Cli.dll [--runs N] [--sections direct,devices,bed,debian,fs,snapshot,vsock] [--no-bed] [--bed-args 'ARGS'] [--fs-args 'ARGS'] [--snapshot-args 'ARGS'] [--cases WORDS,...] [--command TEXT]";
+        "usage: Lguest.Compare --root DIR --probe probe.elf --aot LGUEST --jit Lguest.Cli.dll [--runs N] [--sections direct,devices,bed,debian,fs,snapshot,vsock|none] [--no-bed] [--bed-args 'ARGS'] [--fs-args 'ARGS'] [--snapshot-args 'ARGS'] [--cases WORDS,...] [--command TEXT]";
 
     private static int Main(string[] args)
     {
@@ -26,8 +26,11 @@ internal static class Program
         string bench = Path.Combine(options.Root, "bench");
         string resultsJson = Path.Combine(bench, "results.json");
         Results results = Results.Load(resultsJson);
-        results.Machine = MachineInfo.Capture();
-        results.Runs = options.Runs;
+        if (options.Sections.Count > 0)
+        {
+            results.Machine = MachineInfo.Capture();
+            results.Runs = options.Runs;
+        }
 
         var vmms = new List<Vmm>
         {
@@ -189,6 +192,10 @@ internal static class Program
             HashSet<string> sections = map.TryGetValue("sections", out string? s)
                 ? [.. s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)]
                 : [.. AllSections];
+            // "none": nothing is measured; results.md and ratios.png are written again from results.json (after
+            // figures were merged into it from another run).
+            if (sections.SetEquals(["none"]))
+                sections.Clear();
             if (sections.Except(AllSections).FirstOrDefault() is string unknown)
             {
                 problem = $"unknown section '{unknown}' (known: {string.Join(", ", AllSections)})";

@@ -68,7 +68,7 @@ internal sealed class Results
                     figures.Add(figure);
             }
             bool keptAny = old.Figures.Exists(f => !section.Figures.Exists(n => n.Name == f.Name));
-            string conditions = keptAny ? $"{section.Date}: {section.Conditions}{EarlierCases}{EarlierOf(old)}" : section.Conditions;
+            string conditions = keptAny ? $"{section.Conditions}{EarlierCases}{EarlierOf(old)}" : section.Conditions;
             merged.Add(new SectionResult(section.Name, conditions, figures));
         }
         Replace(source, [.. merged, .. Sections.Where(s => s.Source == source && !fresh.Exists(f => f.Name == s.Name))]);
