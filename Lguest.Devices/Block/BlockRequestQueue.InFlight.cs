@@ -51,7 +51,6 @@ internal sealed partial class BlockRequestQueue
         }
         _ring = ring;
         OpenSlots(slots);
-        OpenBatch(slots);
     }
 
     private void OpenSlots(int slots)
@@ -67,8 +66,6 @@ internal sealed partial class BlockRequestQueue
     {
         _ring?.Dispose();
         _ring = null;
-        _batch?.Dispose();
-        _batch = null;
         _pool?.Dispose();
         _pool = null;
         _inFlight?.Dispose();

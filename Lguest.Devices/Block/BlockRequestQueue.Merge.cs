@@ -44,42 +44,26 @@ internal sealed partial class BlockRequestQueue
             _groupEnd += (long)request.Length;
             return;
         }
-        CloseGroup();
+        SubmitGroup();
         _group = slot;
         _groupType = request.Type;
         _groupEnd = request.Offset + (long)request.Length;
         if (!_settings.Merge)
-            CloseGroup();
+            SubmitGroup();
     }
 
-    // The gathered group is done with: its transfer made, or added to the direct batch (BlockDirectBatch), or its
-    // ring entry written; then the batch is made. Whoever needs every group settled calls this (the end of the
-    // vCPU's share, a FLUSH, slots to give back, the worker before it enters the ring).
-    private void SubmitGroup()
-    {
-        CloseGroup();
-        SubmitBatch();
-    }
-
-    // The gathered group leaves the gathering: on the vCPU (but a lone request, which tried its direct call already)
-    // into the direct batch or one direct call; on the worker a write group it writes itself; else the ring.
-    private void CloseGroup()
+    // Writes the gathered group's entry (the lead's slot as its user_data); io_uring_enter hands it over later.
+    private unsafe void SubmitGroup()
     {
         int lead = _group;
         if (lead < 0)
             return;
         _group = -1;
         BlockInFlight inFlight = _inFlight!;
-        if (_onVcpu ? !_lone && (TryBatch(inFlight, lead) || TryDirect(inFlight, lead)) : TryWriteOnWorker(inFlight, lead))
+        if (_onVcpu ? !_lone && TryDirect(inFlight, lead) : TryWriteOnWorker(inFlight, lead)) // a lone request tried its direct call already
             return;
-        ToRing(inFlight, lead);
-    }
-
-    // Writes the group's entry (the lead's slot as its user_data); io_uring_enter hands it over later.
-    private unsafe void ToRing(BlockInFlight inFlight, int lead)
-    {
         ref IoUringSqe sqe = ref _ring!.Next();
-        sqe.Opcode = inFlight[lead].Type == VirtioBlockRequestType.In ? IoUringLibc.OpReadv : IoUringLibc.OpWritev;
+        sqe.Opcode = _groupType == VirtioBlockRequestType.In ? IoUringLibc.OpReadv : IoUringLibc.OpWritev;
         sqe.Fd = _fd;
         sqe.Off = (ulong)inFlight[lead].Offset;
         sqe.Addr = (ulong)inFlight.IoVecs(lead);
@@ -98,14 +82,6 @@ internal sealed partial class BlockRequestQueue
     {
         if (_groupType != VirtioBlockRequestType.Out || _writeNoWait == true)
             return false;
-        if (_writeNoWait == false && TryBatch(inFlight, lead))
-            return true;
-        return WriteOnWorker(inFlight, lead);
-    }
-
-    // The worker's write group with one pwritev (the first one with RWF_NOWAIT, to learn whether the image takes it).
-    private unsafe bool WriteOnWorker(BlockInFlight inFlight, int lead)
-    {
         IoVec* vectors = inFlight.IoVecs(lead);
         int count = inFlight.GroupSegments(lead);
         long offset = inFlight[lead].Offset;
@@ -137,7 +113,7 @@ internal sealed partial class BlockRequestQueue
     private unsafe bool TryDirect(BlockInFlight inFlight, int lead)
     {
         ulong length = inFlight.GroupLength(lead);
-        if (!TryInline(inFlight[lead].Type, inFlight.IoVecs(lead), inFlight.GroupSegments(lead), inFlight[lead].Offset, length))
+        if (!TryInline(_groupType, inFlight.IoVecs(lead), inFlight.GroupSegments(lead), inFlight[lead].Offset, length))
             return false;
         DirectTransfers++;
         // A group is at most MaxMergedBytes, so its length fits the int a completion carries.
