@@ -158,23 +158,21 @@ public unsafe class BlockBenchmarks
     /// interrupt's handler), so this is the fastest a device could serve a lone request, whatever its own code costs.
     /// </summary>
     [Benchmark(OperationsPerInvoke = Depth)]
-    public void HostPreadvInterrupt()
-    {
-        for (int i = 0; i < Depth; i++)
-        {
-            _memory.ReadFromFile(_file, NextOffset(), _buffers.AsSpan(i % QueueDepth, 1));
-            if ((i + 1) % QueueDepth == 0)
-                _hostInterrupt.Signal();
-        }
-    }
+    public void HostPreadvInterrupt() => HostCallsWithInterrupt(write: false);
 
     /// <summary>The host's pwritev plus the used-buffer interrupt per round (<see cref="HostPreadvInterrupt"/>).</summary>
     [Benchmark(OperationsPerInvoke = Depth)]
-    public void HostPwritevInterrupt()
+    public void HostPwritevInterrupt() => HostCallsWithInterrupt(write: true);
+
+    private void HostCallsWithInterrupt(bool write)
     {
         for (int i = 0; i < Depth; i++)
         {
-            _memory.WriteToFile(_file, NextOffset(), _buffers.AsSpan(i % QueueDepth, 1));
+            Span<GuestBuffer> buffer = _buffers.AsSpan(i % QueueDepth, 1);
+            if (write)
+                _memory.WriteToFile(_file, NextOffset(), buffer);
+            else
+                _memory.ReadFromFile(_file, NextOffset(), buffer);
             if ((i + 1) % QueueDepth == 0)
                 _hostInterrupt.Signal();
         }
