@@ -32,6 +32,20 @@ internal sealed class MachineInfo
         Date = DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", System.Globalization.CultureInfo.InvariantCulture),
     };
 
+    /// <summary>
+    /// The host a section was measured on, in a few words (kernel, KVM module, cores): sections of one results.json
+    /// are taken on different days, and this project's machines differ in exactly these (kvm_pvm, no /dev/kvm).
+    /// </summary>
+    public static string Brief() => BriefOnce.Value;
+
+    private static readonly Lazy<string> BriefOnce = new(() =>
+    {
+        string kernel = File.ReadAllText("/proc/sys/kernel/osrelease").Trim();
+        string kvm = KvmModules.FirstOrDefault(m => Directory.Exists($"/sys/module/{m}")) ?? "no KVM module";
+        string device = File.Exists("/dev/kvm") ? "/dev/kvm" : "no /dev/kvm";
+        return $"Linux {kernel}, {kvm}, {device}, {Environment.ProcessorCount} cores";
+    });
+
     /// <summary>The 1, 5 and 15 minute load averages, as /proc/loadavg gives them.</summary>
     public static string LoadAverage() => string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
 

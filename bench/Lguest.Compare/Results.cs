@@ -25,6 +25,14 @@ internal sealed class Results
 
     public List<SectionResult> Sections { get; set; } = [];
 
+    /// <summary>
+    /// Paragraphs written by hand under a section's heading (keyed by the section's name): what a reader needs beside
+    /// the table, such as which change a figure was taken with. A rerun of the section keeps them (results.md is
+    /// rewritten from this file each run, so a note put only in results.md would be lost); their author removes a
+    /// note that the new figures make stale.
+    /// </summary>
+    public Dictionary<string, List<string>> Notes { get; set; } = new(StringComparer.Ordinal);
+
     public static Results Load(string path)
     {
         if (!File.Exists(path))
@@ -68,7 +76,7 @@ internal sealed class Results
                     figures.Add(figure);
             }
             bool keptAny = old.Figures.Exists(f => !section.Figures.Exists(n => n.Name == f.Name));
-            string conditions = keptAny ? $"{section.Conditions}{EarlierCases}{EarlierOf(old)}" : section.Conditions;
+            string conditions = keptAny ? $"{section.Conditions}{EarlierCases}{EarlierOf(old, section.Machine)}" : section.Conditions;
             merged.Add(new SectionResult(section.Name, conditions, figures));
         }
         Replace(source, [.. merged, .. Sections.Where(s => s.Source == source && !fresh.Exists(f => f.Name == s.Name))]);
@@ -76,13 +84,15 @@ internal sealed class Results
 
     private const string EarlierCases = "; the other cases as taken earlier: ";
 
-    // What an old section's conditions said of when its figures were taken, without its own earlier-cases tail twice.
-    private static string EarlierOf(SectionResult old)
+    // What an old section's conditions said of when (and, if not on this run's host, where) its figures were taken,
+    // without its own earlier-cases tail twice.
+    private static string EarlierOf(SectionResult old, string freshMachine)
     {
         int tail = old.Conditions.IndexOf(EarlierCases, StringComparison.Ordinal);
         string own = tail < 0 ? old.Conditions : old.Conditions[..tail];
         string earlier = tail < 0 ? "" : old.Conditions[(tail + EarlierCases.Length)..];
-        string stamped = old.Date.Length < 10 || own.StartsWith(old.Date[..10], StringComparison.Ordinal) ? own : $"{old.Date}: {own}";
+        string where = old.Machine.Length == 0 || old.Machine == freshMachine || own.Contains(old.Machine, StringComparison.Ordinal) ? "" : $" on {old.Machine}";
+        string stamped = old.Date.Length < 10 || own.StartsWith(old.Date[..10], StringComparison.Ordinal) ? own : $"{old.Date}{where}: {own}";
         return tail < 0 ? stamped : $"{stamped}; {earlier}";
     }
 
@@ -110,6 +120,7 @@ internal sealed class SectionResult
         Conditions = conditions;
         Figures = figures;
         Date = DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", System.Globalization.CultureInfo.InvariantCulture);
+        Machine = MachineInfo.Brief();
     }
 
     /// <summary>Which part of the harness wrote it: direct, devices or bed.</summary>
@@ -118,6 +129,9 @@ internal sealed class SectionResult
     public string Name { get; set; } = "";
 
     public string Date { get; set; } = "";
+
+    /// <summary>The host it was measured on (<see cref="MachineInfo.Brief"/>); empty in results written before it was kept.</summary>
+    public string Machine { get; set; } = "";
 
     public string Conditions { get; set; } = "";
 

@@ -15,7 +15,7 @@ internal static class ResultsReport
         md.AppendLine($"Written by `{command}` on {m?.Date ?? "?"}; a rerun overwrites this file, `results.json` and `ratios.png`. ");
         md.AppendLine("What each figure measures, how, and where the time and memory go: [README.md](README.md).");
         md.AppendLine();
-        md.AppendLine("| machine | |");
+        md.AppendLine("| machine of the last run (each section names its own) | |");
         md.AppendLine("| --- | --- |");
         if (m is not null)
         {
@@ -54,7 +54,10 @@ internal static class ResultsReport
         {
             md.AppendLine($"## {section.Name}");
             md.AppendLine();
-            md.AppendLine($"Taken {section.Date}; {section.Conditions}.");
+            foreach (string note in results.Notes.GetValueOrDefault(section.Name, []))
+                md.AppendLine(note).AppendLine();
+            string on = section.Machine.Length == 0 ? "" : $" on {section.Machine}";
+            md.AppendLine($"Taken {section.Date}{on}; {section.Conditions}.");
             md.AppendLine();
             if (section.Figures.Count == 0)
                 continue;
