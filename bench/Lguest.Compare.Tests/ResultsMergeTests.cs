@@ -4,7 +4,8 @@ namespace Lguest.Compare.Tests;
 
 public class ResultsMergeTests
 {
-    private static Figure Named(string name, double value)
+    /// <summary>A figure with one lguest-device value: what the merge and notes tests put in their sections.</summary>
+    internal static Figure Named(string name, double value)
     {
         var figure = new Figure { Section = "devices", Name = name, Unit = "req/s" };
         figure.Add("lguest-device", value);

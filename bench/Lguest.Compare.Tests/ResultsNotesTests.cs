@@ -4,12 +4,7 @@ namespace Lguest.Compare.Tests;
 
 public class ResultsNotesTests
 {
-    private static Figure Named(string name, double value)
-    {
-        var figure = new Figure { Section = "devices", Name = name, Unit = "req/s" };
-        figure.Add("lguest-device", value);
-        return figure;
-    }
+    private static Figure Named(string name, double value) => ResultsMergeTests.Named(name, value);
 
     [Test]
     public void A_section_s_hand_written_note_survives_a_rerun_and_a_merge_and_is_shown_above_its_table()
