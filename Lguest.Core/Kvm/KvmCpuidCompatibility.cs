@@ -24,11 +24,13 @@ internal static class KvmCpuidCompatibility
     ];
 
     // Bits that are not features of the host: KVM updates them from the vCPU's control registers as it runs
-    // (OSXSAVE follows CR4.OSXSAVE, OSPKE follows CR4.PKE) or the launcher sets them itself (the hypervisor bit).
+    // (OSXSAVE follows CR4.OSXSAVE, OSPKE follows CR4.PKE) or the launcher sets them itself (the hypervisor bit, and
+    // the TSC-deadline timer, which KVM's local APIC emulates and KVM_GET_SUPPORTED_CPUID leaves out).
     private static readonly (uint Leaf, uint Subleaf, CpuidRegister Register, uint Mask)[] NotHostFeatures =
     [
         (1, 0, CpuidRegister.Ecx, 1u << CpuTemplate.Leaf1EcxOsxsave),
         (1, 0, CpuidRegister.Ecx, 1u << CpuTemplate.Leaf1EcxHypervisor),
+        (1, 0, CpuidRegister.Ecx, 1u << VcpuCpuid.Leaf1EcxTscDeadline),
         (7, 0, CpuidRegister.Ecx, 1u << 4), // OSPKE
     ];
 

@@ -43,6 +43,7 @@ public sealed unsafe partial class KvmHypervisor : IHypervisor, IDisposable
         MaxIrqRoutes = Math.Max(CheckExtension(KvmIoctl.CapIrqRouting), 0);
         HasIoeventfd = CheckExtension(KvmIoctl.CapIoeventfd) > 0;
         HasImmediateExit = CheckExtension(KvmIoctl.CapImmediateExit) > 0;
+        HasTscDeadlineTimer = CheckExtension(KvmIoctl.CapTscDeadlineTimer) > 0;
         int maxVcpus = CheckExtension(KvmIoctl.CapMaxVcpus);
         MaxVcpus = maxVcpus > 0 ? maxVcpus : Math.Max(CheckExtension(KvmIoctl.CapNrVcpus), 1);
         IsInstructionEmulator = Directory.Exists("/sys/module/kvm_pvm");
@@ -79,6 +80,12 @@ public sealed unsafe partial class KvmHypervisor : IHypervisor, IDisposable
     internal bool HasIoeventfd { get; }
 
     internal bool HasImmediateExit { get; }
+
+    /// <summary>
+    /// KVM_CAP_TSC_DEADLINE_TIMER: the in-kernel local APIC runs its timer in TSC-deadline mode. KVM_GET_SUPPORTED_CPUID
+    /// leaves the CPUID bit out (the feature is KVM's own emulation, not the host CPU's), so the launcher sets it.
+    /// </summary>
+    internal bool HasTscDeadlineTimer { get; }
 
     internal ReadOnlySpan<KvmCpuidEntry2> SupportedCpuid => _supportedCpuid;
 

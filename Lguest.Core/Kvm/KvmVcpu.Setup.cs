@@ -10,10 +10,6 @@ internal sealed unsafe partial class KvmVcpu
     /// <summary>The boot stack's top: below the page tables, above the GDT and the PVH start_info.</summary>
     public const ulong BootStackTop = 0x8FF0;
 
-    /// <summary>The hypervisor CPUID range's base and KVM's signature in it ("KVMKVMKVM\0\0\0", api.rst §CPUID).</summary>
-    private const uint HypervisorLeaf = 0x4000_0000;
-    private const uint KvmSignatureEbx = 0x4B4D_564B, KvmSignatureEcx = 0x564B_4D56, KvmSignatureEdx = 0x4D;
-
     /// <summary>Sets up everything KVM does not: called once, before the first <see cref="Run"/>.</summary>
     public void Configure(BootState? boot)
     {
@@ -95,50 +91,9 @@ internal sealed unsafe partial class KvmVcpu
 
     internal void SetSpecialRegisters(KvmSregs sregs) => Check(Libc.Ioctl(_fd, KvmIoctl.SetSregs, &sregs), "KVM_SET_SREGS");
 
-    /// <summary>The CPUID this vCPU gets: the host's supported set, edited by the template, with its own APIC ID.</summary>
-    internal KvmCpuidEntry2[] BuildCpuid()
-    {
-        CpuTemplate template = _vm.Kvm.CpuTemplate;
-        var entries = new List<KvmCpuidEntry2>(_vm.Kvm.SupportedCpuid.Length + 1);
-        bool hasHypervisorLeaf = false;
-        foreach (KvmCpuidEntry2 supported in _vm.Kvm.SupportedCpuid)
-        {
-            KvmCpuidEntry2 entry = supported;
-            if (entry.Function == 0xD && template.RemovesXsaveLeaf)
-                continue;
-            entry.Eax = template.Apply(entry.Function, CpuidRegister.Eax, entry.Eax);
-            entry.Ebx = template.Apply(entry.Function, CpuidRegister.Ebx, entry.Ebx);
-            entry.Ecx = template.Apply(entry.Function, CpuidRegister.Ecx, entry.Ecx);
-            entry.Edx = template.Apply(entry.Function, CpuidRegister.Edx, entry.Edx);
-            switch (entry.Function)
-            {
-                case 1:
-                    // EBX[31:24]: initial APIC ID.
-                    entry.Ebx = (entry.Ebx & 0x00FF_FFFF) | ((uint)Index << 24);
-                    break;
-                case 0xB or 0x1F:
-                    // EDX: the x2APIC ID, in every sub-leaf.
-                    entry.Edx = (uint)Index;
-                    break;
-                case HypervisorLeaf:
-                    hasHypervisorLeaf = true;
-                    break;
-            }
-            entries.Add(entry);
-        }
-        if (!hasHypervisorLeaf)
-        {
-            entries.Add(new KvmCpuidEntry2
-            {
-                Function = HypervisorLeaf,
-                Eax = HypervisorLeaf,
-                Ebx = KvmSignatureEbx,
-                Ecx = KvmSignatureEcx,
-                Edx = KvmSignatureEdx,
-            });
-        }
-        return entries.ToArray();
-    }
+    /// <summary>The CPUID this vCPU gets (<see cref="VcpuCpuid.Build"/>): the TSC-deadline timer when the in-kernel local APIC has one.</summary>
+    internal KvmCpuidEntry2[] BuildCpuid() =>
+        VcpuCpuid.Build(_vm.Kvm.SupportedCpuid, _vm.Kvm.CpuTemplate, Index, _vm.HasIrqchip && _vm.Kvm.HasTscDeadlineTimer);
 
     private void SetCpuid() => SetCpuid(BuildCpuid());
 
