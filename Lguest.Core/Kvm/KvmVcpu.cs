@@ -97,7 +97,7 @@ internal sealed unsafe partial class KvmVcpu : IVcpu
                 case KvmIoctl.ExitIrqWindowOpen:
                     continue;
                 case KvmIoctl.ExitShutdown:
-                    return new VcpuExit(VcpuExitReason.Shutdown, detail: $"vCPU {Index} triple-faulted (KVM_EXIT_SHUTDOWN) at {DescribeRip()}");
+                    return new VcpuExit(VcpuExitReason.Shutdown, detail: $"vCPU {Index} triple-faulted (KVM_EXIT_SHUTDOWN) {DescribeShutdownRip()}");
                 case KvmIoctl.ExitSystemEvent:
                     return SystemEventExit();
                 case KvmIoctl.ExitFailEntry:
@@ -245,6 +245,16 @@ internal sealed unsafe partial class KvmVcpu : IVcpu
         }
         return $"vCPU {Index}: KVM_EXIT_INTERNAL_ERROR, suberror {suberror} ({kind}) at {DescribeRip()}{instruction}" +
             (count > 0 ? $"; data {data}" : "");
+    }
+
+    // KVM on AMD resets the vCPU when it intercepts a shutdown (the VMCB is undefined after one), so the registers
+    // read after KVM_EXIT_SHUTDOWN there are the reset state, not the fault's: say so rather than point at 0xfff0.
+    private string DescribeShutdownRip()
+    {
+        string rip = DescribeRip();
+        return rip.StartsWith("RIP 0xfff0 (CS base 0xffff0000", StringComparison.Ordinal)
+            ? $"(the registers are already at the reset vector, {rip}: KVM on AMD resets a vCPU at a shutdown, so where it faulted is lost)"
+            : $"at {rip}";
     }
 
     private string DescribeRip()
