@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bed-bench.sh [--rounds N] [--parts boot,io,debian,fs] [--dd M1,M4] [--tcp-mib N] [--columns LIST] [--stats] [--l1-smp N] [--guest-cpus N] [--fio-jobs LIST] [--build]:
+# bed-bench.sh [--rounds N] [--parts boot,io,debian,fs] [--dd M1,M4] [--tcp-mib N] [--columns LIST] [--stats] [--profile] [--l1-smp N] [--guest-cpus N] [--fio-jobs LIST] [--build]:
 # the nested-bed benchmarks, run from the host. Prepares the guests (Lguest.Tests/Guests/prepare.sh: kernels and
 # images, cached), boots L1 once with bed.sh and runs bench/bed/run-in-l1.sh in it: lguest (NativeAOT and JIT)
 # and QEMU (-M pc, -M microvm) as the L2 VMM on the same guest, interleaved round by round.
@@ -31,6 +31,8 @@
 #                   and interrupts, the vCPUs' time on an L1 CPU, waiting for one and halted, the VMM's other threads'
 #                   time, system calls and context switches), as BENCH lines of a section of their own; its sampler
 #                   costs L1 a little CPU (it says how much)
+#   --profile       debian: perf record of each VMM from the guest's fio start to its exit, its functions over 1% of
+#                   the samples on stderr (debian-in-l1.sh --profile; diagnosis, with --fio-jobs for one job)
 #   --l1-smp N      L1's vCPUs (bed.sh --smp; default 1). The VMMs' own guests keep one vCPU: a second L1 CPU lets a
 #                   VMM's I/O thread run beside the vCPU thread (issue 20: fio's depth scaling), for every column alike
 #   --guest-cpus N  debian: N vCPUs for every column's guest (lguest --cpus=N, QEMU -smp N; default 1), and so N
@@ -52,12 +54,13 @@ tcp_mib=4
 columns=lguest-aot,lguest-jit,qemu-pc,qemu-microvm
 build=0
 stats=""
+profile=""
 columns_given=0
 fs_mib=32
 l1_smp=1
 fio_jobs=""
 guest_cpus=""
-usage() { echo "usage: bed-bench.sh [--rounds N] [--parts boot,io,debian,fs] [--dd M1,M4] [--tcp-mib N] [--fs-mib N] [--columns LIST] [--stats] [--l1-smp N] [--guest-cpus N] [--fio-jobs LIST] [--build]" >&2; exit 2; }
+usage() { echo "usage: bed-bench.sh [--rounds N] [--parts boot,io,debian,fs] [--dd M1,M4] [--tcp-mib N] [--fs-mib N] [--columns LIST] [--stats] [--profile] [--l1-smp N] [--guest-cpus N] [--fio-jobs LIST] [--build]" >&2; exit 2; }
 while (( $# > 0 )); do
     case "$1" in
         --rounds) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || usage; rounds="$2"; shift 2 ;;
@@ -67,6 +70,7 @@ while (( $# > 0 )); do
         --tcp-mib) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] && (( $2 % 4 == 0 )) || usage; tcp_mib="$2"; shift 2 ;;
         --columns) [[ $# -ge 2 && "$2" =~ ^[a-z,-]+$ ]] || usage; columns="$2"; columns_given=1; shift 2 ;;
         --stats) stats=" --stats"; shift ;;
+        --profile) profile=" --profile"; shift ;;
         --l1-smp) [[ $# -ge 2 && "$2" =~ ^[1-9]$ ]] || usage; l1_smp="$2"; shift 2 ;;
         --guest-cpus) [[ $# -ge 2 && "$2" =~ ^[1-8]$ ]] || usage; guest_cpus=" --guest-cpus $2"; shift 2 ;;
         --fio-jobs) [[ $# -ge 2 && "$2" =~ ^(rr1|rr32|rw1|rw32|sr|sw)(,(rr1|rr32|rw1|rw32|sr|sw))*$ ]] || usage; fio_jobs=" --fio-jobs $2"; shift 2 ;;
@@ -105,7 +109,7 @@ if [[ ",$parts," == *,debian,* ]]; then
     # The lguest and QEMU columns of --columns that debian-in-l1.sh knows (its default set when none is).
     debian_columns="$(tr , '\n' <<< "$columns" | { grep -E '^(lguest-aot(-threads|-sync|-ioeventfd)?|qemu-pc-(threads|uring))$' || true; } | paste -sd, -)"
     (( columns_given )) && [[ -n "$debian_columns" ]] || debian_columns=""
-    l1+=("$debian LGUEST_GENERIC_MODULES=$LGUEST_GENERIC_MODULES bench/bed/debian-in-l1.sh --rounds $rounds$stats$guest_cpus$fio_jobs${debian_columns:+ --columns $debian_columns}")
+    l1+=("$debian LGUEST_GENERIC_MODULES=$LGUEST_GENERIC_MODULES bench/bed/debian-in-l1.sh --rounds $rounds$stats$profile$guest_cpus$fio_jobs${debian_columns:+ --columns $debian_columns}")
     timeout=$(( timeout + rounds * 1800 ))
 fi
 if [[ ",$parts," == *,fs,* ]]; then

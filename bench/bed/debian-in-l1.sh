@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# debian-in-l1.sh [--rounds N] [--columns LIST] [--fio-seconds S] [--fio-jobs LIST] [--fio-mb MB] [--images ext4|tmpfs] [--stats] [--guest-cpus N] [--logs DIR]: inside the bed
+# debian-in-l1.sh [--rounds N] [--columns LIST] [--fio-seconds S] [--fio-jobs LIST] [--fio-mb MB] [--images ext4|tmpfs] [--stats] [--profile] [--guest-cpus N] [--logs DIR]: inside the bed
 # (L1), the Debian guest (Lguest.Tests/Guests/debian-image.sh; its LGUEST_DEBIAN_* variables in the
 # environment) under lguest and QEMU -M pc side by side, interleaved round by round: the same root image and
 # the same fio scratch disk (vdb), the same memory, one vCPU each (--guest-cpus N: N each, lguest --cpus=N and QEMU
@@ -26,6 +26,10 @@
 #   waiting for one (schedstat).
 #   Sampled once a second during the boot (the sampler says what it cost L1); a job's window runs from 0.8 s before its
 #   timed part (into fio's 1 s ramp, at the same depth) to 0.3 s before its GUEST-FIO line.
+# --profile: where the VMM's CPU time goes, by function: `perf record -g` (cpu-clock, 499 Hz) of the VMM's threads from
+#   GUEST-DEBIAN-READY (fio's start) to its exit, and the functions over 1% of the samples (`perf report`, by thread
+#   name, binary and symbol, with and without callees) on stderr as "debian-in-l1.sh: profile COLUMN ROUND: ..." lines;
+#   with --fio-jobs JOB that is one job's profile. Diagnosis only: the sampling costs the guest time (not with --stats).
 set -uo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -38,9 +42,10 @@ memory=512
 logs=""
 images=ext4
 stats=0
+profile=0
 fio_jobs=""
 guest_cpus=1
-usage() { echo "usage: debian-in-l1.sh [--rounds N] [--columns LIST] [--fio-seconds S] [--fio-jobs LIST] [--fio-mb MB] [--images ext4|tmpfs] [--stats] [--guest-cpus N] [--logs DIR]" >&2; exit 2; }
+usage() { echo "usage: debian-in-l1.sh [--rounds N] [--columns LIST] [--fio-seconds S] [--fio-jobs LIST] [--fio-mb MB] [--images ext4|tmpfs] [--stats] [--profile] [--guest-cpus N] [--logs DIR]" >&2; exit 2; }
 while (( $# > 0 )); do
     case "$1" in
         --rounds) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || usage; rounds="$2"; shift 2 ;;
@@ -50,6 +55,7 @@ while (( $# > 0 )); do
         --fio-mb) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || usage; fio_mb="$2"; shift 2 ;;
         --images) [[ $# -ge 2 && "$2" =~ ^(ext4|tmpfs)$ ]] || usage; images="$2"; shift 2 ;;
         --stats) stats=1; shift ;;
+        --profile) profile=1; shift ;;
         --guest-cpus) [[ $# -ge 2 && "$2" =~ ^[1-8]$ ]] || usage; guest_cpus="$2"; shift 2 ;;
         --logs) [[ $# -ge 2 ]] || usage; logs="$2"; shift 2 ;;
         *) usage ;;
@@ -249,6 +255,35 @@ stats_for() {
         }' "$samples" "$perf_out"
 }
 
+# profile_from_ready BINARY LOG DATA: waits (once a second) for the guest's GUEST-DEBIAN-READY in LOG, then records the
+# VMM (every thread, call graphs) into DATA until it exits; what perf and the VMM's memory said go to DATA.txt (the
+# guest RAM's share in transparent huge pages: AnonHugePages).
+profile_from_ready() {
+    local binary="$1" log="$2" data="$3" wait_fd pid=""
+    exec {wait_fd}<> <(:)
+    until grep -a -q GUEST-DEBIAN-READY "$log" 2> /dev/null; do
+        read -r -t 1 -u "$wait_fd" _
+    done
+    pid="$(pgrep -n -f "^$binary")"
+    {
+        echo "pid ${pid:-none} for ^$binary"
+        [[ -n "$pid" ]] && grep -E '^(Rss|AnonHugePages)' "/proc/$pid/smaps_rollup" | tr -s ' ' | paste -sd ' '
+    } > "$data.txt" 2>&1
+    [[ -n "$pid" ]] && perf record -q -F 499 -g -p "$pid" -o "$data" >> "$data.txt" 2>&1
+}
+
+# profile_report COLUMN ROUND DATA: the functions over 1% of the samples, by their own samples and with callees.
+profile_report() {
+    local column="$1" round="$2" data="$3" children line
+    [[ -f "$data.txt" ]] && while IFS= read -r line; do say "profile $column round $round: $line"; done < "$data.txt"
+    [[ -s "$data" ]] || { say "profile $column round $round: no samples"; return; }
+    for children in --no-children --children; do
+        say "profile $column round $round ($children):"
+        perf report -i "$data" --stdio "$children" --sort comm,dso,sym -g none --percent-limit 1 2>&1 |
+            grep -v -e '^#' -e '^$' | head -n 45 | while IFS= read -r line; do say "profile $column round $round: $line"; done
+    done
+}
+
 job_label() { # job_label JOB: the job as the rate's figure names it
     case "$1" in
         rr1) echo "fio randread 4 KiB iodepth 1" ;;
@@ -262,18 +297,37 @@ job_label() { # job_label JOB: the job as the rate's figure names it
 
 run_once() { # run_once COLUMN ROUND
     local column="$1" round="$2" log="$logs/debian-$1-$2.log" start ready job iops kib sampler="" samples="$logs/stats-$1-$2.txt" end
+    local profiler="" start_us now_us ms
     local perf_out="$logs/perf-$1-$2.csv"
     vmm_command "$column" || return
+    # The previous boot's writes (and the scratch disk's first fill) written back now, not by L1's flusher during this
+    # boot: on L1's one CPU that writeback (ext4 to the loop device to its file) would be charged to whichever VMM runs next.
+    sync
     start=$EPOCHREALTIME
     if (( stats )); then
         sample "${cmd[0]}" > "$samples" 2> /dev/null & # a thread gone between the listing and its read: nothing to say
         sampler=$!
         cmd=(perf stat -I 1000 -x, -o "$perf_out" -e "$perf_events" -- "${cmd[@]}")
+    elif (( profile )); then
+        rm -f "$logs/profile-$column-$round.data" "$logs/profile-$column-$round.data.txt"
+        profile_from_ready "${cmd[0]}" "$log" "$logs/profile-$column-$round.data" &
+        profiler=$!
     fi
+    # Each line stamped with the seconds since the launch as it arrives, in the shell (integer microseconds): the log
+    # is written line by line, so a watcher (--profile, the hatch) sees it live (mawk reading a pipe waits for a block).
+    start_us=$(( ${start/./} ))
     timeout --kill-after=10 900 "${cmd[@]}" < /dev/null 2>&1 | while IFS= read -r line; do
-        printf '%s %s\n' "$EPOCHREALTIME" "${line%$'\r'}"
-    done | awk -v start="$start" '{ t = $1; sub(/^[^ ]* /, ""); printf "%.3f %s\n", t - start, $0 }' > "$log"
+        now_us=${EPOCHREALTIME/./}
+        ms=$(( (10#$now_us - start_us + 500) / 1000 ))
+        printf '%d.%03d %s\n' $(( ms / 1000 )) $(( ms % 1000 )) "${line%$'\r'}"
+    done > "$log"
     [[ -n "$sampler" ]] && { kill "$sampler"; wait "$sampler" 2> /dev/null; }
+    if [[ -n "$profiler" ]]; then
+        # perf record ends with the VMM; a watcher still waiting (no GUEST-DEBIAN-READY) is ended here.
+        grep -a -q GUEST-DEBIAN-READY "$log" || kill "$profiler" 2> /dev/null
+        wait "$profiler" 2> /dev/null
+        profile_report "$column" "$round" "$logs/profile-$column-$round.data"
+    fi
     ready="$(awk '/GUEST-DEBIAN-READY/ { print $1; exit }' "$log")"
     grep -q 'GUEST-DEBIAN-READY 0' "$log" || say "$column round $round: not ready or failed units: $(grep -a -m1 GUEST-DEBIAN-READY "$log") (log $log)"
     bench "launch to multi-user.target (GUEST-DEBIAN-READY)" s "$column" "$round" "${ready:-nan}"
