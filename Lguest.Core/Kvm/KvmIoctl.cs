@@ -58,7 +58,7 @@ internal static partial class KvmIoctl
     public const nuint CapIoeventfd = 0x24;             // KVM_CAP_IOEVENTFD
     public const nuint CapSetIdentityMapAddr = 0x25;    // KVM_CAP_SET_IDENTITY_MAP_ADDR
     public const nuint CapMaxVcpus = 0x42;              // KVM_CAP_MAX_VCPUS
-    public const nuint CapTscDeadlineTimer = 72;        // KVM_CAP_TSC_DEADLINE_TIMER
+    public const nuint CapTscDeadlineTimer = 0x48;      // KVM_CAP_TSC_DEADLINE_TIMER
     public const nuint CapImmediateExit = 0x88;         // KVM_CAP_IMMEDIATE_EXIT
 
     // kvm_run.exit_reason.

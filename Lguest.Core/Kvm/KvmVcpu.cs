@@ -251,19 +251,29 @@ internal sealed unsafe partial class KvmVcpu : IVcpu
     // read after KVM_EXIT_SHUTDOWN there are the reset state, not the fault's: say so rather than point at 0xfff0.
     private string DescribeShutdownRip()
     {
-        string rip = DescribeRip();
-        return rip.StartsWith("RIP 0xfff0 (CS base 0xffff0000", StringComparison.Ordinal)
-            ? $"(the registers are already at the reset vector, {rip}: KVM on AMD resets a vCPU at a shutdown, so where it faulted is lost)"
-            : $"at {rip}";
+        try
+        {
+            KvmRegs regs = GetRegisters();
+            KvmSregs sregs = GetSpecialRegisters();
+            string rip = Describe(regs, sregs);
+            return regs.Rip == 0xFFF0 && sregs.Cs.Base == 0xFFFF_0000
+                ? $"(the registers are already at the reset vector, {rip}: KVM on AMD resets a vCPU at a shutdown, so where it faulted is lost)"
+                : $"at {rip}";
+        }
+        catch (HypervisorException e)
+        {
+            return $"at an unknown RIP ({e.Message})";
+        }
     }
+
+    private static string Describe(in KvmRegs regs, in KvmSregs sregs) =>
+        $"RIP 0x{regs.Rip:x} (CS base 0x{sregs.Cs.Base:x}, CR0 0x{sregs.Cr0:x})";
 
     private string DescribeRip()
     {
         try
         {
-            KvmRegs regs = GetRegisters();
-            KvmSregs sregs = GetSpecialRegisters();
-            return $"RIP 0x{regs.Rip:x} (CS base 0x{sregs.Cs.Base:x}, CR0 0x{sregs.Cr0:x})";
+            return Describe(GetRegisters(), GetSpecialRegisters());
         }
         catch (HypervisorException e)
         {
